@@ -1,0 +1,46 @@
+#include "core/status.h"
+
+namespace ms {
+
+std::string_view CodeName(Code code) {
+  switch (code) {
+    case Code::kOk: return "OK";
+    case Code::kNotFound: return "NotFound";
+    case Code::kAlreadyExists: return "AlreadyExists";
+    case Code::kNotEmpty: return "NotEmpty";
+    case Code::kNotDirectory: return "NotDirectory";
+    case Code::kIsDirectory: return "IsDirectory";
+    case Code::kNoSpace: return "NoSpace";
+    case Code::kIo: return "IoError";
+    case Code::kCrossDevice: return "CrossDevice";
+    case Code::kTooManyLinks: return "TooManyLinks";
+    case Code::kPermission: return "PermissionDenied";
+    case Code::kInvalidArgument: return "InvalidArgument";
+    case Code::kCorrupt: return "Corrupt";
+    case Code::kConflict: return "Conflict";
+    case Code::kCanceled: return "Canceled";
+    case Code::kDeadlineExceeded: return "DeadlineExceeded";
+    case Code::kUnavailable: return "Unavailable";
+    case Code::kUnsupported: return "Unsupported";
+    case Code::kInternal: return "Internal";
+  }
+  return "Unknown";
+}
+
+std::string Status::ToString() const {
+  if (ok()) return "OK";
+  std::string out(CodeName(code_));
+  out += ": ";
+  out += message_;
+  return out;
+}
+
+Status Status::Annotate(std::string_view context) const {
+  if (ok()) return *this;
+  std::string msg(context);
+  msg += ": ";
+  msg += message_;
+  return Status(code_, std::move(msg));
+}
+
+}  // namespace ms
