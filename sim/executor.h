@@ -65,3 +65,9 @@ class InlineExecutor final : public Executor {
 };
 
 }  // namespace ms::sim
+
+namespace ms::sim {
+// The simulated wall clock is the virtual clock plus this epoch
+// (2023-11-14T22:13:20Z), so simulated mtimes look like real ones.
+inline constexpr int64_t kSimEpochMs = 1'700'000'000'000;
+}  // namespace ms::sim
