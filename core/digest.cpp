@@ -39,6 +39,10 @@ Status Invalid(std::string_view text, std::string_view why) {
 
 }  // namespace
 
+Digest::Digest()
+    : algorithm_(DigestAlgorithm::kSha256),
+      hex_("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") {}
+
 Result<Digest> Digest::Parse(std::string_view text) {
   const size_t colon = text.find(':');
   if (colon == std::string_view::npos) return Invalid(text, "expected algo:hex");

@@ -15,6 +15,8 @@ enum class DigestAlgorithm { kSha256, kSha512 };
 
 class Digest {
  public:
+  // The digest of zero bytes (sha256), so a default-built Digest is valid.
+  Digest();
   // Accepts "sha256:<64 hex>" and "sha512:<128 hex>", lower-case only.
   // Anything else is kInvalidArgument with the offending text quoted.
   static Result<Digest> Parse(std::string_view text);

@@ -1,0 +1,128 @@
+#include "core/manifest.h"
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+#include "core/fs_util.h"
+
+namespace ms {
+namespace {
+
+using nlohmann::json;
+
+bool HasPrefix(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+bool HasSuffix(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+Result<LayerFormat> FormatOf(std::string_view media_type) {
+  if (!HasPrefix(media_type, "application/vnd.cncf.model.")) {
+    return Status(Code::kUnsupported, "unsupported layer media type \"" +
+                                          std::string(media_type.substr(0, 200)) + "\"");
+  }
+  if (HasSuffix(media_type, ".raw")) return LayerFormat::kRaw;
+  if (HasSuffix(media_type, ".tar")) return LayerFormat::kTar;
+  return Status(Code::kUnsupported,
+                "unsupported layer media type \"" + std::string(media_type.substr(0, 200)) +
+                    "\" (only .raw and uncompressed .tar layers)");
+}
+
+Result<std::pair<Digest, uint64_t>> ParseDescriptor(const json& desc) {
+  if (!desc.is_object()) return Status(Code::kCorrupt, "descriptor is not an object");
+  const auto digest_it = desc.find("digest");
+  if (digest_it == desc.end() || !digest_it->is_string()) {
+    return Status(Code::kCorrupt, "descriptor has no digest string");
+  }
+  auto digest = Digest::Parse(digest_it->get<std::string>());
+  if (!digest.ok()) return digest.status();
+  const auto size_it = desc.find("size");
+  if (size_it == desc.end() || !size_it->is_number_integer() || size_it->get<int64_t>() < 0) {
+    return Status(Code::kCorrupt, "descriptor has no non-negative integer size");
+  }
+  return std::make_pair(std::move(digest).value(), size_it->get<uint64_t>());
+}
+
+}  // namespace
+
+Result<ModelManifest> ParseModelManifest(std::string_view bytes, const Digest& manifest_digest) {
+  const std::string where = "manifest " + manifest_digest.ToString();
+  if (bytes.size() > kManifestMaxBytes) {
+    return Status(Code::kCorrupt, where + ": larger than " + std::to_string(kManifestMaxBytes) +
+                                      " bytes");
+  }
+  const json doc = json::parse(bytes, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return Status(Code::kCorrupt, where + ": not a JSON object");
+  }
+  const auto version = doc.find("schemaVersion");
+  if (version == doc.end() || !version->is_number_integer() || version->get<int64_t>() != 2) {
+    return Status(Code::kCorrupt, where + ": schemaVersion must be 2");
+  }
+  ModelManifest out;
+  const auto config = doc.find("config");
+  if (config == doc.end()) return Status(Code::kCorrupt, where + ": no config descriptor");
+  auto config_desc = ParseDescriptor(*config);
+  if (!config_desc.ok()) return config_desc.status().Annotate(where + ": config");
+  out.config_digest = config_desc->first;
+
+  const auto layers = doc.find("layers");
+  if (layers == doc.end() || !layers->is_array()) {
+    return Status(Code::kCorrupt, where + ": no layers array");
+  }
+  if (layers->size() > 100'000) return Status(Code::kCorrupt, where + ": too many layers");
+  std::set<std::string> raw_paths;
+  for (size_t i = 0; i < layers->size(); ++i) {
+    const json& desc = (*layers)[i];
+    const std::string layer_where = where + ": layer " + std::to_string(i);
+    auto parsed = ParseDescriptor(desc);
+    if (!parsed.ok()) return parsed.status().Annotate(layer_where);
+    Layer layer;
+    layer.digest = parsed->first;
+    layer.size_bytes = parsed->second;
+    const auto mt = desc.find("mediaType");
+    if (mt == desc.end() || !mt->is_string()) {
+      return Status(Code::kCorrupt, layer_where + ": no mediaType");
+    }
+    layer.media_type = mt->get<std::string>();
+    auto format = FormatOf(layer.media_type);
+    if (!format.ok()) return format.status().Annotate(layer_where);
+    layer.format = *format;
+    layer.is_weight = HasPrefix(layer.media_type, "application/vnd.cncf.model.weight.") &&
+                      !HasPrefix(layer.media_type, "application/vnd.cncf.model.weight.config.");
+    const auto ann = desc.find("annotations");
+    const json* path_json = nullptr;
+    if (ann != desc.end() && ann->is_object()) {
+      const auto p = ann->find(std::string(kFilepathAnnotation));
+      if (p != ann->end()) path_json = &*p;
+    }
+    if (path_json == nullptr || !path_json->is_string()) {
+      return Status(Code::kCorrupt, layer_where + ": no " + std::string(kFilepathAnnotation) +
+                                        " annotation");
+    }
+    layer.filepath = path_json->get<std::string>();
+    MS_RETURN_IF_ERROR(ValidateRelativePath(layer.filepath, layer_where + ": file path"));
+    if (layer.format == LayerFormat::kRaw) {
+      if (!raw_paths.insert(layer.filepath).second) {
+        return Status(Code::kInvalidArgument,
+                      layer_where + ": file path \"" + layer.filepath + "\" used by two layers");
+      }
+    }
+    out.layers.push_back(std::move(layer));
+  }
+  // A raw file may not sit below another raw file ("a" and "a/b").
+  for (const std::string& p : raw_paths) {
+    for (size_t slash = p.find('/'); slash != std::string::npos; slash = p.find('/', slash + 1)) {
+      if (raw_paths.count(p.substr(0, slash)) != 0) {
+        return Status(Code::kInvalidArgument,
+                      where + ": file path \"" + p + "\" lies below file \"" + p.substr(0, slash) +
+                          "\"");
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace ms

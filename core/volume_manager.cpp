@@ -1,0 +1,343 @@
+#include "core/volume_manager.h"
+
+#include <set>
+
+#include "core/fs_util.h"
+#include "core/puller.h"
+
+namespace ms {
+namespace {
+
+constexpr uint32_t kDirMode = 0755;
+constexpr char kFlightsKey[] = "volumes:flights";
+constexpr char kInflightKey[] = "volumes:inflight";
+
+std::string VolumeKey(const std::string& volume, const std::string& mount_id) {
+  return mount_id.empty() ? volume : volume + "/" + mount_id;
+}
+
+VolumeState StateFor(const Status& st) {
+  switch (st.code()) {
+    case Code::kCanceled: return VolumeState::kCanceled;
+    case Code::kDeadlineExceeded: return VolumeState::kTimeout;
+    default: return VolumeState::kFailed;
+  }
+}
+
+Status ValidateRoot(const std::string& root) {
+  if (root.empty() || root.front() != '/' || root == "/") {
+    return Status(Code::kInvalidArgument, "store root \"" + root + "\" must be an absolute path other than /");
+  }
+  if (root.back() == '/') return Status(Code::kInvalidArgument, "store root \"" + root + "\" has a trailing /");
+  return ValidateRelativePath(std::string_view(root).substr(1), "store root");
+}
+
+}  // namespace
+
+Status ValidateVolumeName(std::string_view name, std::string_view what) {
+  auto bad = [&](std::string_view why) {
+    return Status(Code::kInvalidArgument, std::string(what) + " \"" +
+                                              std::string(name.substr(0, 300)) + "\": " +
+                                              std::string(why));
+  };
+  if (name.empty()) return bad("empty");
+  if (name.size() > 253) return bad("longer than 253 characters");
+  if (name == "." || name == "..") return bad("not a name");
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return bad("only [A-Za-z0-9._-] allowed");
+  }
+  return Status::Ok();
+}
+
+struct VolumeManager::Flight {
+  Result<PullResult> result = Status(Code::kInternal, "flight still running");
+};
+
+VolumeManager::VolumeManager(Filesystem* fs, Runtime* runtime, Registry* registry,
+                             VolumeOptions options)
+    : fs_(fs),
+      runtime_(runtime),
+      registry_(registry),
+      options_(std::move(options)),
+      store_(fs, runtime, options_.store,
+             [this](const std::string& referrer, const Digest& digest) {
+               return ReferrerHolds(referrer, digest);
+             }) {}
+
+Status VolumeManager::Init() {
+  MS_RETURN_IF_ERROR(ValidateRoot(options_.store.root));
+  MS_RETURN_IF_ERROR(store_.Init());
+  return MakeDirs(fs_, JoinPath(options_.store.root, "volumes"), kDirMode);
+}
+
+std::string VolumeManager::VolumeDir(const std::string& volume) const {
+  return JoinPath(JoinPath(options_.store.root, "volumes"), volume);
+}
+std::string VolumeManager::RecordRel(const std::string& volume, const std::string& mount_id) const {
+  return mount_id.empty() ? "volumes/" + volume : "volumes/" + volume + "/models/" + mount_id;
+}
+std::string VolumeManager::RecordDir(const std::string& volume, const std::string& mount_id) const {
+  return JoinPath(options_.store.root, RecordRel(volume, mount_id));
+}
+std::string VolumeManager::ModelDir(const std::string& volume, const std::string& mount_id) const {
+  return JoinPath(RecordDir(volume, mount_id), "model");
+}
+
+Result<bool> VolumeManager::ReferrerHolds(const std::string& referrer, const Digest& digest) {
+  // A ref file is data on disk: accept only the two record shapes, so a
+  // forged ref can never make us read outside the root.
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    const size_t slash = referrer.find('/', start);
+    parts.push_back(referrer.substr(start, slash == std::string::npos ? slash : slash - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  const bool is_static = parts.size() == 2 && parts[0] == "volumes";
+  const bool is_dynamic = parts.size() == 4 && parts[0] == "volumes" && parts[2] == "models";
+  if (!is_static && !is_dynamic) return false;
+  for (size_t i = 1; i < parts.size(); i += 2) {
+    if (!ValidateVolumeName(parts[i], "ref").ok()) return false;
+  }
+  auto status = ReadStatusFile(fs_, JoinPath(JoinPath(options_.store.root, referrer), "status.json"));
+  if (!status.ok()) {
+    // Missing or corrupt: this record references nothing. Anything else
+    // (an I/O error): cannot tell.
+    if (status.code() == Code::kNotFound || status.code() == Code::kCorrupt) return false;
+    return status.status();
+  }
+  const bool active = status->state == VolumeState::kRunning || status->state == VolumeState::kSucceeded;
+  return active && status->cache_key == digest.ToString();
+}
+
+Result<PullResult> VolumeManager::PullModel(const PullRequest& request) {
+  MS_RETURN_IF_ERROR(ValidateVolumeName(request.volume, "volume name"));
+  if (!request.mount_id.empty()) MS_RETURN_IF_ERROR(ValidateVolumeName(request.mount_id, "mount id"));
+  MS_ASSIGN_OR_RETURN(const Reference reference, Reference::Parse(request.reference));
+  for (const std::string& pattern : request.exclude_patterns) {
+    if (pattern.empty() || pattern.size() > 1024) {
+      return Status(Code::kInvalidArgument, "exclude pattern \"" + pattern.substr(0, 64) + "\" is empty or too long");
+    }
+  }
+  // Identical concurrent calls share one execution.
+  std::string flight_key = VolumeKey(request.volume, request.mount_id) + "|" + request.reference +
+                           "|" + (request.exclude_weights ? "w" : "") + "|" +
+                           std::to_string(request.timeout_ms);
+  for (const std::string& p : request.exclude_patterns) flight_key += "|" + p;
+  const std::string flight_lock = "flight:" + flight_key;
+  runtime_->Lock(kFlightsKey);
+  if (auto it = flights_.find(flight_key); it != flights_.end()) {
+    std::shared_ptr<Flight> flight = it->second;
+    runtime_->Unlock(kFlightsKey);
+    // The leader holds flight_lock until its result is in place.
+    runtime_->Lock(flight_lock);
+    runtime_->Unlock(flight_lock);
+    return flight->result;
+  }
+  auto flight = std::make_shared<Flight>();
+  flights_.emplace(flight_key, flight);
+  runtime_->Lock(flight_lock);
+  runtime_->Unlock(kFlightsKey);
+  flight->result = DoPull(request, reference);
+  runtime_->Lock(kFlightsKey);
+  flights_.erase(flight_key);
+  runtime_->Unlock(kFlightsKey);
+  runtime_->Unlock(flight_lock);
+  return flight->result;
+}
+
+Result<PullResult> VolumeManager::DoPull(const PullRequest& request, const Reference& reference) {
+  const std::string vkey = VolumeKey(request.volume, request.mount_id);
+  ScopedLock volume_lock(runtime_, "volume:" + vkey);
+  const int64_t deadline_ms = request.timeout_ms > 0 ? runtime_->NowMs() + request.timeout_ms
+                                                     : CancelToken::kNoDeadline;
+  auto token = std::make_shared<CancelToken>(deadline_ms);
+  {
+    ScopedLock guard(runtime_, kInflightKey);
+    inflight_[vkey] = token;
+  }
+  struct Unregister {
+    VolumeManager* self;
+    const std::string& key;
+    ~Unregister() {
+      ScopedLock guard(self->runtime_, kInflightKey);
+      self->inflight_.erase(key);
+    }
+  } unregister{this, vkey};
+
+  const std::string record_dir = RecordDir(request.volume, request.mount_id);
+  const std::string status_path = JoinPath(record_dir, "status.json");
+  const std::string model_dir = JoinPath(record_dir, "model");
+  std::string old_key;
+  auto existing = ReadStatusFile(fs_, status_path);
+  if (existing.ok()) {
+    if (existing->reference != request.reference) {
+      return Status(Code::kConflict, "volume " + vkey + " already holds \"" + existing->reference +
+                                         "\", cannot pull \"" + request.reference + "\"");
+    }
+    old_key = existing->cache_key;
+  } else if (existing.code() == Code::kCorrupt) {
+    // We overwrite it below; the key it hid is for the sweep to reclaim.
+    runtime_->Log(LogLevel::kWarning, existing.status().ToString());
+  } else if (existing.code() != Code::kNotFound) {
+    return existing.status();
+  }
+
+  MS_RETURN_IF_ERROR(MakeDirs(fs_, record_dir, kDirMode));
+  MS_RETURN_IF_ERROR(RemoveAll(fs_, model_dir));
+
+  VolumeStatus status;
+  status.volume = request.volume;
+  status.mount_id = request.mount_id;
+  status.reference = request.reference;
+  status.partial = request.exclude_weights || !request.exclude_patterns.empty();
+  auto finish = [&](Status st) -> Result<PullResult> {
+    if (st.ok()) {
+      status.state = VolumeState::kSucceeded;
+      MS_RETURN_IF_ERROR(WriteStatusFile(fs_, status_path, status));
+      return PullResult{status, model_dir};
+    }
+    status.state = StateFor(st);
+    status.error = st.message();
+    Status rm = RemoveAll(fs_, model_dir);
+    if (!rm.ok()) runtime_->Log(LogLevel::kWarning, rm.Annotate("remove failed model").ToString());
+    Status wr = WriteStatusFile(fs_, status_path, status);
+    if (!wr.ok()) runtime_->Log(LogLevel::kWarning, wr.Annotate("record failure").ToString());
+    if (!status.cache_key.empty()) GcLogged(status.cache_key, "after failed pull");
+    return st;
+  };
+  // A re-pull whose tag moved no longer references the old key: collect it
+  // now (upstream overwrote the record and leaked the old entry).
+  auto release_old = [&] {
+    if (!old_key.empty() && old_key != status.cache_key) GcLogged(old_key, "after tag move");
+  };
+
+  PullOptions pull_options;
+  pull_options.durable = options_.store.durable;
+  if (status.partial) {
+    pull_options.exclude_weights = request.exclude_weights;
+    pull_options.exclude_patterns = request.exclude_patterns;
+    pull_options.read_only = false;
+    MS_RETURN_IF_ERROR(WriteStatusFile(fs_, status_path, status));
+    release_old();
+    auto digest = registry_->Resolve(*token, reference);
+    if (!digest.ok()) return finish(digest.status().Annotate("resolve " + request.reference));
+    Status st = fs_->MakeDir(model_dir, kDirMode);
+    if (st.ok()) {
+      st = PullPayload(fs_, runtime_, registry_, *token, reference, *digest, model_dir,
+                       pull_options, nullptr);
+    }
+    return finish(st);
+  }
+
+  auto digest = registry_->Resolve(*token, reference);
+  if (!digest.ok()) {
+    Status st = digest.status().Annotate("resolve " + request.reference);
+    auto result = finish(st);
+    release_old();
+    return result;
+  }
+  status.cache_key = digest->ToString();
+  // The record names the key before any byte moves: after a crash the key
+  // is still known.
+  MS_RETURN_IF_ERROR(WriteStatusFile(fs_, status_path, status));
+  release_old();
+  const Digest key = *digest;
+  Status st = store_.Materialize(
+      key, model_dir, RecordRel(request.volume, request.mount_id),
+      [&](const std::string& staging) {
+        return PullPayload(fs_, runtime_, registry_, *token, reference, key, staging,
+                           pull_options, nullptr);
+      },
+      *token);
+  return finish(st);
+}
+
+Status VolumeManager::DeleteModel(const std::string& volume, const std::string& mount_id) {
+  MS_RETURN_IF_ERROR(ValidateVolumeName(volume, "volume name"));
+  if (!mount_id.empty()) MS_RETURN_IF_ERROR(ValidateVolumeName(mount_id, "mount id"));
+  const std::string vkey = VolumeKey(volume, mount_id);
+  {
+    ScopedLock guard(runtime_, kInflightKey);
+    if (auto it = inflight_.find(vkey); it != inflight_.end()) it->second->Cancel();
+  }
+  ScopedLock volume_lock(runtime_, "volume:" + vkey);
+  const std::string record_dir = RecordDir(volume, mount_id);
+  std::string key;
+  auto status = ReadStatusFile(fs_, JoinPath(record_dir, "status.json"));
+  if (status.ok()) {
+    key = status->cache_key;
+  } else if (status.code() != Code::kNotFound) {
+    runtime_->Log(LogLevel::kWarning,
+                  status.status().Annotate("delete " + vkey + ": cache key unknown").ToString());
+  }
+  MS_RETURN_IF_ERROR(RemoveWithRetry(record_dir));
+  if (!key.empty()) GcLogged(key, "after delete of " + vkey);
+  return Status::Ok();
+}
+
+Status VolumeManager::ReleaseVolume(const std::string& volume) {
+  MS_RETURN_IF_ERROR(ValidateVolumeName(volume, "volume name"));
+  std::vector<std::string> busy;
+  {
+    ScopedLock guard(runtime_, kInflightKey);
+    for (auto& [vkey, token] : inflight_) {
+      if (vkey == volume || vkey.rfind(volume + "/", 0) == 0) {
+        token->Cancel();
+        busy.push_back(vkey);
+      }
+    }
+  }
+  // Wait for the canceled pulls to finish (keys sorted: a fixed lock order).
+  for (const std::string& vkey : busy) {
+    runtime_->Lock("volume:" + vkey);
+    runtime_->Unlock("volume:" + vkey);
+  }
+  const std::string dir = VolumeDir(volume);
+  std::set<std::string> keys;
+  auto collect = [&](const std::string& status_path) {
+    auto status = ReadStatusFile(fs_, status_path);
+    if (status.ok()) {
+      if (!status->cache_key.empty()) keys.insert(status->cache_key);
+    } else if (status.code() != Code::kNotFound) {
+      runtime_->Log(LogLevel::kWarning, status.status().Annotate("release " + volume).ToString());
+    }
+  };
+  collect(JoinPath(dir, "status.json"));
+  auto mounts = fs_->ReadDir(JoinPath(dir, "models"));
+  if (mounts.ok()) {
+    for (const std::string& m : *mounts) collect(JoinPath(JoinPath(JoinPath(dir, "models"), m), "status.json"));
+  }
+  MS_RETURN_IF_ERROR(RemoveWithRetry(dir));
+  for (const std::string& key : keys) GcLogged(key, "after release of " + volume);
+  return Status::Ok();
+}
+
+Result<VolumeStatus> VolumeManager::GetStatus(const std::string& volume, const std::string& mount_id) {
+  MS_RETURN_IF_ERROR(ValidateVolumeName(volume, "volume name"));
+  if (!mount_id.empty()) MS_RETURN_IF_ERROR(ValidateVolumeName(mount_id, "mount id"));
+  return ReadStatusFile(fs_, JoinPath(RecordDir(volume, mount_id), "status.json"));
+}
+
+Status VolumeManager::RemoveWithRetry(const std::string& path) {
+  Status st;
+  for (int attempt = 1; attempt <= options_.remove_attempts_max; ++attempt) {
+    st = RemoveAll(fs_, path);
+    if (st.code() != Code::kNotEmpty) return st;
+    if (attempt < options_.remove_attempts_max) runtime_->SleepMs(options_.remove_retry_interval_ms);
+  }
+  return st.Annotate("remove " + path + " after " + std::to_string(options_.remove_attempts_max) +
+                     " attempts");
+}
+
+void VolumeManager::GcLogged(const std::string& cache_key, std::string_view why) {
+  auto digest = Digest::Parse(cache_key);
+  Status st = digest.ok() ? store_.MaybeGc(*digest) : digest.status();
+  if (!st.ok()) {
+    runtime_->Log(LogLevel::kWarning, st.Annotate("gc " + cache_key + " " + std::string(why)).ToString());
+  }
+}
+
+}  // namespace ms

@@ -1,0 +1,105 @@
+// Volume operations of the CSI node service: pull a model into a volume,
+// delete it, release a whole volume tree. Uses the ModelStore for every full
+// pull; partial pulls (weights or patterns excluded) bypass it because their
+// shape depends on per-volume options.
+//
+//   volumes/<volume>/status.json                     static volume record
+//   volumes/<volume>/model/                          its hardlinked tree
+//   volumes/<volume>/models/<mount-id>/status.json   dynamic volume, per mount
+//   volumes/<volume>/models/<mount-id>/model/
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/model_store.h"
+#include "core/registry.h"
+#include "core/volume_status.h"
+
+namespace ms {
+
+struct VolumeOptions {
+  StoreOptions store;
+  // Removing a volume dir retries a transient "directory not empty" (a
+  // concurrent writer) this many times, this far apart.
+  int remove_attempts_max = 60;
+  int64_t remove_retry_interval_ms = 1000;
+};
+
+struct PullRequest {
+  std::string volume;    // a safe path component
+  std::string mount_id;  // empty: a static volume; else a safe path component
+  std::string reference;
+  bool exclude_weights = false;
+  std::vector<std::string> exclude_patterns;
+  int64_t timeout_ms = 0;  // 0: no deadline
+};
+
+struct PullResult {
+  VolumeStatus status;
+  std::string model_dir;
+};
+
+class VolumeManager {
+ public:
+  VolumeManager(Filesystem* fs, Runtime* runtime, Registry* registry, VolumeOptions options);
+
+  // Validates the root and creates store/ and volumes/.
+  Status Init();
+
+  // Pulls reference into the volume (mount). One at a time per (volume,
+  // mount); identical concurrent calls share one execution. A mount already
+  // recorded with another reference is kConflict. The status is written as
+  // running (with the cache key) before the payload moves; on error the
+  // state becomes failed / canceled / timeout, the model dir is removed and
+  // the error returned.
+  Result<PullResult> PullModel(const PullRequest& request);
+
+  // Cancels an in-flight pull of the mount, removes its record and model,
+  // and collects the cache entry if nothing else references it. A missing
+  // volume is OK. A corrupt status.json does not stop the removal (it is
+  // logged; the sweep reclaims the entry it hid).
+  Status DeleteModel(const std::string& volume, const std::string& mount_id);
+
+  // Removes volumes/<volume> and everything below it, then collects every
+  // cache key its records named. Only the removal's error is returned; GC
+  // errors are logged. A missing volume is OK.
+  Status ReleaseVolume(const std::string& volume);
+
+  Result<VolumeStatus> GetStatus(const std::string& volume, const std::string& mount_id);
+
+  // Sweep of the store (crash leftovers, lost records, tag moves).
+  Result<SweepReport> Sweep() { return store_.Sweep(); }
+
+  ModelStore& store() { return store_; }
+  std::string VolumeDir(const std::string& volume) const;
+  std::string RecordDir(const std::string& volume, const std::string& mount_id) const;
+  std::string ModelDir(const std::string& volume, const std::string& mount_id) const;
+
+ private:
+  struct Flight;
+  Result<PullResult> DoPull(const PullRequest& request, const Reference& reference);
+  Result<bool> ReferrerHolds(const std::string& referrer, const Digest& digest);
+  Status RemoveWithRetry(const std::string& path);
+  void GcLogged(const std::string& cache_key, std::string_view why);
+  std::string RecordRel(const std::string& volume, const std::string& mount_id) const;
+
+  Filesystem* fs_;
+  Runtime* runtime_;
+  Registry* registry_;
+  VolumeOptions options_;
+  ModelStore store_;
+  // Guarded by the Runtime lock kFlightsKey.
+  std::map<std::string, std::shared_ptr<Flight>> flights_;
+  // Guarded by the Runtime lock kInflightKey: the token of the pull that
+  // holds each (volume/mount)'s lock.
+  std::map<std::string, std::shared_ptr<CancelToken>> inflight_;
+};
+
+// Checks a volume name or mount id: a safe path component of
+// [A-Za-z0-9._-], at most 253 characters. kInvalidArgument naming it.
+Status ValidateVolumeName(std::string_view name, std::string_view what);
+
+}  // namespace ms

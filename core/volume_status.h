@@ -1,0 +1,36 @@
+// status.json: the record of one volume's (or one mount's) pull.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/filesystem.h"
+#include "core/status.h"
+
+namespace ms {
+
+enum class VolumeState { kRunning, kSucceeded, kFailed, kCanceled, kTimeout };
+
+std::string_view StateName(VolumeState state);
+
+struct VolumeStatus {
+  std::string volume;
+  std::string mount_id;   // empty for a static volume
+  std::string reference;
+  std::string cache_key;  // "sha256:..." or empty (partial pull, failed resolve)
+  VolumeState state = VolumeState::kRunning;
+  bool partial = false;
+  std::string error;      // the failure, for failed/canceled/timeout
+
+  bool operator==(const VolumeStatus&) const = default;
+};
+
+std::string EncodeStatus(const VolumeStatus& status);
+// kCorrupt naming `path` if bytes are not a valid status document.
+Result<VolumeStatus> DecodeStatus(std::string_view bytes, std::string_view path);
+
+// Reads path: kNotFound if missing, kCorrupt (naming path) if unreadable.
+Result<VolumeStatus> ReadStatusFile(Filesystem* fs, const std::string& path);
+Status WriteStatusFile(Filesystem* fs, const std::string& path, const VolumeStatus& status);
+
+}  // namespace ms
