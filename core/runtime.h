@@ -38,6 +38,22 @@ class Runtime {
   virtual void Log(LogLevel level, std::string_view message) = 0;
 };
 
+// Forwards every call to a target, so a test can override one (a manual
+// clock, a counting lock). Does not own the target.
+class RuntimeWrapper : public Runtime {
+ public:
+  explicit RuntimeWrapper(Runtime* target) : target_(target) {}
+  void Lock(std::string_view key) override { target_->Lock(key); }
+  void Unlock(std::string_view key) override { target_->Unlock(key); }
+  int64_t NowMs() override { return target_->NowMs(); }
+  int64_t WallNowMs() override { return target_->WallNowMs(); }
+  void SleepMs(int64_t duration_ms) override { target_->SleepMs(duration_ms); }
+  void Log(LogLevel level, std::string_view message) override { target_->Log(level, message); }
+
+ private:
+  Runtime* target_;
+};
+
 // Holds a Runtime lock for a scope.
 class ScopedLock {
  public:

@@ -1,0 +1,123 @@
+// ModelStore's own promises, below the volume layer.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+
+#include "core/tests/test_support.h"
+
+namespace ms::testing {
+namespace {
+
+class ModelStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = tmp_.path() + "/root";
+    ASSERT_TRUE(posix_.MakeDir(root_, 0755).ok());
+    options_.root = root_;
+  }
+  // A pull that writes three read-only files.
+  static Status ThreeFiles(Filesystem* fs, const std::string& dir) {
+    for (const char* name : {"a", "b", "c"}) {
+      MS_ASSIGN_OR_RETURN(auto f, fs->NewWritableFile(dir + "/" + name, 0444));
+      MS_RETURN_IF_ERROR(f->Append(name));
+      MS_RETURN_IF_ERROR(f->Close());
+    }
+    return Status::Ok();
+  }
+  // Every referrer is live: only the refs themselves decide.
+  static Result<bool> AlwaysLive(const std::string&, const Digest&) { return true; }
+
+  TempDir tmp_;
+  std::string root_;
+  PosixFilesystem posix_;
+  ThreadRuntime runtime_;
+  StoreOptions options_;
+  const Digest digest_ = Digest::Sha256Of("model");
+  CancelToken token_;
+};
+
+TEST_F(ModelStoreTest, AFailedLinkLeavesNoDestinationAndNoReference) {
+  FailNthLinkFs fs(&posix_, 2);
+  ModelStore store(&fs, &runtime_, options_, AlwaysLive);
+  ASSERT_TRUE(store.Init().ok());
+  ASSERT_TRUE(posix_.MakeDir(root_ + "/vol", 0755).ok());
+  Status st = store.Materialize(digest_, root_ + "/vol/model", "volumes/v",
+                                [&](const std::string& d) { return ThreeFiles(&fs, d); }, token_);
+  EXPECT_EQ(st.code(), Code::kTooManyLinks);
+  EXPECT_FALSE(Exists(&posix_, root_ + "/vol/model").value()) << "half-populated destination";
+  // No ref holds the entry, so it was collected on the spot.
+  EXPECT_FALSE(Exists(&posix_, store.EntryDir(digest_)).value());
+}
+
+TEST_F(ModelStoreTest, ASecondMaterializeLinksWithoutPulling) {
+  ModelStore store(&posix_, &runtime_, options_, AlwaysLive);
+  ASSERT_TRUE(store.Init().ok());
+  int pulls = 0;
+  auto pull = [&](const std::string& d) {
+    ++pulls;
+    return ThreeFiles(&posix_, d);
+  };
+  ASSERT_TRUE(store.Materialize(digest_, root_ + "/one", "volumes/one", pull, token_).ok());
+  ASSERT_TRUE(store.Materialize(digest_, root_ + "/two", "volumes/two", pull, token_).ok());
+  EXPECT_EQ(pulls, 1);
+  EXPECT_EQ(posix_.Stat(root_ + "/two/b")->inode, posix_.Stat(store.DataDir(digest_) + "/b")->inode);
+  EXPECT_EQ(posix_.ReadDir(store.EntryDir(digest_) + "/refs")->size(), 2u);
+}
+
+TEST_F(ModelStoreTest, AFailedPullLeavesNoStagingAndNoEntry) {
+  ModelStore store(&posix_, &runtime_, options_, AlwaysLive);
+  ASSERT_TRUE(store.Init().ok());
+  Status st = store.Materialize(digest_, root_ + "/one", "volumes/one",
+                                [&](const std::string& d) {
+                                  (void)ThreeFiles(&posix_, d);
+                                  return Status(Code::kNoSpace, "injected ENOSPC");
+                                },
+                                token_);
+  EXPECT_EQ(st.code(), Code::kNoSpace);
+  EXPECT_FALSE(Exists(&posix_, store.EntryDir(digest_)).value());
+  EXPECT_FALSE(Exists(&posix_, root_ + "/one").value());
+}
+
+TEST_F(ModelStoreTest, GcDropsRefsWhoseVolumeLetGoAndKeepsLiveOnes) {
+  std::set<std::string> live = {"volumes/one", "volumes/two"};
+  ModelStore store(&posix_, &runtime_, options_,
+                   [&](const std::string& r, const Digest&) -> Result<bool> { return live.count(r) > 0; });
+  ASSERT_TRUE(store.Init().ok());
+  auto pull = [&](const std::string& d) { return ThreeFiles(&posix_, d); };
+  ASSERT_TRUE(store.Materialize(digest_, root_ + "/one", "volumes/one", pull, token_).ok());
+  ASSERT_TRUE(store.Materialize(digest_, root_ + "/two", "volumes/two", pull, token_).ok());
+  live.erase("volumes/one");
+  ASSERT_TRUE(store.MaybeGc(digest_).ok());
+  EXPECT_EQ(posix_.ReadDir(store.EntryDir(digest_) + "/refs")->size(), 1u);
+  live.clear();
+  ASSERT_TRUE(store.MaybeGc(digest_).ok());
+  EXPECT_FALSE(Exists(&posix_, store.EntryDir(digest_)).value());
+}
+
+TEST_F(ModelStoreTest, AReferrerCheckErrorKeepsTheEntry) {
+  ModelStore store(&posix_, &runtime_, options_,
+                   [](const std::string&, const Digest&) -> Result<bool> {
+                     return Status(Code::kIo, "cannot read status");
+                   });
+  ASSERT_TRUE(store.Init().ok());
+  ASSERT_TRUE(store.Materialize(digest_, root_ + "/one", "volumes/one",
+                                [&](const std::string& d) { return ThreeFiles(&posix_, d); }, token_)
+                  .ok());
+  ASSERT_TRUE(store.MaybeGc(digest_).ok());
+  EXPECT_TRUE(Exists(&posix_, store.DataDir(digest_)).value()) << "uncertainty must not collect";
+}
+
+TEST_F(ModelStoreTest, SweepSkipsForeignNamesAndNeverTouchesThem) {
+  ModelStore store(&posix_, &runtime_, options_, AlwaysLive);
+  ASSERT_TRUE(store.Init().ok());
+  ASSERT_TRUE(MakeDirs(&posix_, root_ + "/store/sha256/NOT-A-DIGEST", 0755).ok());
+  ASSERT_TRUE(MakeDirs(&posix_, root_ + "/store/md5", 0755).ok());
+  auto report = store.Sweep();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->foreign_skipped, 1u);
+  EXPECT_TRUE(Exists(&posix_, root_ + "/store/sha256/NOT-A-DIGEST").value());
+}
+
+}  // namespace
+}  // namespace ms::testing
