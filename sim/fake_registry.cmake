@@ -17,5 +17,5 @@ if(BUILD_TESTING)
       ${CMAKE_CURRENT_LIST_DIR}/tests/model_builder_test.cpp
       ${CMAKE_CURRENT_LIST_DIR}/tests/oci_layout_test.cpp
     LIBS ms_fake_registry
-    LABELS sim registry)
+    LABELS sim)
 endif()
