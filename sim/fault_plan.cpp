@@ -36,8 +36,8 @@ std::array<uint32_t, kFsOpCount> DefaultFaultCodes() {
   set(FsOp::kMakeDir, {Code::kNoSpace, Code::kIo, Code::kPermission});
   set(FsOp::kRemoveDir, {Code::kIo, Code::kPermission});
   set(FsOp::kUnlink, {Code::kIo, Code::kPermission});
-  set(FsOp::kLink, {Code::kNoSpace, Code::kIo, Code::kCrossDevice, Code::kTooManyLinks,
-                    Code::kPermission});
+  set(FsOp::kLink,
+      {Code::kNoSpace, Code::kIo, Code::kCrossDevice, Code::kTooManyLinks, Code::kPermission});
   set(FsOp::kSymlink, {Code::kNoSpace, Code::kIo, Code::kPermission});
   set(FsOp::kReadLink, {Code::kIo});
   set(FsOp::kRename, {Code::kIo, Code::kCrossDevice, Code::kPermission});

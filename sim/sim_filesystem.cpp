@@ -112,17 +112,38 @@ class Fnv1a {
   uint64_t hash_ = 14695981039346656037ULL;
 };
 
+// Calls fn(name, inode) for each entry of dir's durable view, in sorted
+// order: its live entries, overlaid with the durable values of the names
+// changed since its last sync (nullptr: the name was not durable).
+template <typename Node, typename Fn>
+void ForEachDurableEntry(Node* dir, Fn&& fn) {
+  auto live = dir->entries.begin();
+  auto undo = dir->changed_since_sync.begin();
+  const auto live_end = dir->entries.end();
+  const auto undo_end = dir->changed_since_sync.end();
+  while (live != live_end || undo != undo_end) {
+    if (undo == undo_end || (live != live_end && live->first < undo->first)) {
+      fn(live->first, live->second);
+      ++live;
+      continue;
+    }
+    if (live != live_end && live->first == undo->first) ++live;
+    if (undo->second != nullptr) fn(undo->first, undo->second);
+    ++undo;
+  }
+}
+
 // Walks the tree below top over live or durable entries: depth first,
 // preorder, each directory's entries in sorted order. Every inode gets an
 // ordinal at its first encounter (top is 0). A directory is entered at its
-// first entry only; a later entry naming it is skipped (not reported), which
-// is how Crash() resolves a directory the durable maps give two parents or a
-// cycle. on_edge(dir, dir_ordinal, name, child, child_ordinal, first_visit)
-// is called for every other entry. Terminates: each directory is expanded
-// once. (A template so it can take SimFilesystem's private Inode by
-// deduction.)
-template <typename Node, typename EdgeFn>
-void WalkTree(Node* top, bool durable, EdgeFn&& on_edge) {
+// first entry only; a later entry naming it goes to on_dropped(dir, name)
+// instead, which is how Crash() resolves a directory the durable entries
+// give two parents or a cycle. on_edge(dir, dir_ordinal, name, child,
+// child_ordinal, first_visit) is called for every other entry. Terminates:
+// each directory is expanded once. (A template so it can take
+// SimFilesystem's private Inode by deduction.)
+template <typename Node, typename EdgeFn, typename DroppedFn>
+void WalkTree(Node* top, bool durable, EdgeFn&& on_edge, DroppedFn&& on_dropped) {
   std::unordered_map<const Node*, uint64_t> ordinal;  // lookups only, never iterated
   ordinal.emplace(top, 0);
   std::vector<std::pair<Node*, uint64_t>> stack{{top, 0}};
@@ -131,19 +152,28 @@ void WalkTree(Node* top, bool durable, EdgeFn&& on_edge) {
     const auto [dir, dir_ordinal] = stack.back();
     stack.pop_back();
     subdirs.clear();
-    const auto& entries = durable ? dir->durable_entries : dir->entries;
-    for (const auto& entry : entries) {
-      Node* child = entry.second;
+    auto visit = [&](const std::string& name, Node* child) {
       const auto [it, first] = ordinal.emplace(child, ordinal.size());
       if (child->type == FileType::kDirectory) {
-        if (!first) continue;
+        if (!first) {
+          on_dropped(dir, name);
+          return;
+        }
         subdirs.emplace_back(child, it->second);
       }
-      on_edge(dir, dir_ordinal, entry.first, child, it->second, first);
+      on_edge(dir, dir_ordinal, name, child, it->second, first);
+    };
+    if (durable) {
+      ForEachDurableEntry(dir, visit);
+    } else {
+      for (const auto& entry : dir->entries) visit(entry.first, entry.second);
     }
     stack.insert(stack.end(), subdirs.rbegin(), subdirs.rend());
   }
 }
+
+// For walks that never meet a dropped entry (the live tree) or ignore it.
+constexpr auto kIgnoreDropped = [](const auto*, const std::string&) {};
 
 }  // namespace
 
@@ -193,8 +223,13 @@ struct SimFilesystem::Inode {
 
   std::string target;  // symlinks; immutable
 
-  EntryMap entries;          // directories: live
-  EntryMap durable_entries;  // directories: as of the last SyncDir
+  // Directories. The durable entries (as of the last SyncDir) are kept as
+  // an undo log rather than a copy, so SyncDir costs O(names changed), not
+  // O(entries): changed_since_sync maps each name changed since the last
+  // sync to its durable value (nullptr: not durable); every other name's
+  // durable value is its live one.
+  EntryMap entries;
+  EntryMap changed_since_sync;
 };
 
 struct SimFilesystem::Failure {
@@ -231,7 +266,9 @@ class SimWritableFile final : public WritableFile {
  public:
   SimWritableFile(std::shared_ptr<SimFilesystem*> anchor, uint64_t token, uint64_t generation,
                   std::string path)
-      : anchor_(std::move(anchor)), token_(token), generation_(generation),
+      : anchor_(std::move(anchor)),
+        token_(token),
+        generation_(generation),
         path_(std::move(path)) {}
   ~SimWritableFile() override {
     if (!closed_ && *anchor_ != nullptr) (*anchor_)->ReleaseFile(token_);
@@ -284,8 +321,7 @@ class SimFileLock final : public FileLock {
 // Construction, the call prologue, resolution, bookkeeping
 
 SimFilesystem::SimFilesystem(Executor* executor, SimFilesystemOptions options)
-    : executor_(executor), options_(options),
-      anchor_(std::make_shared<SimFilesystem*>(this)) {
+    : executor_(executor), options_(options), anchor_(std::make_shared<SimFilesystem*>(this)) {
   assert(executor_ != nullptr);
   root_ = NewInode(FileType::kDirectory, options_.root_mode);
   root_->parent = root_;
@@ -319,9 +355,8 @@ Status SimFilesystem::BeginCall(FsOp op, std::string_view path, std::string_view
   return MakeError(code, Verb(op), path, path2, what);
 }
 
-SimFilesystem::Inode* SimFilesystem::WalkDirs(std::string_view dirs, Inode* start,
-                                              bool allow_dots, bool check_perms, int* hops,
-                                              Failure* failure) const {
+SimFilesystem::Inode* SimFilesystem::WalkDirs(std::string_view dirs, Inode* start, bool allow_dots,
+                                              bool check_perms, int* hops, Failure* failure) const {
   Inode* cur = start;
   size_t pos = 0;
   std::string_view comp;
@@ -393,8 +428,8 @@ bool SimFilesystem::ResolveEntry(std::string_view path, bool check_perms, Entry*
     return failure->Set(Code::kInvalidArgument, "name too long");
   }
   int hops = 0;
-  entry->dir = WalkDirs(path.substr(0, slash), root_, /*allow_dots=*/false, check_perms, &hops,
-                        failure);
+  entry->dir =
+      WalkDirs(path.substr(0, slash), root_, /*allow_dots=*/false, check_perms, &hops, failure);
   if (entry->dir == nullptr) return false;
   if (check_perms && (entry->dir->mode & kModeX) == 0) {
     return failure->Set(Code::kPermission, kDenied);
@@ -424,8 +459,9 @@ SimFilesystem::Inode* SimFilesystem::FollowToFile(const std::string& path, bool 
     while (end > 0 && target[end - 1] == '/') --end;
     if (end == 0) return root_;  // "/": a directory; the caller rejects it
     const size_t slash = target.rfind('/', end - 1);
-    const std::string_view last =
-        slash == std::string_view::npos ? target.substr(0, end) : target.substr(slash + 1, end - slash - 1);
+    const std::string_view last = slash == std::string_view::npos
+                                      ? target.substr(0, end)
+                                      : target.substr(slash + 1, end - slash - 1);
     const std::string_view dirs =
         slash == std::string_view::npos ? std::string_view() : target.substr(0, slash);
     dir = WalkDirs(dirs, target.front() == '/' ? root_ : dir, /*allow_dots=*/true, check_perms,
@@ -458,6 +494,7 @@ SimFilesystem::Inode* SimFilesystem::NewInode(FileType type, uint32_t mode) {
 }
 
 void SimFilesystem::AddEntry(Inode* dir, std::string_view name, Inode* child) {
+  NoteChange(dir, name);
   dir->entries.emplace(std::string(name), child);
   ++child->entry_refs;
   if (child->is_dir()) {
@@ -470,6 +507,7 @@ void SimFilesystem::AddEntry(Inode* dir, std::string_view name, Inode* child) {
 }
 
 void SimFilesystem::RemoveEntry(Inode* dir, std::string_view name) {
+  NoteChange(dir, name);
   const auto it = dir->entries.find(name);
   assert(it != dir->entries.end());
   Inode* child = it->second;
@@ -496,8 +534,10 @@ void SimFilesystem::MaybeFree(Inode* inode) {
     Inode* dead = doomed.back();
     doomed.pop_back();
     assert(dead->entries.empty());
-    for (const auto& entry : dead->durable_entries) {
+    // With no live entries left, every durable entry is in the undo log.
+    for (const auto& entry : dead->changed_since_sync) {
       Inode* child = entry.second;
+      if (child == nullptr) continue;
       --child->durable_refs;
       if (child != root_ && child->Unreferenced()) doomed.push_back(child);
     }
@@ -512,36 +552,39 @@ void SimFilesystem::DropHandleRef(Inode* inode) {
   MaybeFree(inode);
 }
 
-void SimFilesystem::SetDurableEntries(Inode* dir, const EntryMap& entries) {
-  // Count the new references before dropping the old, so an inode in both
-  // never looks unreferenced; free by id afterwards, because freeing one
-  // inode can cascade to others still listed in `old`.
-  for (const auto& entry : entries) ++entry.second->durable_refs;
-  EntryMap old = std::move(dir->durable_entries);
-  dir->durable_entries = entries;
-  std::vector<uint64_t> ids;
-  ids.reserve(old.size());
-  for (const auto& entry : old) {
-    --entry.second->durable_refs;
-    ids.push_back(entry.second->id);
+void SimFilesystem::NoteChange(Inode* dir, std::string_view name) {
+  if (dir->changed_since_sync.find(name) != dir->changed_since_sync.end()) return;
+  const auto it = dir->entries.find(name);
+  dir->changed_since_sync.emplace(std::string(name),
+                                  it == dir->entries.end() ? nullptr : it->second);
+}
+
+void SimFilesystem::SyncEntries(Inode* dir, std::string_view only_name) {
+  // Count the new durable references before dropping the old, so an inode
+  // in both never looks unreferenced; free by id afterwards, because freeing
+  // one inode can cascade to others still listed.
+  std::vector<uint64_t> unsynced_ids;
+  auto sync_one = [&](const std::string& name, Inode* durable_value) {
+    const auto live = dir->entries.find(name);
+    if (live != dir->entries.end()) ++live->second->durable_refs;
+    if (durable_value != nullptr) {
+      --durable_value->durable_refs;
+      unsynced_ids.push_back(durable_value->id);
+    }
+  };
+  if (only_name.data() == nullptr) {
+    for (const auto& change : dir->changed_since_sync) sync_one(change.first, change.second);
+    dir->changed_since_sync.clear();
+  } else {
+    const auto it = dir->changed_since_sync.find(only_name);
+    if (it == dir->changed_since_sync.end()) return;
+    sync_one(it->first, it->second);
+    dir->changed_since_sync.erase(it);
   }
-  for (uint64_t id : ids) {
+  for (uint64_t id : unsynced_ids) {
     const auto it = inodes_.find(id);
     if (it != inodes_.end()) MaybeFree(it->second.get());
   }
-}
-
-void SimFilesystem::SetDurableEntry(Inode* dir, std::string_view name, Inode* child) {
-  ++child->durable_refs;
-  const auto it = dir->durable_entries.find(name);
-  if (it == dir->durable_entries.end()) {
-    dir->durable_entries.emplace(std::string(name), child);
-    return;
-  }
-  Inode* old = it->second;
-  it->second = child;
-  --old->durable_refs;
-  MaybeFree(old);
 }
 
 // ---------------------------------------------------------------------------
@@ -686,6 +729,8 @@ Status SimFilesystem::Rename(const std::string& from, const std::string& to) {
   // Act: drop the replaced entry, then move the entry's map node (the name
   // string is reused, not reallocated).
   if (victim != nullptr) RemoveEntry(dst.dir, dst.name);
+  NoteChange(src.dir, src.name);
+  NoteChange(dst.dir, dst.name);
   auto handle = src.dir->entries.extract(src.dir->entries.find(src.name));
   handle.key().assign(dst.name);
   dst.dir->entries.insert(std::move(handle));
@@ -762,7 +807,7 @@ Status SimFilesystem::SyncDir(const std::string& path) {
   const OpError err(FsOp::kSyncDir, path);
   if (!e.node->is_dir()) return err(Code::kNotDirectory);
   if ((e.node->mode & kModeR) == 0) return err(Code::kPermission);
-  SetDurableEntries(e.node, e.node->entries);
+  SyncEntries(e.node);
   return Status::Ok();
 }
 
@@ -878,7 +923,7 @@ void SimFilesystem::ReleaseLock(uint64_t token) {
 // Non-port writes
 
 Status SimFilesystem::WriteThrough(FsOp op, const std::string& path, std::string_view bytes,
-                                  bool truncate) {
+                                   bool truncate) {
   MS_RETURN_IF_ERROR(BeginCall(op, path));
   const OpError err(op, path);
   Failure f;
@@ -921,51 +966,57 @@ void SimFilesystem::Crash() {
   ++crash_generation_;
   open_files_.clear();
   locks_.clear();
-  // Forget the live tree and every reference; rebuild both from the durable
-  // entries, starting at the root.
+  // Every directory's entries become its durable ones; every reference is
+  // forgotten, to be recounted from what the root reaches.
   for (auto& kv : inodes_) {
     Inode* n = kv.second.get();
+    for (auto& change : n->changed_since_sync) {
+      if (change.second == nullptr) {
+        n->entries.erase(change.first);
+      } else {
+        n->entries.insert_or_assign(change.first, change.second);
+      }
+    }
+    n->changed_since_sync.clear();
     n->entry_refs = 0;
     n->durable_refs = 0;
     n->handle_refs = 0;
     n->lock_token = 0;
     n->nlink = 0;
-    n->entries.clear();
   }
   root_->nlink = 2;
   root_->parent = root_;
   root_->crash_mark = crash_generation_;
-  std::vector<Inode*> reached_dirs{root_};
-  WalkTree(root_, /*durable=*/true,
-           [&](Inode* dir, uint64_t, const std::string& name, Inode* child, uint64_t, bool first) {
-             if (first) {
-               child->crash_mark = crash_generation_;
-               if (child->is_dir()) {
-                 child->nlink = 2;
-                 child->parent = dir;
-                 reached_dirs.push_back(child);
-               } else if (child->type == FileType::kRegular) {
-                 if (child->durable_is_prefix) {
-                   child->bytes.resize(child->durable_size_bytes);
-                 } else {
-                   child->bytes = std::move(child->durable_bytes);
-                   std::string().swap(child->durable_bytes);
-                   child->durable_is_prefix = true;
-                   child->durable_size_bytes = child->bytes.size();
-                 }
-               }
-             }
-             if (child->is_dir()) {
-               ++dir->nlink;
-             } else {
-               ++child->nlink;
-             }
-             ++child->entry_refs;
-             ++child->durable_refs;
-             dir->entries.emplace_hint(dir->entries.end(), name, child);
-           });
-  // What survived is, by definition, durable.
-  for (Inode* dir : reached_dirs) dir->durable_entries = dir->entries;
+  std::vector<std::pair<Inode*, std::string>> dropped;
+  WalkTree(
+      root_, /*durable=*/false,
+      [&](Inode* dir, uint64_t, const std::string&, Inode* child, uint64_t, bool first) {
+        if (first) {
+          child->crash_mark = crash_generation_;
+          if (child->is_dir()) {
+            child->nlink = 2;
+            child->parent = dir;
+          } else if (child->type == FileType::kRegular) {
+            if (child->durable_is_prefix) {
+              child->bytes.resize(child->durable_size_bytes);
+            } else {
+              child->bytes = std::move(child->durable_bytes);
+              std::string().swap(child->durable_bytes);
+              child->durable_is_prefix = true;
+              child->durable_size_bytes = child->bytes.size();
+            }
+          }
+        }
+        if (child->is_dir()) {
+          ++dir->nlink;
+        } else {
+          ++child->nlink;
+        }
+        ++child->entry_refs;
+        ++child->durable_refs;  // what survived is, by definition, durable
+      },
+      [&](Inode* dir, const std::string& name) { dropped.emplace_back(dir, name); });
+  for (const auto& [dir, name] : dropped) dir->entries.erase(name);
   used_bytes_ = 0;
   for (auto it = inodes_.begin(); it != inodes_.end();) {
     if (it->second->crash_mark != crash_generation_) {
@@ -1090,37 +1141,93 @@ uint64_t SimFilesystem::TotalBytes(const std::string& subtree) const {
   if (top == nullptr) return 0;
   if (top->type == FileType::kRegular) return top->bytes.size();
   uint64_t total = 0;
-  WalkTree(top, /*durable=*/false,
-           [&](const Inode*, uint64_t, const std::string&, const Inode* child, uint64_t, bool first) {
-             if (first && child->type == FileType::kRegular) total += child->bytes.size();
-           });
+  WalkTree(
+      top, /*durable=*/false,
+      [&](const Inode*, uint64_t, const std::string&, const Inode* child, uint64_t, bool first) {
+        if (first && child->type == FileType::kRegular) total += child->bytes.size();
+      },
+      kIgnoreDropped);
   return total;
 }
 
 uint64_t SimFilesystem::HashTree(bool durable) const {
   Fnv1a hash;
   hash.U64(root_->mode);
-  WalkTree(root_, durable,
-           [&](Inode*, uint64_t dir_ordinal, const std::string& name, Inode* child,
-               uint64_t child_ordinal, bool first) {
-             hash.U64(dir_ordinal);
-             hash.Str(name);
-             hash.U64(child_ordinal);
-             if (!first) return;  // a hard link: the ordinal says which inode
-             hash.Byte(static_cast<uint8_t>(child->type));
-             hash.U64(child->mode);
-             if (child->type == FileType::kRegular) {
-               hash.Str(durable ? child->durable_view() : std::string_view(child->bytes));
-             } else if (child->type == FileType::kSymlink) {
-               hash.Str(child->target);
-             }
-           });
+  WalkTree(
+      root_, durable,
+      [&](Inode*, uint64_t dir_ordinal, const std::string& name, Inode* child,
+          uint64_t child_ordinal, bool first) {
+        hash.U64(dir_ordinal);
+        hash.Str(name);
+        hash.U64(child_ordinal);
+        if (!first) return;  // a hard link: the ordinal says which inode
+        hash.Byte(static_cast<uint8_t>(child->type));
+        hash.U64(child->mode);
+        if (child->type == FileType::kRegular) {
+          hash.Str(durable ? child->durable_view() : std::string_view(child->bytes));
+        } else if (child->type == FileType::kSymlink) {
+          hash.Str(child->target);
+        }
+      },
+      kIgnoreDropped);
   return hash.value();
 }
 
 uint64_t SimFilesystem::StateHash() const { return HashTree(/*durable=*/false); }
 
 uint64_t SimFilesystem::DurableStateHash() const { return HashTree(/*durable=*/true); }
+
+Status SimFilesystem::CheckConsistency() const {
+  struct Counts {
+    uint64_t entry_refs = 0;
+    uint64_t durable_refs = 0;
+    uint64_t handle_refs = 0;
+    uint64_t subdirs = 0;
+  };
+  std::unordered_map<const Inode*, Counts> counts;  // lookups only
+  uint64_t bytes = 0;
+  for (const auto& kv : inodes_) {
+    const Inode* n = kv.second.get();
+    bytes += n->bytes.size();
+    for (const auto& entry : n->entries) {
+      ++counts[entry.second].entry_refs;
+      if (entry.second->is_dir()) ++counts[n].subdirs;
+    }
+    ForEachDurableEntry(
+        n, [&](const std::string&, const Inode* child) { ++counts[child].durable_refs; });
+  }
+  for (const auto& kv : open_files_) ++counts[kv.second.inode].handle_refs;
+  for (const auto& kv : locks_) {
+    ++counts[kv.second.inode].handle_refs;
+    if (kv.second.inode->lock_token != kv.first) {
+      return Status(Code::kInternal,
+                    "lock token mismatch on inode " + std::to_string(kv.second.inode->id));
+    }
+  }
+  if (bytes != used_bytes_) return Status(Code::kInternal, "used_bytes mismatch");
+  for (const auto& kv : inodes_) {
+    const Inode* n = kv.second.get();
+    const Counts c = counts[n];
+    const std::string id = "inode " + std::to_string(n->id);
+    if (c.entry_refs != n->entry_refs) return Status(Code::kInternal, id + ": entry_refs");
+    if (c.durable_refs != n->durable_refs) return Status(Code::kInternal, id + ": durable_refs");
+    if (c.handle_refs != n->handle_refs) return Status(Code::kInternal, id + ": handle_refs");
+    if (n != root_ && n->Unreferenced()) return Status(Code::kInternal, id + ": leaked");
+    if (n->is_dir() && n->entry_refs > 1) return Status(Code::kInternal, id + ": dir linked twice");
+    const bool linked = n == root_ || n->entry_refs > 0;
+    const uint64_t nlink = !n->is_dir() ? n->entry_refs : linked ? 2 + c.subdirs : 0;
+    if (nlink != n->nlink) return Status(Code::kInternal, id + ": nlink");
+    if (n->lock_token != 0 && locks_.count(n->lock_token) == 0) {
+      return Status(Code::kInternal, id + ": stale lock token");
+    }
+    for (const auto& entry : n->entries) {
+      if (entry.second->is_dir() && entry.second->parent != n) {
+        return Status(Code::kInternal, id + ": wrong parent of " + entry.first);
+      }
+    }
+  }
+  return Status::Ok();
+}
 
 // ---------------------------------------------------------------------------
 // Seeding
@@ -1145,13 +1252,14 @@ Status SimFilesystem::WriteFileForTest(const std::string& path, std::string_view
   file->durable_is_prefix = true;
   file->durable_size_bytes = file->bytes.size();
   std::string().swap(file->durable_bytes);
-  SetDurableEntry(e.dir, e.name, file);
+  SyncEntries(e.dir, e.name);
   return Status::Ok();
 }
 
 Status SimFilesystem::MakeDirsForTest(const std::string& path, uint32_t mode) {
   const OpError err("mkdirs_for_test", path);
-  if (path.empty() || path.front() != '/') return err(Code::kInvalidArgument, "not an absolute path");
+  if (path.empty() || path.front() != '/')
+    return err(Code::kInvalidArgument, "not an absolute path");
   Inode* cur = root_;
   size_t pos = 0;
   std::string_view comp;
@@ -1161,7 +1269,7 @@ Status SimFilesystem::MakeDirsForTest(const std::string& path, uint32_t mode) {
     if (it == cur->entries.end()) {
       Inode* dir = NewInode(FileType::kDirectory, mode);
       AddEntry(cur, comp, dir);
-      SetDurableEntry(cur, comp, dir);
+      SyncEntries(cur, comp);
       cur = dir;
     } else if (it->second->is_dir()) {
       cur = it->second;

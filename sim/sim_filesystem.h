@@ -206,6 +206,10 @@ class SimFilesystem final : public Filesystem {
   // equivalent.
   uint64_t DurableStateHash() const;
   bool IsLocked(const std::string& path) const;
+  // Recounts every link count, reference, lock and byte from scratch and
+  // compares with the incremental bookkeeping; kInternal naming the first
+  // mismatch. O(size of the filesystem): for tests and checkers.
+  Status CheckConsistency() const;
   uint64_t inode_count() const { return inodes_.size(); }
   uint64_t used_bytes() const { return used_bytes_; }
   uint64_t open_file_count() const { return open_files_.size(); }
@@ -245,8 +249,8 @@ class SimFilesystem final : public Filesystem {
                 Want want, Entry* entry) const;
   Status Prologue(FsOp op, const std::string& path, Want want, Entry* entry);
   bool ResolveEntry(std::string_view path, bool check_perms, Entry* entry, Failure* failure) const;
-  Inode* WalkDirs(std::string_view dirs, Inode* start, bool allow_dots, bool check_perms,
-                  int* hops, Failure* failure) const;
+  Inode* WalkDirs(std::string_view dirs, Inode* start, bool allow_dots, bool check_perms, int* hops,
+                  Failure* failure) const;
   Inode* FollowToFile(const std::string& path, bool check_perms, Failure* failure) const;
   // Inspection's resolution: no permission checks; nullptr if absent.
   const Inode* Find(const std::string& path) const;
@@ -254,10 +258,13 @@ class SimFilesystem final : public Filesystem {
   Inode* NewInode(FileType type, uint32_t mode);
   void AddEntry(Inode* dir, std::string_view name, Inode* child);
   void RemoveEntry(Inode* dir, std::string_view name);
-  void SetDurableEntry(Inode* dir, std::string_view name, Inode* child);
+  // Records name's durable value in dir's undo log before its first change
+  // since dir's last sync.
+  void NoteChange(Inode* dir, std::string_view name);
   void MaybeFree(Inode* inode);
   void DropHandleRef(Inode* inode);
-  void SetDurableEntries(Inode* dir, const EntryMap& entries);
+  // Makes dir's entries durable: all of them, or only only_name's.
+  void SyncEntries(Inode* dir, std::string_view only_name = {});
   Status CheckHandle(const SimWritableFile& file, FsOp op, Inode** inode) const;
   Status WriteThrough(FsOp op, const std::string& path, std::string_view bytes, bool truncate);
   uint64_t HashTree(bool durable) const;

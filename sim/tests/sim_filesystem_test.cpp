@@ -121,7 +121,8 @@ TEST_F(SimFilesystemTest, HardlinksShareInodeAndBytes) {
 
 TEST_F(SimFilesystemTest, ReadDirIsSortedBytewise) {
   ASSERT_TRUE(IsOk(fs_.MakeDir("/d", 0755)));
-  for (const char* name : {"b", "aa", "C", "a", "_"}) CreateFile(fs_, std::string("/d/") + name, "");
+  for (const char* name : {"b", "aa", "C", "a", "_"})
+    CreateFile(fs_, std::string("/d/") + name, "");
   auto names = fs_.ReadDir("/d");
   ASSERT_TRUE(names.ok());
   EXPECT_EQ(*names, (std::vector<std::string>{"C", "_", "a", "aa", "b"}));
@@ -133,6 +134,18 @@ TEST_F(SimFilesystemTest, UnlinkedUnsyncedFileIsFreed) {
   ASSERT_TRUE(IsOk(fs_.Unlink("/f")));
   EXPECT_EQ(fs_.inode_count(), inodes - 1);
   EXPECT_EQ(fs_.used_bytes(), 0u);
+}
+
+TEST_F(SimFilesystemTest, RemovedDirectoryReleasesItsDurableEntriesWhenFreed) {
+  ASSERT_TRUE(IsOk(fs_.MakeDirsForTest("/d")));
+  ASSERT_TRUE(IsOk(fs_.WriteFileForTest("/d/f", "x")));  // durable in /d
+  ASSERT_TRUE(IsOk(fs_.Unlink("/d/f")));  // still durable: a crash would bring it back
+  ASSERT_TRUE(IsOk(fs_.RemoveDir("/d")));
+  EXPECT_EQ(fs_.inode_count(), 3u);
+  ASSERT_TRUE(IsOk(fs_.SyncDir("/")));  // /d is gone for good, and with it /d/f
+  EXPECT_EQ(fs_.inode_count(), 1u);
+  EXPECT_EQ(fs_.used_bytes(), 0u);
+  EXPECT_TRUE(IsOk(fs_.CheckConsistency()));
 }
 
 TEST_F(SimFilesystemTest, OpenFileKeepsUnlinkedInodeWritable) {
@@ -828,13 +841,20 @@ Status RunOp(SimFilesystem& fs, FsOp op) {
 
 TEST(SimFilesystemFaultTest, PlanInjectsEveryCodeOnItsOps) {
   const std::vector<InjectCase> cases = {
-      {FsOp::kMakeDir, Code::kNoSpace},         {FsOp::kNewWritableFile, Code::kNoSpace},
-      {FsOp::kLink, Code::kNoSpace},            {FsOp::kSymlink, Code::kNoSpace},
-      {FsOp::kStat, Code::kIo},                 {FsOp::kSyncDir, Code::kIo},
-      {FsOp::kReadFile, Code::kIo},             {FsOp::kLink, Code::kCrossDevice},
-      {FsOp::kRename, Code::kCrossDevice},      {FsOp::kLink, Code::kTooManyLinks},
-      {FsOp::kUnlink, Code::kPermission},       {FsOp::kRemoveDir, Code::kPermission},
-      {FsOp::kChmod, Code::kPermission},        {FsOp::kLockFile, Code::kNoSpace},
+      {FsOp::kMakeDir, Code::kNoSpace},
+      {FsOp::kNewWritableFile, Code::kNoSpace},
+      {FsOp::kLink, Code::kNoSpace},
+      {FsOp::kSymlink, Code::kNoSpace},
+      {FsOp::kStat, Code::kIo},
+      {FsOp::kSyncDir, Code::kIo},
+      {FsOp::kReadFile, Code::kIo},
+      {FsOp::kLink, Code::kCrossDevice},
+      {FsOp::kRename, Code::kCrossDevice},
+      {FsOp::kLink, Code::kTooManyLinks},
+      {FsOp::kUnlink, Code::kPermission},
+      {FsOp::kRemoveDir, Code::kPermission},
+      {FsOp::kChmod, Code::kPermission},
+      {FsOp::kLockFile, Code::kNoSpace},
   };
   for (const InjectCase& c : cases) {
     SCOPED_TRACE(std::string(FsOpName(c.op)) + " " + std::string(CodeName(c.code)));
@@ -902,8 +922,8 @@ TEST(SimFilesystemFaultTest, PlanDrawsEveryAllowedCodeOfAnOp) {
   fs.SetFaultPlan(FaultPlan{.seed = 7, .rate = 1.0});
   for (int i = 0; i < 200; ++i) (void)fs.Link("/f", "/g");
   const std::map<Code, uint64_t> counts = fs.FaultCounts();
-  for (Code code : {Code::kNoSpace, Code::kIo, Code::kCrossDevice, Code::kTooManyLinks,
-                    Code::kPermission}) {
+  for (Code code :
+       {Code::kNoSpace, Code::kIo, Code::kCrossDevice, Code::kTooManyLinks, Code::kPermission}) {
     EXPECT_GT(counts.count(code), 0u) << CodeName(code);
   }
   EXPECT_FALSE(fs.Exists("/g"));
@@ -972,8 +992,8 @@ TEST(SimFilesystemSchedulingTest, EveryCallYieldsFirstWithItsName) {
   ASSERT_TRUE(IsOk((*file)->Close()));
   (void)fs.Stat("/f");
   (void)fs.Inspect("/f");  // inspection is not a scheduling point
-  EXPECT_EQ(exec.yields, (std::vector<std::string>{"fs.create", "fs.append", "fs.sync",
-                                                   "fs.close", "fs.stat"}));
+  EXPECT_EQ(exec.yields,
+            (std::vector<std::string>{"fs.create", "fs.append", "fs.sync", "fs.close", "fs.stat"}));
 }
 
 // ---------------------------------------------------------------------------
@@ -1047,6 +1067,71 @@ TEST(SimFilesystemHashTest, StateHashIgnoresInodeNumbering) {
   CreateFile(two, "/y", "2");
   CreateFile(two, "/x", "1");
   EXPECT_EQ(one.StateHash(), two.StateHash());
+}
+
+// ---------------------------------------------------------------------------
+// Random histories
+
+// Random calls over a small namespace (directories, files, hard links,
+// symlinks to directories, renames, syncs, open files, crashes). After every
+// call the incremental bookkeeping must match a recount, and every crash
+// must land exactly on the state DurableStateHash predicted.
+TEST(SimFilesystemRandomTest, BookkeepingMatchesRecountOverRandomHistories) {
+  const std::vector<std::string> dirs = {"/", "/a", "/b", "/a/c", "/b/d"};
+  const std::vector<std::string> names = {"x", "y", "c", "d", "a"};
+  int crashes = 0;
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    InlineExecutor exec;
+    SimFilesystem fs(&exec);
+    FaultRng rng(seed);
+    auto pick_dir = [&] { return dirs[rng.Next() % dirs.size()]; };
+    auto pick_path = [&] {
+      const std::string dir = pick_dir();
+      return (dir == "/" ? std::string() : dir) + "/" + names[rng.Next() % names.size()];
+    };
+    std::vector<std::unique_ptr<WritableFile>> open_files;
+    for (int step = 0; step < 300; ++step) {
+      const uint64_t op = rng.Next() % 14;
+      switch (op) {
+        case 0:
+        case 1: (void)fs.MakeDir(pick_path(), 0755); break;
+        case 2: (void)fs.RemoveDir(pick_path()); break;
+        case 3: (void)fs.Unlink(pick_path()); break;
+        case 4: (void)fs.Link(pick_path(), pick_path()); break;
+        case 5: (void)fs.Symlink(pick_dir(), pick_path()); break;
+        case 6: (void)fs.Rename(pick_path(), pick_path()); break;
+        case 7: {
+          auto file = fs.NewWritableFile(pick_path(), 0644);
+          if (!file.ok()) break;
+          (void)(*file)->Append("bytes" + std::to_string(step));
+          if (rng.Next() % 2 == 0) (void)(*file)->Sync();
+          open_files.push_back(std::move(file).value());
+          break;
+        }
+        case 8:
+          if (open_files.empty()) break;
+          (void)open_files.back()->Append("+");
+          if (rng.Next() % 2 == 0) (void)open_files.back()->Close();
+          open_files.pop_back();  // unclosed ones close in the destructor
+          break;
+        case 9: (void)fs.OverwriteFile(pick_path(), "over"); break;
+        case 10:
+        case 11: (void)fs.SyncDir(pick_dir()); break;
+        case 12: (void)fs.LockFile(pick_path()); break;  // released at once
+        case 13: {
+          if (rng.Next() % 3 != 0) break;
+          const uint64_t predicted = fs.DurableStateHash();
+          fs.Crash();
+          ++crashes;
+          ASSERT_EQ(fs.StateHash(), predicted) << "step " << step;
+          break;
+        }
+      }
+      ASSERT_TRUE(IsOk(fs.CheckConsistency())) << "step " << step << " op " << op;
+    }
+  }
+  EXPECT_GT(crashes, 40);
 }
 
 }  // namespace
