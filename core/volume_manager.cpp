@@ -185,14 +185,21 @@ Result<PullResult> VolumeManager::DoPull(const PullRequest& request, const Refer
     return existing.status();
   }
 
-  MS_RETURN_IF_ERROR(MakeDirs(fs_, record_dir, kDirMode));
-  MS_RETURN_IF_ERROR(RemoveAll(fs_, model_dir));
-
   VolumeStatus status;
   status.volume = request.volume;
   status.mount_id = request.mount_id;
   status.reference = request.reference;
   status.partial = request.exclude_weights || !request.exclude_patterns.empty();
+
+  MS_RETURN_IF_ERROR(MakeDirs(fs_, record_dir, kDirMode));
+  // The record leaves "succeeded" before the old model goes: nobody may see
+  // a succeeded volume with files missing. It keeps the old key meanwhile,
+  // so a re-pull of an unchanged digest does not let GC take the entry.
+  status.state = VolumeState::kRunning;
+  status.cache_key = old_key;
+  MS_RETURN_IF_ERROR(WriteStatusFile(fs_, status_path, status));
+  status.cache_key.clear();
+  MS_RETURN_IF_ERROR(RemoveAll(fs_, model_dir));
   auto finish = [&](Status st) -> Result<PullResult> {
     if (st.ok()) {
       status.state = VolumeState::kSucceeded;
@@ -224,6 +231,7 @@ Result<PullResult> VolumeManager::DoPull(const PullRequest& request, const Refer
     release_old();
     auto digest = registry_->Resolve(*token, reference);
     if (!digest.ok()) return finish(digest.status().Annotate("resolve " + request.reference));
+    status.manifest = digest->ToString();
     Status st = fs_->MakeDir(model_dir, kDirMode);
     if (st.ok()) {
       st = PullPayload(fs_, runtime_, registry_, *token, reference, *digest, model_dir,
@@ -240,6 +248,7 @@ Result<PullResult> VolumeManager::DoPull(const PullRequest& request, const Refer
     return result;
   }
   status.cache_key = digest->ToString();
+  status.manifest = status.cache_key;
   // The record names the key before any byte moves: after a crash the key
   // is still known.
   MS_RETURN_IF_ERROR(WriteStatusFile(fs_, status_path, status));
@@ -273,6 +282,7 @@ Status VolumeManager::DeleteModel(const std::string& volume, const std::string& 
     runtime_->Log(LogLevel::kWarning,
                   status.status().Annotate("delete " + vkey + ": cache key unknown").ToString());
   }
+  MS_RETURN_IF_ERROR(DropRecord(record_dir));
   MS_RETURN_IF_ERROR(RemoveWithRetry(record_dir));
   if (!key.empty()) GcLogged(key, "after delete of " + vkey);
   return Status::Ok();
@@ -305,11 +315,13 @@ Status VolumeManager::ReleaseVolume(const std::string& volume) {
       runtime_->Log(LogLevel::kWarning, status.status().Annotate("release " + volume).ToString());
     }
   };
-  collect(JoinPath(dir, "status.json"));
+  std::vector<std::string> records{dir};
   auto mounts = fs_->ReadDir(JoinPath(dir, "models"));
   if (mounts.ok()) {
-    for (const std::string& m : *mounts) collect(JoinPath(JoinPath(JoinPath(dir, "models"), m), "status.json"));
+    for (const std::string& m : *mounts) records.push_back(JoinPath(JoinPath(dir, "models"), m));
   }
+  for (const std::string& record : records) collect(JoinPath(record, "status.json"));
+  for (const std::string& record : records) MS_RETURN_IF_ERROR(DropRecord(record));
   MS_RETURN_IF_ERROR(RemoveWithRetry(dir));
   for (const std::string& key : keys) GcLogged(key, "after release of " + volume);
   return Status::Ok();
@@ -319,6 +331,18 @@ Result<VolumeStatus> VolumeManager::GetStatus(const std::string& volume, const s
   MS_RETURN_IF_ERROR(ValidateVolumeName(volume, "volume name"));
   if (!mount_id.empty()) MS_RETURN_IF_ERROR(ValidateVolumeName(mount_id, "mount id"));
   return ReadStatusFile(fs_, JoinPath(RecordDir(volume, mount_id), "status.json"));
+}
+
+Status VolumeManager::DropRecord(const std::string& record_dir) {
+  // The record goes first and durably, so that no crash or concurrent
+  // reader ever finds a succeeded record over a half-removed model.
+  Status st = fs_->Unlink(JoinPath(record_dir, "status.json"));
+  if (st.code() == Code::kNotFound) return Status::Ok();
+  if (!st.ok()) return st;
+  if (!options_.store.durable) return Status::Ok();
+  st = fs_->SyncDir(record_dir);
+  // Removed meanwhile by a concurrent delete of the same record: done.
+  return st.code() == Code::kNotFound ? Status::Ok() : st;
 }
 
 Status VolumeManager::RemoveWithRetry(const std::string& path) {

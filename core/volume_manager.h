@@ -83,6 +83,7 @@ class VolumeManager {
   Result<PullResult> DoPull(const PullRequest& request, const Reference& reference);
   Result<bool> ReferrerHolds(const std::string& referrer, const Digest& digest);
   Status RemoveWithRetry(const std::string& path);
+  Status DropRecord(const std::string& record_dir);
   void GcLogged(const std::string& cache_key, std::string_view why);
   std::string RecordRel(const std::string& volume, const std::string& mount_id) const;
 

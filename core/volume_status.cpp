@@ -36,6 +36,7 @@ std::string EncodeStatus(const VolumeStatus& status) {
   doc["mount_id"] = status.mount_id;
   doc["reference"] = status.reference;
   doc["cache_key"] = status.cache_key;
+  doc["manifest"] = status.manifest;
   doc["state"] = std::string(StateName(status.state));
   doc["partial"] = status.partial;
   if (!status.error.empty()) doc["error"] = status.error;
@@ -61,6 +62,7 @@ Result<VolumeStatus> DecodeStatus(std::string_view bytes, std::string_view path)
   MS_RETURN_IF_ERROR(str("mount_id", &out.mount_id, false));
   MS_RETURN_IF_ERROR(str("reference", &out.reference, true));
   MS_RETURN_IF_ERROR(str("cache_key", &out.cache_key, false));
+  MS_RETURN_IF_ERROR(str("manifest", &out.manifest, false));
   MS_RETURN_IF_ERROR(str("error", &out.error, false));
   std::string state;
   MS_RETURN_IF_ERROR(str("state", &state, true));

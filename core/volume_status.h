@@ -18,6 +18,7 @@ struct VolumeStatus {
   std::string mount_id;   // empty for a static volume
   std::string reference;
   std::string cache_key;  // "sha256:..." or empty (partial pull, failed resolve)
+  std::string manifest;   // the digest the reference resolved to, partial or not
   VolumeState state = VolumeState::kRunning;
   bool partial = false;
   std::string error;      // the failure, for failed/canceled/timeout

@@ -148,7 +148,7 @@ TEST(Tar, SymlinkContainmentIsJudgedFromTheLinksDirectory) {
 }
 
 TEST(VolumeStatusRecord, RoundTripsEveryField) {
-  VolumeStatus s{"v", "m", "models/a:v1", "sha256:" + std::string(64, 'c'), VolumeState::kTimeout,
+  VolumeStatus s{"v", "m", "models/a:v1", "sha256:" + std::string(64, 'c'), "sha256:" + std::string(64, 'd'), VolumeState::kTimeout,
                  true, "deadline exceeded"};
   auto back = DecodeStatus(EncodeStatus(s), "p");
   ASSERT_TRUE(back.ok());

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <optional>
 #include <thread>
 
 #include "core/tests/test_support.h"
@@ -261,13 +262,42 @@ TEST_F(UpstreamScenario, APullPastItsDeadlineRecordsTimeout) {
   EXPECT_TRUE(Entries().empty());
 }
 
+// Reads the volume's status.json from disk at the first blob fetch.
+class StatusPeekingRegistry : public ForwardingRegistry {
+ public:
+  StatusPeekingRegistry(Registry* target, Filesystem* fs, std::string path)
+      : ForwardingRegistry(target), fs_(fs), path_(std::move(path)) {}
+  Result<std::string> FetchBlob(const CancelToken& t, const Reference& r, const Digest& d) override {
+    if (!seen) seen = ReadStatusFile(fs_, path_).value();
+    return ForwardingRegistry::FetchBlob(t, r, d);
+  }
+  std::optional<VolumeStatus> seen;
+
+ private:
+  Filesystem* fs_;
+  std::string path_;
+};
+
 TEST_F(UpstreamScenario, TheStatusNamesTheCacheKeyBeforeTheFirstBlobMoves) {
-  StatusRecordingFs fs(&posix_);
-  MakeManager(&fs);
+  StatusPeekingRegistry peeking(&registry_, &posix_, manager_->RecordDir("vol1", "") + "/status.json");
+  manager_ = std::make_unique<VolumeManager>(&posix_, runtime_.get(), &peeking, options_);
+  ASSERT_TRUE(manager_->Init().ok());
   ASSERT_TRUE(Pull("vol1", "", "models/a:v1").ok());
-  ASSERT_GE(fs.written.size(), 2u);
-  EXPECT_EQ(fs.written.front().state, VolumeState::kRunning);
-  EXPECT_EQ(fs.written.front().cache_key, model_a_.manifest_digest.ToString());
+  ASSERT_TRUE(peeking.seen.has_value());
+  EXPECT_EQ(peeking.seen->state, VolumeState::kRunning);
+  EXPECT_EQ(peeking.seen->cache_key, model_a_.manifest_digest.ToString());
+}
+
+TEST_F(UpstreamScenario, ARepullNeverShowsASucceededRecordOverAWipedModel) {
+  ASSERT_TRUE(Pull("vol1", "", "models/a:v1").ok());
+  StatusPeekingRegistry peeking(&registry_, &posix_, manager_->RecordDir("vol1", "") + "/status.json");
+  manager_ = std::make_unique<VolumeManager>(&posix_, runtime_.get(), &peeking, options_);
+  ASSERT_TRUE(manager_->Init().ok());
+  // Force a real re-fetch: the tag moves to B, whose model dir starts empty.
+  registry_.Push("models/a", "v1", model_b_);
+  ASSERT_TRUE(Pull("vol1", "", "models/a:v1").ok());
+  ASSERT_TRUE(peeking.seen.has_value());
+  EXPECT_EQ(peeking.seen->state, VolumeState::kRunning) << "I1: succeeded while the model was wiped";
 }
 
 // Counts waiters on pull flights; holds Resolve shut until opened.
