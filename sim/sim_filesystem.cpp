@@ -572,7 +572,7 @@ void SimFilesystem::SyncEntries(Inode* dir, std::string_view only_name) {
       unsynced_ids.push_back(durable_value->id);
     }
   };
-  if (only_name.data() == nullptr) {
+  if (only_name.empty()) {
     for (const auto& change : dir->changed_since_sync) sync_one(change.first, change.second);
     dir->changed_since_sync.clear();
   } else {

@@ -6,7 +6,8 @@
 // scheduler may switch actors, then bumps the call counter, asks the call
 // hook and the fault plan, and then acts atomically: no other actor observes
 // a half-done call. LockFile may additionally park in Executor::WaitUntil.
-// Inspection and *ForTest methods neither yield, count, nor fail by plan.
+// Inspection and *ForTest methods neither yield, count, nor fail by plan;
+// nor does a second WritableFile::Close (a no-op).
 //
 // Inodes. Regular files (bytes), directories (entries in a std::map, so
 // ReadDir is sorted bytewise and every walk is deterministic) and symlinks
@@ -106,7 +107,8 @@ struct SimFilesystemOptions {
 // What the call hook sees. index counts every call since construction,
 // from 0: the call with index N is the (N+1)-th. For two-path calls, path is
 // the first argument as the message reads ("link <path> -> <path2>",
-// "rename <path> -> <path2>", "symlink <link_path> -> <target>"). The views
+// "rename <path> -> <path2>", "symlink <link_path> -> <target>"); for
+// WritableFile calls, path is the path the file was created at. The views
 // are valid during the hook only.
 struct CallInfo {
   uint64_t index = 0;
@@ -263,7 +265,7 @@ class SimFilesystem final : public Filesystem {
   void NoteChange(Inode* dir, std::string_view name);
   void MaybeFree(Inode* inode);
   void DropHandleRef(Inode* inode);
-  // Makes dir's entries durable: all of them, or only only_name's.
+  // Makes dir's entries durable: only only_name's, or all if it is empty.
   void SyncEntries(Inode* dir, std::string_view only_name = {});
   Status CheckHandle(const SimWritableFile& file, FsOp op, Inode** inode) const;
   Status WriteThrough(FsOp op, const std::string& path, std::string_view bytes, bool truncate);
