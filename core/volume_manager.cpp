@@ -158,15 +158,21 @@ Result<PullResult> VolumeManager::DoPull(const PullRequest& request, const Refer
     ScopedLock guard(runtime_, kInflightKey);
     inflight_[vkey] = token;
   }
-  struct Unregister {
-    VolumeManager* self;
-    const std::string& key;
-    ~Unregister() {
-      ScopedLock guard(self->runtime_, kInflightKey);
-      self->inflight_.erase(key);
-    }
-  } unregister{this, vkey};
+  // Not a destructor: taking a lock can be a crash point in the simulator,
+  // and nothing may unwind out of a destructor.
+  auto result = PullUnderVolumeLock(request, reference, *token);
+  {
+    ScopedLock guard(runtime_, kInflightKey);
+    inflight_.erase(vkey);
+  }
+  return result;
+}
 
+Result<PullResult> VolumeManager::PullUnderVolumeLock(const PullRequest& request,
+                                                      const Reference& reference,
+                                                      const CancelToken& token_ref) {
+  const CancelToken* token = &token_ref;
+  const std::string vkey = VolumeKey(request.volume, request.mount_id);
   const std::string record_dir = RecordDir(request.volume, request.mount_id);
   const std::string status_path = JoinPath(record_dir, "status.json");
   const std::string model_dir = JoinPath(record_dir, "model");
@@ -267,6 +273,9 @@ Result<PullResult> VolumeManager::DoPull(const PullRequest& request, const Refer
 Status VolumeManager::DeleteModel(const std::string& volume, const std::string& mount_id) {
   MS_RETURN_IF_ERROR(ValidateVolumeName(volume, "volume name"));
   if (!mount_id.empty()) MS_RETURN_IF_ERROR(ValidateVolumeName(mount_id, "mount id"));
+  // A static volume's dir may also hold dynamic mounts: removing it is a
+  // release (every record dropped first, every key collected).
+  if (mount_id.empty()) return ReleaseVolume(volume);
   const std::string vkey = VolumeKey(volume, mount_id);
   {
     ScopedLock guard(runtime_, kInflightKey);
@@ -319,6 +328,10 @@ Status VolumeManager::ReleaseVolume(const std::string& volume) {
   auto mounts = fs_->ReadDir(JoinPath(dir, "models"));
   if (mounts.ok()) {
     for (const std::string& m : *mounts) records.push_back(JoinPath(JoinPath(dir, "models"), m));
+  } else if (mounts.code() != Code::kNotFound) {
+    // Removing what we could not list could leave a succeeded record over a
+    // half-removed model: refuse, the caller retries.
+    return mounts.status().Annotate("release " + volume);
   }
   for (const std::string& record : records) collect(JoinPath(record, "status.json"));
   for (const std::string& record : records) MS_RETURN_IF_ERROR(DropRecord(record));

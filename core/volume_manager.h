@@ -59,7 +59,8 @@ class VolumeManager {
 
   // Cancels an in-flight pull of the mount, removes its record and model,
   // and collects the cache entry if nothing else references it. A missing
-  // volume is OK. A corrupt status.json does not stop the removal (it is
+  // volume is OK. With an empty mount_id (a static volume) this is
+  // ReleaseVolume: the volume dir may also hold dynamic mounts. A corrupt status.json does not stop the removal (it is
   // logged; the sweep reclaims the entry it hid).
   Status DeleteModel(const std::string& volume, const std::string& mount_id);
 
@@ -81,6 +82,8 @@ class VolumeManager {
  private:
   struct Flight;
   Result<PullResult> DoPull(const PullRequest& request, const Reference& reference);
+  Result<PullResult> PullUnderVolumeLock(const PullRequest& request, const Reference& reference,
+                                         const CancelToken& token);
   Result<bool> ReferrerHolds(const std::string& referrer, const Digest& digest);
   Status RemoveWithRetry(const std::string& path);
   Status DropRecord(const std::string& record_dir);

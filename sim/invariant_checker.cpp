@@ -1,0 +1,199 @@
+#include "sim/invariant_checker.h"
+
+#include "core/digest.h"
+#include "core/fs_util.h"
+#include "core/volume_status.h"
+
+namespace ms::sim {
+namespace {
+
+bool Mutates(FsOp op) {
+  switch (op) {
+    case FsOp::kMakeDir: case FsOp::kRemoveDir: case FsOp::kUnlink: case FsOp::kLink:
+    case FsOp::kSymlink: case FsOp::kRename: case FsOp::kNewWritableFile: case FsOp::kAppend:
+    case FsOp::kChmod: case FsOp::kLockFile: case FsOp::kOverwriteFile:
+    case FsOp::kAppendToExisting:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string FirstDifference(const Tree& want, const Tree& got) {
+  for (const auto& [path, node] : want) {
+    auto it = got.find(path);
+    if (it == got.end()) return "missing " + path;
+    if (!(it->second == node)) return "differs " + path;
+  }
+  for (const auto& [path, node] : got) {
+    if (want.count(path) == 0) return "unexpected " + path;
+  }
+  return "";
+}
+
+}  // namespace
+
+InvariantChecker::InvariantChecker(SimFilesystem* fs, std::string root,
+                                   std::vector<std::string> record_dirs)
+    : fs_(fs), root_(std::move(root)), root_slash_(root_ + "/"), records_(std::move(record_dirs)) {}
+
+void InvariantChecker::AddExpected(const std::string& manifest_digest, ExpectedModel expected) {
+  expected_[manifest_digest] = std::move(expected);
+}
+
+bool InvariantChecker::Failed(std::string_view invariant) const {
+  for (const Violation& v : violations_) {
+    if (v.invariant == invariant) return true;
+  }
+  return false;
+}
+
+void InvariantChecker::AddViolation(std::string invariant, uint64_t step, std::string detail) {
+  // The first violation of each invariant is the one worth reading.
+  if (Failed(invariant)) return;
+  violations_.push_back({std::move(invariant), step, std::move(detail)});
+}
+
+void InvariantChecker::OnCall(const CallInfo& call) {
+  if (!Mutates(call.op)) return;
+  auto inside = [&](std::string_view p) {
+    return p == root_ || p.substr(0, root_slash_.size()) == root_slash_;
+  };
+  const bool second_is_path = call.op == FsOp::kLink || call.op == FsOp::kRename;
+  if (!inside(call.path) || (second_is_path && !inside(call.path2))) {
+    AddViolation("I5 confinement", 0,
+                 std::string(call.name) + " outside the root: " + std::string(call.path) + " " +
+                     std::string(second_is_path ? call.path2 : ""));
+  }
+  for (size_t i = 0; i < records_.size(); ++i) {
+    const std::string& r = records_[i];
+    auto under = [&](std::string_view p) {
+      return p.substr(0, r.size()) == r && (p.size() == r.size() || p[r.size()] == '/');
+    };
+    // A release removes a whole volume, above its mounts' records.
+    auto above = [&](std::string_view p) {
+      return r.substr(0, p.size()) == p && (r.size() == p.size() || r[p.size()] == '/');
+    };
+    if (under(call.path) || above(call.path) || (second_is_path && (under(call.path2) || above(call.path2)))) {
+      dirty_.insert(i);
+    }
+  }
+}
+
+void InvariantChecker::MarkAllDirty() {
+  for (size_t i = 0; i < records_.size(); ++i) dirty_.insert(i);
+}
+
+void InvariantChecker::AfterStep(uint64_t step) {
+  for (size_t i : dirty_) CheckRecord(records_[i], step);
+  dirty_.clear();
+}
+
+Tree InvariantChecker::ReadTree(const std::string& dir) const {
+  Tree tree;
+  const std::string prefix = dir + "/";
+  fs_->Walk(dir, [&](const WalkEntry& e) {
+    if (e.path.size() <= prefix.size()) return;  // the top itself
+    TreeNode node;
+    node.type = e.info.type;
+    if (e.info.type == FileType::kRegular) node.content = std::string(e.bytes);
+    if (e.info.type == FileType::kSymlink) node.content = std::string(e.target);
+    tree.emplace(std::string(e.path.substr(prefix.size())), std::move(node));
+  });
+  return tree;
+}
+
+void InvariantChecker::CheckRecord(const std::string& record, uint64_t step) {
+  auto view = fs_->Inspect(record + "/status.json");
+  if (!view || view->info.type != FileType::kRegular) return;
+  auto status = DecodeStatus(view->bytes, record);
+  if (!status.ok() || status->state != VolumeState::kSucceeded) return;
+  auto it = expected_.find(status->manifest);
+  if (it == expected_.end()) {
+    AddViolation("I1 no-referenced-loss", step,
+                 record + " succeeded with unknown manifest \"" + status->manifest + "\"");
+    return;
+  }
+  const Tree& want = status->partial ? it->second.partial : it->second.full;
+  const std::string diff = FirstDifference(want, ReadTree(record + "/model"));
+  if (!diff.empty()) {
+    AddViolation("I1 no-referenced-loss", step,
+                 record + " is recorded succeeded (" + status->reference + " = " + status->manifest +
+                     ") but its model " + diff);
+  }
+}
+
+std::string InvariantChecker::EntryData(const std::string& manifest_digest) const {
+  auto digest = Digest::Parse(manifest_digest);
+  if (!digest.ok()) return "";
+  return root_ + "/store/" + std::string(digest->algorithm_name()) + "/" + digest->hex() + "/data";
+}
+
+void InvariantChecker::OnFullPullFetch(const std::string& manifest_digest, uint64_t step) {
+  const std::string data = EntryData(manifest_digest);
+  if (!data.empty() && fs_->Exists(data)) {
+    AddViolation("I2 dedup", step,
+                 "payload of " + manifest_digest + " fetched again while " + data + " holds it");
+  }
+}
+
+Footprint InvariantChecker::CheckQuiescent(uint64_t step) {
+  Footprint fp;
+  std::set<std::string> referenced;
+  std::vector<std::string> full_models;
+  for (const std::string& record : records_) {
+    auto view = fs_->Inspect(record + "/status.json");
+    if (!view || view->info.type != FileType::kRegular) continue;
+    auto status = DecodeStatus(view->bytes, record);
+    if (!status.ok()) continue;
+    const bool active = status->state == VolumeState::kRunning || status->state == VolumeState::kSucceeded;
+    if (active && !status->partial && !status->cache_key.empty()) {
+      referenced.insert(status->cache_key);
+      full_models.push_back(record + "/model");
+    }
+  }
+  std::set<std::string> entries;
+  for (const std::string& algo : fs_->ListDir(root_ + "/store")) {
+    for (const std::string& hex : fs_->ListDir(root_ + "/store/" + algo)) {
+      const std::string entry = root_ + "/store/" + algo + "/" + hex;
+      entries.insert(algo + ":" + hex);
+      if (fs_->Exists(entry + "/data.tmp")) {
+        AddViolation("I3 footprint", step, "staging left at quiescence: " + entry + "/data.tmp");
+      }
+    }
+  }
+  for (const std::string& e : entries) {
+    if (referenced.count(e) == 0) AddViolation("I3 footprint", step, "unreferenced entry " + e);
+  }
+  for (const std::string& r : referenced) {
+    if (entries.count(r) == 0) AddViolation("I3 footprint", step, "referenced digest " + r + " has no entry");
+  }
+  // Bytes on disk: store payloads and full volumes, each inode once.
+  std::set<uint64_t> seen;
+  auto count = [&](const std::string& dir) {
+    fs_->Walk(dir, [&](const WalkEntry& e) {
+      if (e.info.type == FileType::kRegular && seen.insert(e.info.inode).second) {
+        fp.bytes_on_disk += e.info.size_bytes;
+      }
+    });
+  };
+  for (const std::string& e : entries) {
+    const size_t colon = e.find(':');
+    count(root_ + "/store/" + e.substr(0, colon) + "/" + e.substr(colon + 1) + "/data");
+  }
+  for (const std::string& m : full_models) count(m);
+  for (const std::string& r : referenced) {
+    auto it = expected_.find(r);
+    if (it != expected_.end()) fp.unique_referenced += it->second.payload_bytes;
+  }
+  fp.entries = entries.size();
+  fp.referenced_digests = referenced.size();
+  if (fp.bytes_on_disk != fp.unique_referenced) {
+    AddViolation("I3 footprint", step,
+                 "bytes on disk " + std::to_string(fp.bytes_on_disk) +
+                     " != unique referenced payload bytes " + std::to_string(fp.unique_referenced));
+  }
+  return fp;
+}
+
+}  // namespace ms::sim

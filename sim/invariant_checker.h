@@ -1,0 +1,90 @@
+// The invariants of DESIGN §4, checked against the simulated filesystem
+// directly (never through the store):
+//   I1 no-referenced-loss  after every step touching a volume record
+//   I2 dedup               at every full-pull manifest fetch
+//   I3 footprint           at quiescence, after the final sweep
+//   I5 confinement         at every filesystem call
+// I4 progress and I6 determinism are judged per run by the simulator.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/filesystem.h"
+#include "sim/sim_filesystem.h"
+
+namespace ms::sim {
+
+inline constexpr const char* kInvariantNames[] = {
+    "I1 no-referenced-loss", "I2 dedup", "I3 footprint", "I4 progress", "I5 confinement",
+    "I6 determinism"};
+
+struct Violation {
+  std::string invariant;  // one of kInvariantNames
+  uint64_t step = 0;
+  std::string detail;
+};
+
+struct TreeNode {
+  FileType type = FileType::kOther;
+  std::string content;  // file bytes or symlink target
+  bool operator==(const TreeNode&) const = default;
+};
+using Tree = std::map<std::string, TreeNode>;  // relative path -> node
+
+// What a volume must hold for one manifest, pulled whole or without weights.
+struct ExpectedModel {
+  Tree full;
+  Tree partial;
+  uint64_t payload_bytes = 0;  // regular-file bytes of the full tree
+};
+
+struct Footprint {
+  uint64_t bytes_on_disk = 0;       // store payloads + full volumes, each inode once
+  uint64_t unique_referenced = 0;   // sum of payloads of referenced digests
+  size_t entries = 0;
+  size_t referenced_digests = 0;
+};
+
+class InvariantChecker {
+ public:
+  InvariantChecker(SimFilesystem* fs, std::string root, std::vector<std::string> record_dirs);
+
+  void AddExpected(const std::string& manifest_digest, ExpectedModel expected);
+
+  // Filesystem call hook: I5, and marks the records a call may change.
+  void OnCall(const CallInfo& call);
+  // After a scheduling step: I1 over the records touched since the last one.
+  void AfterStep(uint64_t step);
+  // After a crash every record may have changed.
+  void MarkAllDirty();
+  // A manifest fetch of a full (store-bound) pull: I2 wants no complete
+  // copy of that digest in the store at that moment.
+  void OnFullPullFetch(const std::string& manifest_digest, uint64_t step);
+  // At quiescence, after the final sweep: I3.
+  Footprint CheckQuiescent(uint64_t step);
+
+  const std::vector<Violation>& violations() const { return violations_; }
+  bool Failed(std::string_view invariant) const;
+  void AddViolation(std::string invariant, uint64_t step, std::string detail);
+
+  // The tree below dir (relative paths), read directly.
+  Tree ReadTree(const std::string& dir) const;
+
+ private:
+  void CheckRecord(const std::string& record, uint64_t step);
+  std::string EntryData(const std::string& manifest_digest) const;
+
+  SimFilesystem* fs_;
+  std::string root_;
+  std::string root_slash_;
+  std::vector<std::string> records_;
+  std::map<std::string, ExpectedModel> expected_;
+  std::set<size_t> dirty_;  // indices into records_
+  std::vector<Violation> violations_;
+};
+
+}  // namespace ms::sim

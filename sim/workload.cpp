@@ -1,0 +1,175 @@
+#include "sim/workload.h"
+
+#include <charconv>
+#include <sstream>
+
+#include "sim/prng.h"
+
+namespace ms::sim {
+namespace {
+
+constexpr uint64_t kPoolStream = 0x6d6f64656c73ULL;   // "models"
+constexpr uint64_t kScriptStream = 0x736372697074ULL; // "script"
+
+std::string Bytes(Prng& rng, size_t n) {
+  std::string out(n, '\0');
+  for (char& c : out) c = static_cast<char>('a' + rng.Below(26));
+  return out;
+}
+
+}  // namespace
+
+std::string_view OpKindName(OpKind kind) {
+  switch (kind) {
+    case OpKind::kPull: return "pull";
+    case OpKind::kPullPartial: return "pull-partial";
+    case OpKind::kDelete: return "delete";
+    case OpKind::kRelease: return "release";
+    case OpKind::kStatus: return "status";
+  }
+  return "?";
+}
+
+std::string SimConfig::ToText() const {
+  std::ostringstream out;
+  out << "seed=" << seed << "\nstrategy=" << strategy << "\nactors=" << actors << "\nops=" << ops
+      << "\nprocesses=" << processes << "\nfault_rate=" << fault_rate
+      << "\ncrash_rate=" << crash_rate << "\ncrashes_max=" << crashes_max
+      << "\ngc_rounds=" << gc_rounds << "\ntag_moves=" << tag_moves
+      << "\nmax_steps=" << max_steps << "\nbreak_entry_lock=" << (break_entry_lock ? 1 : 0) << "\n";
+  return out.str();
+}
+
+Result<SimConfig> SimConfig::Parse(std::string_view text) {
+  SimConfig c;
+  std::istringstream in{std::string(text)};
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const size_t eq = line.find('=');
+    if (eq == std::string::npos) return Status(Code::kCorrupt, "config line \"" + line + "\" has no '='");
+    const std::string key = line.substr(0, eq);
+    const std::string value = line.substr(eq + 1);
+    auto num = [&](auto* out) -> Status {
+      const auto r = std::from_chars(value.data(), value.data() + value.size(), *out);
+      if (r.ec != std::errc() || r.ptr != value.data() + value.size()) {
+        return Status(Code::kCorrupt, "config " + key + "=\"" + value + "\" is not a number");
+      }
+      return Status::Ok();
+    };
+    if (key == "seed") MS_RETURN_IF_ERROR(num(&c.seed));
+    else if (key == "strategy") c.strategy = value;
+    else if (key == "actors") MS_RETURN_IF_ERROR(num(&c.actors));
+    else if (key == "ops") MS_RETURN_IF_ERROR(num(&c.ops));
+    else if (key == "processes") MS_RETURN_IF_ERROR(num(&c.processes));
+    else if (key == "fault_rate") MS_RETURN_IF_ERROR(num(&c.fault_rate));
+    else if (key == "crash_rate") MS_RETURN_IF_ERROR(num(&c.crash_rate));
+    else if (key == "crashes_max") MS_RETURN_IF_ERROR(num(&c.crashes_max));
+    else if (key == "gc_rounds") MS_RETURN_IF_ERROR(num(&c.gc_rounds));
+    else if (key == "tag_moves") MS_RETURN_IF_ERROR(num(&c.tag_moves));
+    else if (key == "max_steps") MS_RETURN_IF_ERROR(num(&c.max_steps));
+    else if (key == "break_entry_lock") c.break_entry_lock = value == "1";
+    else return Status(Code::kCorrupt, "unknown config key \"" + key + "\"");
+  }
+  return c;
+}
+
+ModelPool MakeModelPool(uint64_t seed) {
+  Prng rng(seed ^ kPoolStream);
+  ModelPool pool;
+  // Two models share their weight blob (layer dedup is upstream's §2.8 gap;
+  // the store keys by manifest, so they are stored twice, by design).
+  const std::string shared_weight = Bytes(rng, 64 + rng.Below(64));
+  auto add = [&](std::string name, BuiltModel model) {
+    pool.models.emplace_back(std::move(name), std::move(model));
+    return pool.models.size() - 1;
+  };
+  const size_t a1 = add("a1", ModelBuilder("a", "1")
+                                  .AddRawFile("weights/model.bin", shared_weight)
+                                  .AddRawFile("config.json", "{\"v\":1}", std::string(media_type::kWeightConfigRaw))
+                                  .AddRawFile("README.md", Bytes(rng, 20), std::string(media_type::kDocRaw))
+                                  .Build());
+  const size_t a2 = add("a2", ModelBuilder("a", "2")
+                                  .AddRawFile("weights/model.bin", shared_weight)
+                                  .AddRawFile("config.json", "{\"v\":2}", std::string(media_type::kWeightConfigRaw))
+                                  .Build());
+  const size_t b1 = add("b1", ModelBuilder("b", "1")
+                                  .AddRawFile("weights/model.bin", shared_weight)
+                                  .AddRawFile("tokenizer.json", Bytes(rng, 30), std::string(media_type::kWeightConfigRaw))
+                                  .Build());
+  const size_t empty = add("empty", ModelBuilder("empty", "1")
+                                        .AddTarLayer("assets", {TarEntry::Directory("assets"),
+                                                                TarEntry::Directory("assets/sub"),
+                                                                TarEntry::Symlink("assets/current", "sub")})
+                                        .Build());
+  const size_t nested = add("nested", ModelBuilder("nested", "1")
+                                          .AddTarLayer("code", {TarEntry::Directory("code"),
+                                                                TarEntry::Directory("code/lib"),
+                                                                TarEntry::File("code/lib/run.py", Bytes(rng, 40), 0755),
+                                                                TarEntry::Symlink("code/latest", "lib")},
+                                                       std::string(media_type::kCodeTar))
+                                          .AddRawFile("weights/w.bin", Bytes(rng, 50))
+                                          .Build());
+  const size_t c1 = add("c1", ModelBuilder("c", "1").AddRawFile("w.bin", Bytes(rng, 33)).Build());
+  const size_t c2 = add("c2", ModelBuilder("c", "2").AddRawFile("w.bin", Bytes(rng, 34)).Build());
+  pool.tags = {{"models/a", "v1", a1},       {"models/a", "latest", a1}, {"models/b", "v1", b1},
+               {"models/empty", "v1", empty}, {"models/nested", "v1", nested},
+               {"models/c", "latest", c1}};
+  pool.moving = {{"models/a", "latest", {a1, a2}}, {"models/c", "latest", {c1, c2}}};
+  pool.references = {"models/a:v1", "models/a:latest", "models/b:v1", "models/empty:v1",
+                     "models/nested:v1", "models/c:latest"};
+  return pool;
+}
+
+void PushPool(const ModelPool& pool, FakeRegistry* registry) {
+  // Every model goes into the repositories that may tag it.
+  for (const auto& [repo, tag, index] : pool.tags) registry->Push(repo, tag, pool.models[index].second);
+  for (const auto& [repo, tag, candidates] : pool.moving) {
+    for (size_t index : candidates) {
+      const BuiltModel& m = pool.models[index].second;
+      for (const auto& [digest, bytes] : m.blobs) (void)registry->PutBlobAs(repo, digest, bytes);
+      registry->PutManifest(repo, m.manifest_bytes);
+    }
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> SlotsOf(int index) {
+  const std::string i = std::to_string(index);
+  return {{"s" + i, ""}, {"d" + i, "m0"}, {"d" + i, "m1"}, {"d" + i, "m2"}};
+}
+
+std::vector<ClientOp> MakeScript(const SimConfig& config, const ModelPool& pool, int index) {
+  Prng rng(config.seed ^ kScriptStream ^ (static_cast<uint64_t>(index) * 0x9E3779B97F4A7C15ULL));
+  const auto slots = SlotsOf(index);
+  // Each slot has a home reference; one pull in twenty asks for another one
+  // and meets the mount-id conflict.
+  std::vector<size_t> home;
+  for (size_t s = 0; s < slots.size(); ++s) home.push_back(rng.Below(pool.references.size()));
+  std::vector<ClientOp> script;
+  for (int i = 0; i < config.ops; ++i) {
+    const size_t s = rng.Below(slots.size());
+    ClientOp op;
+    op.volume = slots[s].first;
+    op.mount = slots[s].second;
+    const uint64_t roll = rng.Below(100);
+    if (roll < 50) {
+      op.kind = OpKind::kPull;
+    } else if (roll < 58) {
+      op.kind = OpKind::kPullPartial;
+    } else if (roll < 85) {
+      op.kind = OpKind::kDelete;
+    } else if (roll < 92) {
+      op.kind = OpKind::kRelease;
+      op.mount.clear();
+    } else {
+      op.kind = OpKind::kStatus;
+    }
+    if (op.kind == OpKind::kPull || op.kind == OpKind::kPullPartial) {
+      op.reference = pool.references[rng.Below(20) == 0 ? rng.Below(pool.references.size()) : home[s]];
+    }
+    script.push_back(std::move(op));
+  }
+  return script;
+}
+
+}  // namespace ms::sim

@@ -1,0 +1,68 @@
+// The simulated world's workload: the models the registry serves, the tags
+// that move, and one script of CSI calls per client actor (a kubelet
+// stream). Everything is drawn from the seed.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sim/fake_registry.h"
+#include "sim/model_builder.h"
+
+namespace ms::sim {
+
+struct SimConfig {
+  uint64_t seed = 1;
+  std::string strategy = "random";  // random | pct:D | rr
+  int actors = 4;                   // client actors (kubelet streams)
+  int ops = 10;                     // CSI calls per client actor
+  int processes = 2;                // driver processes sharing one root
+  double fault_rate = 0.0;          // per port call (filesystem and registry)
+  double crash_rate = 0.0;          // per scheduling step
+  int crashes_max = 3;              // crashes per run, at most
+  int gc_rounds = 6;                // sweeps/GCs per GC actor
+  int tag_moves = 4;                // registry mutations
+  uint64_t max_steps = 2'000'000;   // I4: more is a livelock
+  // A deliberately broken store, to prove the checker can fail: the
+  // per-digest entry lock (in-process and file lock) is not taken.
+  bool break_entry_lock = false;
+
+  // Canonical text, one key=value per line (goes into trace files).
+  std::string ToText() const;
+  static Result<SimConfig> Parse(std::string_view text);
+};
+
+enum class OpKind { kPull, kPullPartial, kDelete, kRelease, kStatus };
+std::string_view OpKindName(OpKind kind);
+
+struct ClientOp {
+  OpKind kind = OpKind::kPull;
+  std::string volume;
+  std::string mount;      // empty: static volume
+  std::string reference;  // pulls only
+};
+
+// Every manifest the run may serve, by digest text, with the references
+// that can name it.
+struct ModelPool {
+  std::vector<std::pair<std::string, BuiltModel>> models;  // (name, model)
+  // (repository, tag, model index): the initial tags.
+  std::vector<std::tuple<std::string, std::string, size_t>> tags;
+  // Tags that move: (repository, tag, candidate model indices).
+  std::vector<std::tuple<std::string, std::string, std::vector<size_t>>> moving;
+  std::vector<std::string> references;  // what clients pull
+};
+
+ModelPool MakeModelPool(uint64_t seed);
+void PushPool(const ModelPool& pool, FakeRegistry* registry);
+
+// The volumes actor `index` owns: static s<index>, dynamic d<index> with
+// mounts m0..m2. Ownership is exclusive, so each slot's desired state is
+// the last call its one actor issued.
+std::vector<std::pair<std::string, std::string>> SlotsOf(int index);
+
+std::vector<ClientOp> MakeScript(const SimConfig& config, const ModelPool& pool, int index);
+
+}  // namespace ms::sim
