@@ -1,0 +1,66 @@
+// Bugs the simulator found in this core, pinned on a real disk.
+#include <gtest/gtest.h>
+
+#include "core/tests/test_support.h"
+
+namespace ms::testing {
+namespace {
+
+class FoundBySimulation : public VolumeTest {};
+
+// Fails the first ReadDir of one path with EIO (a transient fault), and
+// watches I1 while files go: no file may leave a model whose record still
+// says succeeded.
+class TransientReadDirFs : public FilesystemWrapper {
+ public:
+  TransientReadDirFs(Filesystem* target, std::string path) : FilesystemWrapper(target), path_(std::move(path)) {}
+  Result<std::vector<std::string>> ReadDir(const std::string& p) override {
+    if (p == path_ && !failed_) {
+      failed_ = true;
+      return Status(Code::kIo, "injected EIO readdir " + p);
+    }
+    return FilesystemWrapper::ReadDir(p);
+  }
+  Status Unlink(const std::string& p) override {
+    const size_t model = p.find("/model/");
+    if (model != std::string::npos) {
+      auto status = ReadStatusFile(target(), p.substr(0, model) + "/status.json");
+      if (status.ok() && status->state == VolumeState::kSucceeded) i1_violations.push_back(p);
+    }
+    return FilesystemWrapper::Unlink(p);
+  }
+  std::vector<std::string> i1_violations;
+
+ private:
+  std::string path_;
+  bool failed_ = false;
+};
+
+// Seed 135 (faults 0.01): a release whose listing of models/ failed removed
+// the volume blind, depth first, so model/ went before status.json.
+TEST_F(FoundBySimulation, AReleaseThatCannotListItsMountsRemovesNothingBlind) {
+  ASSERT_TRUE(Pull("vol1", "m1", "models/a:v1").ok());
+  TransientReadDirFs fs(&posix_, manager_->VolumeDir("vol1") + "/models");
+  MakeManager(&fs);
+  EXPECT_EQ(manager_->ReleaseVolume("vol1").code(), Code::kIo);
+  EXPECT_EQ(ModelFiles("vol1", "m1").size(), 3u);
+  // The kubelet retries; the retry removes it properly.
+  EXPECT_TRUE(manager_->ReleaseVolume("vol1").ok());
+  EXPECT_TRUE(fs.i1_violations.empty()) << "I1: removed " << fs.i1_violations.front()
+                                        << " under a succeeded record";
+  EXPECT_TRUE(Entries().empty());
+}
+
+// Seed 8: deleting a static volume that also holds dynamic mounts removed
+// their models before their records and leaked their cache entries.
+TEST_F(FoundBySimulation, AStaticDeleteOverDynamicMountsDropsTheirRecordsAndCollectsTheirKeys) {
+  ASSERT_TRUE(Pull("vol1", "", "models/a:v1").ok());
+  ASSERT_TRUE(Pull("vol1", "m1", "models/b:v1").ok());
+  ASSERT_EQ(Entries().size(), 2u);
+  ASSERT_TRUE(manager_->DeleteModel("vol1", "").ok());
+  EXPECT_TRUE(Entries().empty()) << "the mount's entry leaked";
+  EXPECT_FALSE(Exists(&posix_, manager_->VolumeDir("vol1")).value());
+}
+
+}  // namespace
+}  // namespace ms::testing
