@@ -15,6 +15,13 @@ if(BUILD_TESTING)
     LABELS sim)
 endif()
 
+# A short campaign with faults, crashes and the determinism check.
+add_test(NAME sim_campaign_smoke
+  COMMAND modelstore-sim run --seeds 60 --check-determinism --no-progress
+          --fail-dir ${CMAKE_BINARY_DIR}/sim-failures
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(sim_campaign_smoke PROPERTIES LABELS sim)
+
 # Determinism is sacred in sim/: no wall clock and no unseeded randomness
 # outside the CLI (which only times the report).
 add_test(NAME sim_reads_no_clock

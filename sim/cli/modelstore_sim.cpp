@@ -286,7 +286,10 @@ int Replay(const std::string& path) {
 int main(int argc, char** argv) {
   CLI::App app{"modelstore-sim: deterministic simulation of the ModelStore (one seed = one exact run)"};
   app.require_subcommand(1);
+  // The default campaign (`./run sim`): 300 seeds with faults and crashes.
   SimConfig config;
+  config.fault_rate = 0.005;
+  config.crash_rate = 0.0005;
   CampaignFlags f;
   auto* run = app.add_subcommand("run", "run one seed (--seed) or a campaign of seeds (--seeds)");
   run->add_option("--seed", f.seed, "run exactly this seed")->each([&](const std::string&) { f.seed_given = true; });
