@@ -1,5 +1,6 @@
 #include "sim/simulator.h"
 
+#include <algorithm>
 #include <deque>
 #include <optional>
 #include <sstream>
@@ -115,7 +116,8 @@ class World {
   void SpawnClient(size_t client);
   void SpawnGc(int process);
   Status Execute(VolumeManager* manager, const ClientOp& op, const std::string& who);
-  void Crash();
+  // force_node: an explicit crash point is always a node crash.
+  void Crash(bool force_node = false);
   void Finale();
   void Note(std::string line);
   bool AllDone() const;
@@ -138,6 +140,7 @@ class World {
   std::map<std::string, Desired> desired_;
   Prng crash_rng_;
   bool finale_started_ = false;
+  uint64_t explicit_faults_ = 0;
   bool finished_ = false;
   SimReport report_;
   std::deque<std::string> history_;
@@ -212,6 +215,7 @@ Status World::Setup() {
   ComputeExpected();
 
   std::vector<std::string> records;
+  if (!config_.scripts.empty()) config_.actors = static_cast<int>(config_.scripts.size());
   for (int i = 0; i < config_.actors; ++i) {
     for (const auto& [volume, mount] : SlotsOf(i)) records.push_back(RecordDir(volume, mount));
   }
@@ -221,9 +225,16 @@ Status World::Setup() {
   MS_RETURN_IF_ERROR(fs_->MakeDirsForTest(kRoot));
   MS_RETURN_IF_ERROR(fs_->MakeDirsForTest(kSibling));
   MS_RETURN_IF_ERROR(fs_->WriteFileForTest(std::string(kSibling) + "/keep.txt", "outside the root"));
-  fs_->SetCallHook([this](const CallInfo& call) {
+  std::map<uint64_t, Code> faults_at;
+  for (const FaultAt& f : config_.faults_at) faults_at[f.call] = f.code;
+  fs_->SetCallHook([this, faults_at](const CallInfo& call) {
     checker_->OnCall(call);
-    return Status::Ok();
+    if (finale_started_) return Status::Ok();
+    auto it = faults_at.find(call.index);
+    if (it == faults_at.end()) return Status::Ok();
+    ++explicit_faults_;
+    return Status(it->second, std::string(call.name) + " " + std::string(call.path) +
+                                  ": injected fault at call " + std::to_string(call.index));
   });
   if (config_.fault_rate > 0) {
     FaultPlan plan;
@@ -385,9 +396,9 @@ bool World::AllDone() const {
   return tag_moves_left_ == 0;
 }
 
-void World::Crash() {
+void World::Crash(bool force_node) {
   ++report_.crashes;
-  const bool node = config_.processes == 1 || crash_rng_.Below(2) == 0;
+  const bool node = force_node || config_.processes == 1 || crash_rng_.Below(2) == 0;
   auto forget_ops_of = [this](int process) {
     std::erase_if(running_op_, [&](const auto& kv) { return sched_->ActorProcess(kv.first) == process; });
   };
@@ -463,6 +474,8 @@ SimReport World::Run() {
   const uint64_t crash_threshold =
       static_cast<uint64_t>(config_.crash_rate * static_cast<double>(uint64_t{1} << 32));
   size_t violations_seen = 0;
+  std::vector<uint64_t> crash_steps = config_.crash_steps;
+  std::sort(crash_steps.begin(), crash_steps.end());
   sched_->set_step_observer([&](uint64_t step, ActorId, std::string_view) {
     checker_->AfterStep(step);
     if (checker_->violations().size() != violations_seen) {
@@ -476,11 +489,11 @@ SimReport World::Run() {
       }
       violations_seen = checker_->violations().size();
     }
-    if (!finale_started_ && crash_threshold > 0 &&
-        static_cast<int>(report_.crashes) < config_.crashes_max &&
-        (crash_rng_.Next() >> 32) < crash_threshold) {
-      Crash();
-    }
+    if (finale_started_) return;
+    const bool scheduled = std::binary_search(crash_steps.begin(), crash_steps.end(), step);
+    const bool drawn = crash_threshold > 0 && static_cast<int>(report_.crashes) < config_.crashes_max &&
+                       (crash_rng_.Next() >> 32) < crash_threshold;
+    if (scheduled || drawn) Crash(scheduled);
   });
   const RunResult run = sched_->Run();
   report_.outcome = run.outcome;
@@ -501,6 +514,7 @@ SimReport World::Run() {
     report_.history.assign(history_.begin(), history_.end());
   }
   report_.state_hash = fs_->StateHash();
+  report_.fs_faults = explicit_faults_;
   for (const auto& [code, n] : fs_->FaultCounts()) report_.fs_faults += n;
   const auto rf = registry_->InjectedFaults();
   report_.registry_faults = rf.fail_next + rf.transient + rf.corrupt + rf.truncate;

@@ -30,6 +30,33 @@ std::string_view OpKindName(OpKind kind) {
   return "?";
 }
 
+Result<OpKind> ParseOpKind(std::string_view name) {
+  for (OpKind k : {OpKind::kPull, OpKind::kPullPartial, OpKind::kDelete, OpKind::kRelease, OpKind::kStatus}) {
+    if (OpKindName(k) == name) return k;
+  }
+  return Status(Code::kCorrupt, "unknown op kind \"" + std::string(name) + "\"");
+}
+
+namespace {
+Result<Code> ParseCodeName(std::string_view name) {
+  for (int i = 0; i <= static_cast<int>(Code::kInternal); ++i) {
+    if (CodeName(static_cast<Code>(i)) == name) return static_cast<Code>(i);
+  }
+  return Status(Code::kCorrupt, "unknown error code \"" + std::string(name) + "\"");
+}
+
+std::vector<std::string> SplitComma(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = s.find(',', start);
+    out.push_back(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+}  // namespace
+
 std::string SimConfig::ToText() const {
   std::ostringstream out;
   out << "seed=" << seed << "\nstrategy=" << strategy << "\nactors=" << actors << "\nops=" << ops
@@ -37,6 +64,16 @@ std::string SimConfig::ToText() const {
       << "\ncrash_rate=" << crash_rate << "\ncrashes_max=" << crashes_max
       << "\ngc_rounds=" << gc_rounds << "\ntag_moves=" << tag_moves
       << "\nmax_steps=" << max_steps << "\nbreak_entry_lock=" << (break_entry_lock ? 1 : 0) << "\n";
+  // op=<actor>,<kind>,<volume>,<mount>,<reference> (names never hold ',').
+  for (size_t a = 0; a < scripts.size(); ++a) {
+    for (const ClientOp& op : scripts[a]) {
+      out << "op=" << a << "," << OpKindName(op.kind) << "," << op.volume << "," << op.mount << ","
+          << op.reference << "\n";
+    }
+    if (scripts[a].empty()) out << "op=" << a << ",none,,,\n";
+  }
+  for (uint64_t step : crash_steps) out << "crash_at=" << step << "\n";
+  for (const FaultAt& f : faults_at) out << "fault_at=" << f.call << "," << CodeName(f.code) << "\n";
   return out.str();
 }
 
@@ -69,6 +106,31 @@ Result<SimConfig> SimConfig::Parse(std::string_view text) {
     else if (key == "tag_moves") MS_RETURN_IF_ERROR(num(&c.tag_moves));
     else if (key == "max_steps") MS_RETURN_IF_ERROR(num(&c.max_steps));
     else if (key == "break_entry_lock") c.break_entry_lock = value == "1";
+    else if (key == "op") {
+      const auto parts = SplitComma(value);
+      size_t actor = 0;
+      const auto r = std::from_chars(parts[0].data(), parts[0].data() + parts[0].size(), actor);
+      if (parts.size() != 5 || r.ec != std::errc() || actor > 1000) {
+        return Status(Code::kCorrupt, "config op=\"" + value + "\" is not actor,kind,volume,mount,reference");
+      }
+      if (c.scripts.size() <= actor) c.scripts.resize(actor + 1);
+      if (parts[1] == "none") continue;
+      MS_ASSIGN_OR_RETURN(const OpKind kind, ParseOpKind(parts[1]));
+      c.scripts[actor].push_back(ClientOp{kind, parts[2], parts[3], parts[4]});
+    } else if (key == "crash_at") {
+      uint64_t step = 0;
+      MS_RETURN_IF_ERROR(num(&step));
+      c.crash_steps.push_back(step);
+    } else if (key == "fault_at") {
+      const auto parts = SplitComma(value);
+      uint64_t call = 0;
+      const auto r = std::from_chars(parts[0].data(), parts[0].data() + parts[0].size(), call);
+      if (parts.size() != 2 || r.ec != std::errc()) {
+        return Status(Code::kCorrupt, "config fault_at=\"" + value + "\" is not call,code");
+      }
+      MS_ASSIGN_OR_RETURN(const Code code, ParseCodeName(parts[1]));
+      c.faults_at.push_back(FaultAt{call, code});
+    }
     else return Status(Code::kCorrupt, "unknown config key \"" + key + "\"");
   }
   return c;
@@ -139,6 +201,7 @@ std::vector<std::pair<std::string, std::string>> SlotsOf(int index) {
 }
 
 std::vector<ClientOp> MakeScript(const SimConfig& config, const ModelPool& pool, int index) {
+  if (!config.scripts.empty()) return config.scripts[static_cast<size_t>(index)];
   Prng rng(config.seed ^ kScriptStream ^ (static_cast<uint64_t>(index) * 0x9E3779B97F4A7C15ULL));
   const auto slots = SlotsOf(index);
   // Each slot has a home reference; one pull in twenty asks for another one

@@ -13,6 +13,25 @@
 
 namespace ms::sim {
 
+enum class OpKind { kPull, kPullPartial, kDelete, kRelease, kStatus };
+std::string_view OpKindName(OpKind kind);
+Result<OpKind> ParseOpKind(std::string_view name);
+
+struct ClientOp {
+  OpKind kind = OpKind::kPull;
+  std::string volume;
+  std::string mount;      // empty: static volume
+  std::string reference;  // pulls only
+  bool operator==(const ClientOp&) const = default;
+};
+
+// A fault at one filesystem call, by the call's global index.
+struct FaultAt {
+  uint64_t call = 0;
+  Code code = Code::kIo;
+  bool operator==(const FaultAt&) const = default;
+};
+
 struct SimConfig {
   uint64_t seed = 1;
   std::string strategy = "random";  // random | pct:D | rr
@@ -28,21 +47,21 @@ struct SimConfig {
   // A deliberately broken store, to prove the checker can fail: the
   // per-digest entry lock (in-process and file lock) is not taken.
   bool break_entry_lock = false;
+  // Explicit workload (property tests and regressions): when non-empty,
+  // scripts replace the generated ones, one per client actor (actors is
+  // then scripts.size()); each op must name a slot of its actor (SlotsOf).
+  std::vector<std::vector<ClientOp>> scripts;
+  // Node crashes at these scheduling steps (before the finale), in
+  // addition to crash_rate.
+  std::vector<uint64_t> crash_steps;
+  // Faults at these filesystem call indices, in addition to fault_rate.
+  std::vector<FaultAt> faults_at;
 
   // Canonical text, one key=value per line (goes into trace files).
   std::string ToText() const;
   static Result<SimConfig> Parse(std::string_view text);
 };
 
-enum class OpKind { kPull, kPullPartial, kDelete, kRelease, kStatus };
-std::string_view OpKindName(OpKind kind);
-
-struct ClientOp {
-  OpKind kind = OpKind::kPull;
-  std::string volume;
-  std::string mount;      // empty: static volume
-  std::string reference;  // pulls only
-};
 
 // Every manifest the run may serve, by digest text, with the references
 // that can name it.

@@ -99,3 +99,51 @@ TEST(Simulator, ATraceFileThatIsNotOneIsAClearError) {
 
 }  // namespace
 }  // namespace ms::sim
+
+namespace ms::sim {
+namespace {
+
+SimConfig Explicit() {
+  SimConfig c;
+  c.seed = 5;
+  c.processes = 1;
+  c.gc_rounds = 0;
+  c.tag_moves = 0;
+  c.scripts = {{{OpKind::kPull, "s0", "", "models/a:v1"}, {OpKind::kDelete, "s0", "", ""}},
+               {{OpKind::kPull, "d1", "m0", "models/a:v1"}}};
+  return c;
+}
+
+TEST(SimulatorExplicit, ScriptsCrashStepsAndFaultsRoundTripThroughTheTraceFile) {
+  SimConfig c = Explicit();
+  c.crash_steps = {40};
+  c.faults_at = {{30, Code::kNoSpace}};
+  auto parsed = SimConfig::Parse(c.ToText());
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->scripts, c.scripts);
+  EXPECT_EQ(parsed->crash_steps, c.crash_steps);
+  EXPECT_EQ(parsed->faults_at, c.faults_at);
+}
+
+TEST(SimulatorExplicit, AnExplicitScriptRunsExactlyThoseOperations) {
+  const SimReport r = RunSimulation(Explicit());
+  ASSERT_TRUE(r.ok()) << r.violations.front().detail;
+  EXPECT_EQ(r.crashes, 0u);
+  // Two scripted pulls plus the final reconciliation of d1/m0; one delete.
+  EXPECT_EQ(r.ops.at("pull"), 3u);
+  EXPECT_EQ(r.ops.at("delete"), 2u);  // scripted, then reconciled
+  EXPECT_EQ(r.footprint.referenced_digests, 1u);
+}
+
+TEST(SimulatorExplicit, AnExplicitCrashStepAndFaultHappen) {
+  SimConfig c = Explicit();
+  c.crash_steps = {25};
+  c.faults_at = {{10, Code::kIo}};
+  const SimReport r = RunSimulation(c);
+  EXPECT_EQ(r.crashes, 1u);
+  EXPECT_GE(r.fs_faults, 1u);
+  EXPECT_TRUE(r.ok()) << r.violations.front().detail;
+}
+
+}  // namespace
+}  // namespace ms::sim
