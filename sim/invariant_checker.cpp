@@ -35,7 +35,21 @@ std::string FirstDifference(const Tree& want, const Tree& got) {
 
 InvariantChecker::InvariantChecker(SimFilesystem* fs, std::string root,
                                    std::vector<std::string> record_dirs)
-    : fs_(fs), root_(std::move(root)), root_slash_(root_ + "/"), records_(std::move(record_dirs)) {}
+    : fs_(fs),
+      root_(std::move(root)),
+      root_slash_(root_ + "/"),
+      records_(std::move(record_dirs)),
+      status_bytes_(records_.size()),
+      status_parsed_(records_.size()) {}
+
+const VolumeStatus* InvariantChecker::CachedStatus(size_t index, const std::string& bytes) {
+  if (bytes != status_bytes_[index] || (!status_parsed_[index] && bytes.empty())) {
+    status_bytes_[index] = bytes;
+    auto parsed = DecodeStatus(bytes, records_[index]);
+    status_parsed_[index] = parsed.ok() ? std::optional<VolumeStatus>(std::move(parsed).value()) : std::nullopt;
+  }
+  return status_parsed_[index] ? &*status_parsed_[index] : nullptr;
+}
 
 void InvariantChecker::AddExpected(const std::string& manifest_digest, ExpectedModel expected) {
   expected_[manifest_digest] = std::move(expected);
@@ -85,7 +99,7 @@ void InvariantChecker::MarkAllDirty() {
 }
 
 void InvariantChecker::AfterStep(uint64_t step) {
-  for (size_t i : dirty_) CheckRecord(records_[i], step);
+  for (size_t i : dirty_) CheckRecord(i, step);
   dirty_.clear();
 }
 
@@ -103,11 +117,12 @@ Tree InvariantChecker::ReadTree(const std::string& dir) const {
   return tree;
 }
 
-void InvariantChecker::CheckRecord(const std::string& record, uint64_t step) {
+void InvariantChecker::CheckRecord(size_t index, uint64_t step) {
+  const std::string& record = records_[index];
   auto view = fs_->Inspect(record + "/status.json");
   if (!view || view->info.type != FileType::kRegular) return;
-  auto status = DecodeStatus(view->bytes, record);
-  if (!status.ok() || status->state != VolumeState::kSucceeded) return;
+  const VolumeStatus* status = CachedStatus(index, view->bytes);
+  if (status == nullptr || status->state != VolumeState::kSucceeded) return;
   auto it = expected_.find(status->manifest);
   if (it == expected_.end()) {
     AddViolation("I1 no-referenced-loss", step,

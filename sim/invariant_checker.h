@@ -9,11 +9,13 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "core/filesystem.h"
+#include "core/volume_status.h"
 #include "sim/sim_filesystem.h"
 
 namespace ms::sim {
@@ -75,7 +77,10 @@ class InvariantChecker {
   Tree ReadTree(const std::string& dir) const;
 
  private:
-  void CheckRecord(const std::string& record, uint64_t step);
+  void CheckRecord(size_t index, uint64_t step);
+  // The record's status as last parsed, re-parsed only when its bytes change
+  // (JSON parsing dominated the checker's cost).
+  const VolumeStatus* CachedStatus(size_t index, const std::string& bytes);
   std::string EntryData(const std::string& manifest_digest) const;
 
   SimFilesystem* fs_;
@@ -84,6 +89,8 @@ class InvariantChecker {
   std::vector<std::string> records_;
   std::map<std::string, ExpectedModel> expected_;
   std::set<size_t> dirty_;  // indices into records_
+  std::vector<std::string> status_bytes_;                // per record
+  std::vector<std::optional<VolumeStatus>> status_parsed_;  // per record
   std::vector<Violation> violations_;
 };
 
