@@ -15,16 +15,37 @@ size_t SlotOf(const char* data, size_t size, size_t slots) {
   return static_cast<size_t>((key * 0x9E3779B97F4A7C15ULL) >> 58) % slots;
 }
 
+uint64_t Load8(const char* p) {
+  uint64_t word;
+  std::memcpy(&word, p, sizeof word);
+  return word;
+}
+
+// Labels are short: for 8..16 bytes, two overlapping word compares beat a
+// call to memcmp (this runs once per scheduling decision).
+bool SameBytes(const char* a, const char* b, size_t size) {
+  if (size >= 8 && size <= 16) {
+    return Load8(a) == Load8(b) && Load8(a + size - 8) == Load8(b + size - 8);
+  }
+  if (size < 8) {
+    for (size_t i = 0; i < size; ++i) {
+      if (a[i] != b[i]) return false;
+    }
+    return true;
+  }
+  return std::memcmp(a, b, size) == 0;
+}
+
 }  // namespace
 
 LabelTable::Id LabelTable::Intern(std::string_view label) {
   CacheSlot& slot = cache_[SlotOf(label.data(), label.size(), kCacheSlots)];
-  if (slot.id != kEmptySlot && slot.data == label.data() && slot.size == label.size()) {
-    const std::string& known = labels_[slot.id];
-    if (label.empty() || std::memcmp(known.data(), label.data(), label.size()) == 0) return slot.id;
+  if (slot.id != kEmptySlot && slot.data == label.data() && slot.size == label.size() &&
+      SameBytes(slot.interned, label.data(), label.size())) {
+    return slot.id;
   }
   const Id id = InternSlow(label);
-  slot = CacheSlot{label.data(), label.size(), id};
+  slot = CacheSlot{label.data(), label.size(), labels_[id].data(), id};
   return id;
 }
 

@@ -38,8 +38,9 @@ class LabelTable {
   static constexpr size_t kCacheSlots = 64;
   static constexpr Id kEmptySlot = UINT32_MAX;
   struct CacheSlot {
-    const char* data = nullptr;
+    const char* data = nullptr;      // the caller's bytes last seen here
     size_t size = 0;
+    const char* interned = nullptr;  // our copy of the label (stable)
     Id id = kEmptySlot;
   };
 

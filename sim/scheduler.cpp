@@ -67,6 +67,7 @@ struct Scheduler::Actor {
   bool kill_pending = false;
   bool killed = false;
   bool parked_in_cleanup = false;  // parked at a point a kill must not unwind from
+  uint64_t runnable_stamp = 0;     // == runnable_stamp_ while in runnable_
   // ASan bookkeeping (unused without ASan).
   void* fake_stack = nullptr;
   StackBounds stack;
@@ -174,7 +175,7 @@ ActorId Scheduler::Spawn(std::string name, int process, std::function<void()> bo
   }
   trace_.actors.push_back({actor->name, process});
   actors_.push_back(std::move(actor));
-  live_.push_back(id);
+  live_.push_back(actors_.back().get());
   strategy_->OnSpawn(id);
   return id;
 }
@@ -205,7 +206,7 @@ RunResult Scheduler::Loop() {
     if (stop_requested_) return Ended(Outcome::kStopped, stop_reason_);
     if (!divergence_.empty()) return Diverged(divergence_);
     CollectRunnable();
-    if (runnable_.empty()) {
+    if (runnable_count_ == 0) {
       if (live_.empty()) return {};
       if (any_sleeper_) {
         now_ms_ = earliest_wake_ms_;  // > now_ms_: due sleepers would be runnable
@@ -218,7 +219,8 @@ RunResult Scheduler::Loop() {
                                             " reached (livelock?); runnable: " + DescribeRunnable());
     }
 
-    const ActorId next = strategy_->Pick(Choice{.step = step_, .previous = previous_, .runnable = runnable_});
+    const ActorId next = strategy_->Pick(
+        Choice{.step = step_, .previous = previous_, .runnable = std::span(runnable_.data(), runnable_count_)});
     if (options_.replay != nullptr) {
       if (next == kNoActor) {
         return Diverged("replay diverged at step " + std::to_string(step_) + ": the trace ends there, but " +
@@ -259,24 +261,31 @@ RunResult Scheduler::Loop() {
 
 void Scheduler::CollectRunnable() {
   if (live_dirty_) {
-    std::erase_if(live_, [this](ActorId id) { return actors_[id]->state == ActorState::kDone; });
+    std::erase_if(live_, [](const Actor* actor) { return actor->state == ActorState::kDone; });
     live_dirty_ = false;
   }
-  runnable_.clear();
+  // Filled by index into storage sized ahead: no capacity checks per actor.
+  if (runnable_.size() < live_.size()) runnable_.resize(live_.size());
+  runnable_count_ = 0;
+  ++runnable_stamp_;
   any_sleeper_ = false;
   earliest_wake_ms_ = std::numeric_limits<int64_t>::max();
-  for (const ActorId id : live_) {
-    const Actor& actor = *actors_[id];
+  const auto add = [this](Actor& actor) {
+    actor.runnable_stamp = runnable_stamp_;
+    runnable_[runnable_count_++] = actor.id;
+  };
+  for (Actor* const live : live_) {
+    Actor& actor = *live;
     switch (actor.state) {
       case ActorState::kRunnable:
-        runnable_.push_back(id);
+        add(actor);
         break;
       case ActorState::kWaiting:
-        if ((*actor.ready)()) runnable_.push_back(id);
+        if ((*actor.ready)()) add(actor);
         break;
       case ActorState::kSleeping:
         if (actor.wake_ms <= now_ms_) {
-          runnable_.push_back(id);
+          add(actor);
         } else {
           any_sleeper_ = true;
           earliest_wake_ms_ = std::min(earliest_wake_ms_, actor.wake_ms);
@@ -289,7 +298,9 @@ void Scheduler::CollectRunnable() {
   }
 }
 
-bool Scheduler::IsRunnable(ActorId id) const { return std::binary_search(runnable_.begin(), runnable_.end(), id); }
+bool Scheduler::IsRunnable(ActorId id) const {
+  return id < actors_.size() && actors_[id]->runnable_stamp == runnable_stamp_;
+}
 
 RunResult Scheduler::Diverged(std::string message) const {
   return Ended(Outcome::kReplayDiverged, std::move(message));
@@ -306,10 +317,9 @@ RunResult Scheduler::Failed() const {
 RunResult Scheduler::Deadlock() const {
   RunResult result = Ended(Outcome::kDeadlock, "");
   result.message = "deadlock: " + std::to_string(live_.size()) + " actors parked, none can run:";
-  for (const ActorId id : live_) {
-    const Actor& actor = *actors_[id];
-    result.parked.push_back({id, actor.name, actor.process, std::string(actor.what)});
-    result.message += " " + Describe(id) + " waits on '" + std::string(actor.what) + "';";
+  for (const Actor* const actor : live_) {
+    result.parked.push_back({actor->id, actor->name, actor->process, std::string(actor->what)});
+    result.message += " " + Describe(actor->id) + " waits on '" + std::string(actor->what) + "';";
   }
   result.message.pop_back();
   return result;
@@ -413,7 +423,7 @@ void Scheduler::UnwindAll() {
 void Scheduler::KillProcess(int process) {
   const size_t count = live_.size();  // destructors of the victims must not grow it, but be safe
   for (size_t i = 0; i < count; ++i) {
-    Actor& actor = *actors_[live_[i]];
+    Actor& actor = *live_[i];
     if (actor.process != process || actor.state == ActorState::kDone) continue;
     if (actor.state == ActorState::kRunning) {  // the caller, or a killer that resumed the caller
       actor.kill_pending = true;
@@ -448,7 +458,6 @@ void Scheduler::YieldInCleanup(std::string_view what) { YieldAt(what, /*cleanup=
 void Scheduler::YieldAt(std::string_view what, bool cleanup) {
   Actor* const actor = current_;
   if (actor == nullptr || actor->unwinding) return;
-  cleanup = cleanup || std::uncaught_exceptions() > 0;
   // A dying actor runs through cleanup points and hands itself to its killer
   // at the first ordinary one.
   if (actor->kill_pending && cleanup) return;
@@ -461,13 +470,11 @@ void Scheduler::WaitUntil(const std::function<bool()>& ready, std::string_view w
     if (!ready()) Fatal("WaitUntil '" + std::string(what) + "' outside any actor: nothing could make it true");
     return;
   }
-  if (actor->unwinding) return;
-  const bool cleanup = std::uncaught_exceptions() > 0;
-  if ((actor->kill_pending && cleanup) || ready()) return;
+  if (actor->unwinding || ready()) return;
   actor->ready = &ready;
   do {  // picked only when ready() held at the decision; loop for robustness
-    Park(*actor, ActorState::kWaiting, what, cleanup);
-  } while (!actor->kill_pending && !ready());
+    Park(*actor, ActorState::kWaiting, what, /*cleanup=*/false);
+  } while (!ready());
   actor->ready = nullptr;
 }
 
@@ -475,10 +482,8 @@ void Scheduler::SleepUntil(int64_t wake_ms) {
   Actor* const actor = current_;
   if (actor == nullptr) Fatal("SleepUntil outside any actor: only actors sleep on the virtual clock");
   if (actor->unwinding) return;
-  const bool cleanup = std::uncaught_exceptions() > 0;
-  if (actor->kill_pending && cleanup) return;
   actor->wake_ms = wake_ms;
-  Park(*actor, ActorState::kSleeping, kSleepLabel, cleanup);
+  Park(*actor, ActorState::kSleeping, kSleepLabel, /*cleanup=*/false);
 }
 
 int Scheduler::CurrentProcess() const { return current_ != nullptr ? current_->process : kNoProcess; }
@@ -502,7 +507,7 @@ std::string Scheduler::Describe(ActorId id) const {
 
 std::string Scheduler::DescribeRunnable() const {
   std::string out;
-  for (const ActorId id : runnable_) {
+  for (const ActorId id : std::span(runnable_.data(), runnable_count_)) {
     if (!out.empty()) out += ", ";
     out += Describe(id) + " @ " + std::string(actors_[id]->what);
   }

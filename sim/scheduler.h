@@ -30,16 +30,16 @@
 // suspended fiber unwinds its stack (Boost.Context forced_unwind thrown from
 // the point where it is parked), so its destructors run; while an actor
 // unwinds, Yield/WaitUntil/SleepUntil return at once without switching
-// (unwinding() is true). A victim parked at a cleanup point (YieldInCleanup,
-// or any point reached while an exception propagates) is first resumed to
-// finish that cleanup, then unwound from its next ordinary point; cleanup
-// points return at once for it meanwhile. An actor that kills its own process
-// ends at its next ordinary scheduling point.
+// (unwinding() is true). A victim parked at a cleanup point (YieldInCleanup)
+// is first resumed to finish that cleanup, then unwound from its next
+// ordinary point; cleanup points return at once for it meanwhile. An actor
+// that kills its own process ends at its next ordinary scheduling point.
 //
 // Rules for code run by actors: a catch (...) must rethrow (the unwind must
-// reach the fiber's base); a destructor must reach the scheduler only through
-// cleanup points (SimRuntime::Unlock does), because a kill that unwinds from
-// an ordinary point inside a destructor ends in std::terminate.
+// reach the fiber's base); a destructor (which also runs while an exception
+// propagates) must reach the scheduler only through cleanup points
+// (SimRuntime::Unlock does) and must not wait or sleep, because a kill that
+// unwinds from an ordinary point inside a destructor ends in std::terminate.
 //
 // Not thread-safe: one thread drives one Scheduler. Run() may be called once.
 #pragma once
@@ -148,8 +148,7 @@ class Scheduler final : public Executor {
   // release): like Yield, but a kill that finds the actor parked here does
   // not unwind from here (that would throw out of a noexcept destructor:
   // std::terminate); the actor finishes its cleanup and is unwound at its
-  // next ordinary scheduling point. Every scheduling point reached while an
-  // exception is propagating counts as a cleanup point too.
+  // next ordinary scheduling point.
   void YieldInCleanup(std::string_view what);
   void WaitUntil(const std::function<bool()>& ready, std::string_view what) override;
   void SleepUntil(int64_t wake_ms) override;
@@ -198,8 +197,10 @@ class Scheduler final : public Executor {
   std::unique_ptr<Strategy> strategy_;
   Trace trace_;
   std::vector<std::unique_ptr<Actor>> actors_;
-  std::vector<ActorId> live_;      // not finished, ascending
-  std::vector<ActorId> runnable_;  // rebuilt at each decision, ascending
+  std::vector<Actor*> live_;       // not finished, ascending ids
+  std::vector<ActorId> runnable_;  // [0, runnable_count_): rebuilt at each decision, ascending
+  size_t runnable_count_ = 0;
+  uint64_t runnable_stamp_ = 0;    // bumped at each rebuild; marks runnable_ members
   bool live_dirty_ = false;        // live_ holds finished actors to drop
   int64_t earliest_wake_ms_ = 0;   // of the sleepers, at the last CollectRunnable
   bool any_sleeper_ = false;

@@ -81,8 +81,13 @@ ActorId PctStrategy::Pick(const Choice& choice) {
     }
   }
   ActorId best = choice.runnable[0];
+  uint64_t best_priority = priorities_[best];
   for (ActorId id : choice.runnable) {
-    if (priorities_[id] > priorities_[best]) best = id;
+    const uint64_t priority = priorities_[id];
+    if (priority > best_priority) {
+      best_priority = priority;
+      best = id;
+    }
   }
   return best;
 }

@@ -197,6 +197,65 @@ TEST(SimRuntime, KillWhileParkedInAnUnlockFinishesTheReleaseFirst) {
   EXPECT_EQ(trace.LabelOf(trace.decisions[3]), "aim");  // the crash ran while holder sat in rt.unlock
 }
 
+TEST(SimRuntime, KillInsideNestedUnlocksReleasesEveryLockBeforeUnwinding) {
+  auto sched = MakeScheduler("rr", 1);
+  SimRuntime runtime(sched.get());
+  bool past_both = false;
+  sched->Spawn("holder", 1, [&] {
+    {
+      ScopedLock outer(&runtime, "outer");
+      ScopedLock inner(&runtime, "inner");
+    }  // parks in inner's rt.unlock and is killed there; outer's release
+       // is a cleanup point too, passed through without parking
+    past_both = true;  // local code runs on to the next ordinary point
+    runtime.Lock("after");  // its rt.lock is ordinary: the unwind starts here
+  });
+  sched->Spawn("crash", 2, [&] {
+    // rr: ready right after the holder parks in inner's release.
+    sched->WaitUntil([&] { return runtime.held_count() == 2; }, "both held");
+    // The holder's last step resumed from Lock(inner)'s rt.lock, took it, and
+    // ended parked in inner's rt.unlock.
+    const Trace& trace = sched->trace();
+    const TraceDecision& holder_step = trace.decisions[trace.decisions.size() - 2];
+    EXPECT_EQ(holder_step.actor, 0u);
+    EXPECT_EQ(trace.LabelOf(holder_step), "rt.lock");
+    sched->KillProcess(1);
+  });
+  const RunResult result = sched->Run();
+  ASSERT_TRUE(result.ok()) << result.ToString();
+  EXPECT_TRUE(past_both);
+  EXPECT_EQ(runtime.held_count(), 0u);  // "after" was never taken
+  EXPECT_TRUE(runtime.misuses().empty());
+}
+
+TEST(SimRuntime, DyingActorsLockTakesNothingAndNeverWaits) {
+  auto sched = MakeScheduler("rr", 1);
+  SimRuntime runtime(sched.get());
+  struct LocksOnTheWayOut {
+    SimRuntime* runtime;
+    ~LocksOnTheWayOut() {
+      runtime->Lock("held-by-other");  // would wait forever: must not
+      runtime->Lock("free");           // must not be taken by a dead actor
+    }
+  };
+  sched->Spawn("other", 0, [&] {
+    ScopedLock lock(&runtime, "held-by-other");
+    sched->SleepUntil(100);
+  });
+  sched->Spawn("victim", 1, [&] {
+    LocksOnTheWayOut guard{&runtime};
+    for (;;) sched->Yield("spin");
+  });
+  sched->Spawn("crash", 2, [&] {
+    sched->Yield("aim");
+    sched->KillProcess(1);
+    EXPECT_FALSE(runtime.HolderOf("free").has_value());
+  });
+  const RunResult result = sched->Run();
+  ASSERT_TRUE(result.ok()) << result.ToString();
+  EXPECT_EQ(runtime.held_count(), 0u);
+}
+
 TEST(SimRuntime, ClocksFollowTheVirtualClock) {
   auto sched = MakeScheduler("rr", 1);
   SimRuntime runtime(sched.get());
