@@ -1,0 +1,363 @@
+#!/usr/bin/env python3
+"""Writes the bench dashboard: ONE self-contained HTML page (no network, no
+CDN) whose plots are inline SVG drawn by the page's own small script
+(plots.js, inlined).
+
+    make_dashboard.py --run build/bench/run.json \\
+        [--baseline fixtures/bench-baseline.json] [--history build/bench/history.jsonl] \\
+        --out build/bench/dashboard.html
+
+The shaping of the data into plots happens here; the script only draws
+generic line and bar charts from the specs. Every plot has a title, axes
+with units and a legend. A plot whose data the run lacks (e.g. the scheduler
+suite was not built) is left out and listed as missing.
+"""
+
+import argparse
+import html
+import json
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
+sys.path.insert(0, os.path.dirname(HERE))
+import benchlib  # noqa: E402
+
+
+def ms(ns):
+    return ns / 1e6
+
+
+def match_all(figs, pattern):
+    """[(match, figure)] for names matching pattern, in name order."""
+    rx = re.compile(pattern + "$")
+    out = []
+    for name in sorted(figs):
+        m = rx.match(name)
+        if m:
+            out.append((m, figs[name]))
+    return out
+
+
+def points(pairs):
+    return sorted([p for p in pairs if p[1] is not None and p[1] > 0], key=lambda p: p[0])
+
+
+def line_plot(pid, title, caption, x_label, y_label, series, x_log=True, y_log=True, refline=None):
+    series = [s for s in series if s["points"]]
+    if not series:
+        return None
+    spec = {"id": pid, "kind": "line", "title": title, "caption": caption,
+            "x": {"label": x_label, "log": x_log}, "y": {"label": y_label, "log": y_log},
+            "series": series}
+    if refline is not None:
+        spec["refline"] = refline
+    return spec
+
+
+def materialize_plots(figs):
+    store = match_all(figs, r"materialize/store/files:(\d+)/durable:([01])")
+    base = match_all(figs, r"materialize/(cp_al|linkat)/files:(\d+)")
+    series = []
+    for durable, label in (("0", "store (durable off)"), ("1", "store (durable, production)")):
+        series.append({"name": label, "points": points(
+            [(int(m[1]), ms(f["real_time_ns"])) for m, f in store if m[2] == durable])})
+    for which, label in (("cp_al", "cp -al (fork/exec)"), ("linkat", "bare linkat loop (floor)")):
+        series.append({"name": label, "points": points(
+            [(int(m[2]), ms(f["real_time_ns"])) for m, f in base if m[1] == which])})
+    time_plot = line_plot(
+        "materialize-time", "Materialize: link a cached model into a volume",
+        "Time to give one volume a hardlinked copy of a cached tree of N files (1 KiB each, "
+        "100 per directory) on the real disk: ModelStore::Materialize against cp -al of the same "
+        "tree and against a bare mkdir+linkat loop.",
+        "files in the tree", "time per volume (ms)", series)
+    ratio_series = []
+    for durable, label in (("0", "durable off"), ("1", "durable")):
+        for counter, vs in (("store_vs_cp_al", "store / cp -al"), ("store_vs_linkat", "store / linkat")):
+            ratio_series.append({"name": f"{vs} ({label})", "points": points(
+                [(int(m[1]), f["counters"].get(counter)) for m, f in store if m[2] == durable])})
+    ratio_plot = line_plot(
+        "materialize-ratio", "Materialize relative to cp -al and the linkat floor",
+        "Ratios of times measured in the same iterations (the baselines run interleaved with the "
+        "store), so machine noise cancels. Below 1: the store is faster. Target: store / cp -al "
+        "<= 1 at 10,000 files.",
+        "files in the tree", "time ratio (x)", ratio_series, y_log=True, refline=1.0)
+    return [time_plot, ratio_plot]
+
+
+def paired_series(rows, subject, subject_scale, baseline, baseline_counter):
+    """A subject's real time (scaled from ns) and its paired baseline's mean
+    counter, against the first name group."""
+    return [{"name": subject, "points": points(
+                [(int(m[1]), f["real_time_ns"] / subject_scale) for m, f in rows])},
+            {"name": baseline, "points": points(
+                [(int(m[1]), f["counters"].get(baseline_counter)) for m, f in rows])}]
+
+
+def gc_plots(figs):
+    collect = match_all(figs, r"gc/collect/files:(\d+)")
+    gc_plot = line_plot(
+        "gc-collect", "GC of an unreferenced entry against rm -rf",
+        "ModelStore::MaybeGc of an entry whose last volume is gone, against rm -rf (fork/exec) of "
+        "a tree of the same shape; both freshly written, timed in the same iterations.",
+        "files in the entry", "time (ms)",
+        paired_series(collect, "MaybeGc (collect)", 1e6, "rm -rf", "rm_rf_ms"))
+    live = match_all(figs, r"gc/liveness/files:(\d+)")
+    live_plot = line_plot(
+        "gc-liveness-files", "Liveness check of a referenced entry against its size",
+        "MaybeGc of an entry a volume still references (it must stay). Liveness is read from "
+        "refs/, not from the payload, so the time must stay flat as the file count grows.",
+        "files in the entry", "time per check (us)",
+        paired_series(live, "live entry of N files", 1e3, "10-file entry (same iterations)",
+                      "smallest_us"),
+        y_log=False)
+    refs = match_all(figs, r"gc/liveness/refs:(\d+)")
+    refs_plot = line_plot(
+        "gc-liveness-refs", "Liveness check against the number of referring volumes",
+        "The same check on an entry referenced by R volumes: every ref is read and confirmed, so "
+        "the cost grows with R (and deleting R volumes one by one costs O(R^2)).",
+        "refs (volumes referencing the entry)", "time per check (us)",
+        paired_series(refs, "live entry with R refs", 1e3, "1-ref entry (same iterations)",
+                      "one_ref_us"))
+    return [gc_plot, live_plot, refs_plot]
+
+
+def footprint_series(rows, x_index):
+    def pts(counter):
+        return points([(int(m[x_index]), f["counters"].get(counter)) for m, f in rows])
+    return [{"name": "bytes on disk (each inode once)", "points": pts("disk_bytes")},
+            {"name": "unique payload bytes", "points": pts("unique_payload_bytes")},
+            {"name": "without dedup (one copy per volume)", "points": pts("no_dedup_bytes")}]
+
+
+def best_group(rows, fixed, varying):
+    """The value of group `fixed` under which group `varying` takes the most
+    distinct values (ties: the larger fixed value): the series to plot."""
+    spread = {}
+    for m, _ in rows:
+        spread.setdefault(m[fixed], set()).add(m[varying])
+    if not spread:
+        return None
+    return max(spread, key=lambda k: (len(spread[k]), int(k)))
+
+
+def series_rows(rows, fixed, varying, other):
+    """Rows with group `fixed` at its best value and group `other` at the
+    value most of them share."""
+    value = best_group(rows, fixed, varying)
+    chosen = [(m, f) for m, f in rows if m[fixed] == value]
+    counts = {}
+    for m, _ in chosen:
+        counts[m[other]] = counts.get(m[other], 0) + 1
+    if counts:
+        common = max(counts, key=lambda k: (counts[k], int(k)))
+        chosen = [(m, f) for m, f in chosen if m[other] == common]
+    return value, chosen
+
+
+def footprint_plots(figs):
+    # Groups: 1 volumes (N), 2 digests (K), 3 pullers (T).
+    rows = match_all(figs, r"footprint/volumes:(\d+)/digests:(\d+)/pullers:(\d+)")
+    plots = []
+    k_fixed, by_n = series_rows(rows, 2, 1, 3)
+    plots.append(line_plot(
+        "footprint-n", f"Disk footprint against volumes (K = {k_fixed} digests)",
+        "N volumes pulled through the VolumeManager from the fake registry onto the real disk "
+        "by concurrent threads, volume i getting model i mod K. On disk: regular files counted "
+        "once per inode, bookkeeping (status.json, refs/) left out. footprint_ratio = on disk / "
+        "unique payload must be exactly 1.",
+        "volumes (N)", "bytes", footprint_series(by_n, 1)))
+    n_fixed, by_k = series_rows(rows, 1, 2, 3)
+    plots.append(line_plot(
+        "footprint-k", f"Disk footprint against unique digests (N = {n_fixed} volumes)",
+        "The same measure with N fixed and K varied: the store's bytes follow the unique digests, "
+        "not the volumes.", "unique digests (K)", "bytes", footprint_series(by_k, 2)))
+    single = [(m, f) for m, f in rows if m[2] == "1"]
+    n_one, one = series_rows(single, 1, 3, 2)
+    plots.append(line_plot(
+        "dedup-fetches", f"Fetches per digest against concurrent pullers (N = {n_one}, K = 1)",
+        "Manifest and blob fetches counted by the fake registry per unique digest while T threads "
+        "pull volumes of one model at once, and the footprint ratio of each run: all must be "
+        "exactly 1 (I2 dedup, I3 footprint).",
+        "concurrent pullers (T)", "fetches per digest / ratio",
+        [{"name": "manifest fetches per digest (max)", "points": points(
+            [(int(m[3]), f["counters"].get("manifest_fetches_per_digest")) for m, f in one])},
+         {"name": "blob fetches per blob (max)", "points": points(
+             [(int(m[3]), f["counters"].get("blob_fetches_per_blob")) for m, f in one])},
+         {"name": "footprint_ratio", "points": points(
+             [(int(m[3]), f["counters"].get("footprint_ratio")) for m, f in one])}],
+        y_log=False, refline=1.0))
+    return plots
+
+
+def pull_plot(figs):
+    rows = match_all(figs, r"pull/files:(\d+)/kib_per_file:(\d+)/durable:([01])")
+    if not rows:
+        return None
+    cats, pull_v, write_v = [], [], []
+    for m, f in rows:
+        size = int(m[2])
+        size_text = f"{size // 1024} MiB" if size >= 1024 else f"{size} KiB"
+        cats.append(f"{m[1]} x {size_text}, durable {'on' if m[3] == '1' else 'off'}")
+        secs = f["real_time_ns"] / 1e9
+        payload = f["counters"].get("payload_bytes", 0)
+        pull_v.append(payload / secs / 1e6 if secs > 0 else 0)
+        write_v.append(f["counters"].get("write_bytes_per_second", 0) / 1e6)
+    return {"id": "pull", "kind": "bar", "title": "Pull from the in-memory registry against plain write()",
+            "caption": "PullPayload (fetch, verify size and sha256, write read-only, fsync when "
+                       "durable) against open/write/close of the same files, same iterations.",
+            "x": {"label": "model shape (files x size)"}, "y": {"label": "throughput (MB/s)"},
+            "categories": cats,
+            "series": [{"name": "PullPayload", "values": pull_v},
+                       {"name": "plain write() (no fsync)", "values": write_v}]}
+
+
+def scheduler_plot(figs):
+    rows = [(n, f) for n, f in sorted(figs.items()) if f["suite"] == "scheduler"]
+    decisions = [(n, f) for n, f in rows if "ns_per_decision" in f["counters"]]
+    if not decisions:
+        return None
+    cats = [n.replace("scheduler/", "").replace("SchedulerDecision/", "") for n, _ in decisions]
+    bare = [f["counters"].get("bare_switch_ns", 0) for _, f in decisions]
+    return {"id": "scheduler", "kind": "bar",
+            "title": "Scheduler: one decision + switch against a bare Boost.Context switch",
+            "caption": "Deterministic scheduler cost per scheduling decision (strategy / actors) "
+                       "and the bare fiber switch round trip measured in the same process.",
+            "x": {"label": "strategy / actors"}, "y": {"label": "time per decision (ns)"},
+            "categories": cats,
+            "series": [{"name": "decision + switch",
+                        "values": [f["counters"]["ns_per_decision"] for _, f in decisions]},
+                       {"name": "bare Boost.Context switch", "values": bare}]}
+
+
+TREND = [
+    # (label, pattern, group index to maximize or None, counter)
+    ("store / cp -al, largest tree, durable off", r"materialize/store/files:(\d+)/durable:0", 1,
+     "store_vs_cp_al"),
+    ("store / linkat, largest tree, durable off", r"materialize/store/files:(\d+)/durable:0", 1,
+     "store_vs_linkat"),
+    ("GC / rm -rf, largest tree", r"gc/collect/files:(\d+)", 1, "gc_vs_rm_rf"),
+    ("pull / write, largest files, durable off", r"pull/files:\d+/kib_per_file:(\d+)/durable:0", 1,
+     "pull_vs_write"),
+    ("footprint_ratio (worst config)", r"footprint/.*", None, "footprint_ratio"),
+    ("scheduler decision / bare switch (worst)", r"scheduler/.*", None, "ratio_to_bare"),
+]
+
+
+def trend_value(entry_figs, pattern, group, counter):
+    rx = re.compile(pattern + "$")
+    best_key, best = None, None
+    for name, fig in entry_figs.items():
+        m = rx.match(name)
+        if not m or counter not in fig:
+            continue
+        key = int(m[group]) if group is not None else fig[counter]
+        if best_key is None or key > best_key:
+            best_key, best = key, fig[counter]
+    return best
+
+
+def trend_plot(history, profile):
+    entries = [e for e in history if e.get("profile") == profile]
+    if not entries:
+        return None
+    series = []
+    for label, pattern, group, counter in TREND:
+        pts = []
+        for i, e in enumerate(entries, 1):
+            v = trend_value(e["figures"], pattern, group, counter)
+            if v is not None and v > 0:
+                pts.append([i, v])
+        if pts:
+            series.append({"name": label, "points": pts})
+    ticks = [[i, (e.get("created", "")[5:16].replace("T", " ") or str(i)) + " " +
+              (e.get("git", {}).get("commit") or "")[:7]] for i, e in enumerate(entries, 1)]
+    spec = line_plot(
+        "trend", f"Trend of the headline ratios over the recorded runs ({profile} profile)",
+        f"Each point is one recorded run of the {profile} profile from the history file "
+        "(oldest left). Ratios are measured against baselines in the same run, so they can be "
+        "compared across runs on a noisy machine; 1 is parity.",
+        "recorded run (date, commit)", "ratio (x)", series, x_log=False, y_log=True, refline=1.0)
+    if spec:
+        spec["x"]["ticks"] = ticks
+    return spec
+
+
+def build_page(run, baseline, history, rows, thresholds):
+    figs = benchlib.figures(run)
+    plots = []
+    plots += materialize_plots(figs)
+    plots += gc_plots(figs)
+    plots += footprint_plots(figs)
+    plots.append(pull_plot(figs))
+    plots.append(scheduler_plot(figs))
+    plots.append(trend_plot(history, run.get("profile", "?")))
+    expected = ["materialize-time", "materialize-ratio", "gc-collect", "gc-liveness-files",
+                "gc-liveness-refs", "footprint-n", "footprint-k", "dedup-fetches", "pull",
+                "scheduler", "trend"]
+    present = [p for p in plots if p]
+    missing = [pid for pid in expected if pid not in {p["id"] for p in present}]
+    behaviour = benchlib.behaviour_failures(figs)
+    data = {
+        "run": {"created": run.get("created"), "profile": run.get("profile"), "git": run.get("git"),
+                "host": run.get("host"), "suites": sorted(run.get("suites", {}))},
+        "baseline": None if baseline is None else {
+            "created": baseline.get("created"), "git": baseline.get("git"),
+            "profile": baseline.get("profile")},
+        "plots": present,
+        "missing": missing,
+        "behaviour": {"failures": behaviour,
+                      "checked": sum(1 for f in figs.values()
+                                     if any(k in f["counters"] for k in benchlib.EXACT_COUNTERS))},
+        "compare": {"rows": rows, **thresholds},
+        "headlines": [[label, value] for label, value in benchlib.headlines(figs)],
+        "history_runs": len(history),
+    }
+    return data
+
+
+def render(data):
+    with open(os.path.join(HERE, "template.html"), encoding="utf-8") as f:
+        template = f.read()
+    with open(os.path.join(HERE, "plots.js"), encoding="utf-8") as f:
+        script = f.read()
+    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    title = f"ModelStore bench - {data['run'].get('profile')} run {data['run'].get('created') or ''}"
+    return (template.replace("{{TITLE}}", html.escape(title))
+            .replace("{{DATA}}", payload)
+            .replace("{{SCRIPT}}", script.replace("</script", "<\\/script")))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", required=True, help="run file (or bare Google Benchmark JSON)")
+    parser.add_argument("--baseline", help="baseline run to compare with")
+    parser.add_argument("--history", help="history file (JSON lines) for the trend plot")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--time-threshold", type=float, default=0.25)
+    parser.add_argument("--ratio-threshold", type=float, default=0.15)
+    args = parser.parse_args(argv)
+
+    run = benchlib.load_run(args.run)
+    baseline = benchlib.load_run(args.baseline) if args.baseline else None
+    history, skipped = benchlib.read_history(args.history)
+    if skipped:
+        print(f"dashboard: skipped unreadable history lines {skipped}", file=sys.stderr)
+    rows = []
+    if baseline is not None:
+        rows = benchlib.compare(benchlib.figures(baseline), benchlib.figures(run),
+                                args.time_threshold, args.ratio_threshold)
+    data = build_page(run, baseline, history, rows,
+                      {"time_threshold": args.time_threshold, "ratio_threshold": args.ratio_threshold})
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.write(render(data))
+    print(f"dashboard: {args.out} ({len(data['plots'])} plots"
+          + (f"; no data for: {', '.join(data['missing'])}" if data["missing"] else "") + ")")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

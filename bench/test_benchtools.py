@@ -1,0 +1,234 @@
+"""Tests of the bench tools (ctest bench_tools, label bench-smoke): name
+normalization, the comparison's flags, behaviour checks, the history file,
+merging, and the dashboard's plot shaping. Standard library only.
+
+    cd bench && python3 -m unittest -v test_benchtools
+"""
+
+import contextlib
+import copy
+import io
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "dashboard"))
+import benchlib  # noqa: E402
+import compare  # noqa: E402
+import make_dashboard  # noqa: E402
+
+
+def bench(name, real_time, unit="ms", **counters):
+    return {"name": name, "run_name": name, "run_type": "iteration", "repetitions": 1,
+            "repetition_index": 0, "threads": 1, "iterations": 3, "real_time": real_time,
+            "cpu_time": real_time, "time_unit": unit, **counters}
+
+
+def gb_json(suite, benchmarks):
+    return {"context": {"suite": suite, "profile": "full", "host_name": "test"},
+            "benchmarks": benchmarks}
+
+
+def sample_run():
+    materialize = []
+    for files, t in ((10, 0.3), (100, 1.2), (1000, 12.0), (10000, 117.0)):
+        for durable in (0, 1):
+            materialize.append(bench(f"materialize/store/files:{files}/durable:{durable}/iterations:6/manual_time",
+                                     t * (1 + durable), store_vs_cp_al=0.9 + durable,
+                                     store_vs_linkat=1.4 + durable))
+        materialize.append(bench(f"materialize/cp_al/files:{files}/min_time:0.300/manual_time", t * 1.1))
+        materialize.append(bench(f"materialize/linkat/files:{files}/min_time:0.300/manual_time", t * 0.7))
+    gc = [bench(f"gc/collect/files:{f}/iterations:3/manual_time", f / 80, gc_vs_rm_rf=1.1, rm_rf_ms=f / 90)
+          for f in (10, 100, 1000, 10000)]
+    gc += [bench(f"gc/liveness/files:{f}/min_time:0.200/manual_time", 30.0, "us", smallest_us=30.0,
+                 liveness_vs_smallest=1.0) for f in (10, 100, 1000, 10000)]
+    gc += [bench(f"gc/liveness/refs:{r}/min_time:0.200/manual_time", 30.0 * r, "us", one_ref_us=30.0,
+                 liveness_vs_one_ref=float(r)) for r in (1, 10, 100)]
+    footprint = []
+    for n, k, t in ((10, 10, 8), (100, 10, 8), (1000, 10, 8), (1000, 1, 8), (1000, 100, 8),
+                    (100, 1, 1), (100, 1, 8), (100, 1, 32)):
+        footprint.append(bench(f"footprint/volumes:{n}/digests:{k}/pullers:{t}/iterations:1/manual_time",
+                               n * 2.0, disk_bytes=35000.0 * k, unique_payload_bytes=35000.0 * k,
+                               no_dedup_bytes=35000.0 * n, footprint_ratio=1.0,
+                               manifest_fetches_per_digest=1.0, blob_fetches_per_blob=1.0))
+    pull = [bench("pull/files:4/kib_per_file:4096/durable:0/iterations:12/manual_time", 20.0,
+                  pull_vs_write=2.1, payload_bytes=16777216.0, write_bytes_per_second=1.7e9)]
+    scheduler = [bench("BareFiberSwitch", 14.0, "ns"),
+                 bench("SchedulerDecision/random/actors:2/manual_time", 12.0, ns_per_decision=45.0,
+                       bare_switch_ns=14.0, ratio_to_bare=3.2)]
+    return {"format": benchlib.RUN_FORMAT, "created": "2026-01-01T00:00:00+00:00", "profile": "full",
+            "git": {"commit": "abc", "dirty": False}, "host": {},
+            "suites": {"materialize": gb_json("materialize", materialize), "gc": gb_json("gc", gc),
+                       "footprint": gb_json("footprint", footprint), "pull": gb_json("pull", pull),
+                       "scheduler": gb_json("scheduler", scheduler)}}
+
+
+def set_field(run, suite, name_prefix, **fields):
+    for b in run["suites"][suite]["benchmarks"]:
+        if b["name"].startswith(name_prefix):
+            b.update(fields)
+            return
+    raise KeyError(name_prefix)
+
+
+def flags(rows, name, metric):
+    return [r["flag"] for r in rows if r["name"] == name and r["metric"] == metric]
+
+
+class NamesTest(unittest.TestCase):
+    def test_profile_suffixes_are_stripped(self):
+        self.assertEqual(benchlib.normalize_name("gc/collect/files:10/iterations:20/manual_time"),
+                         "gc/collect/files:10")
+        self.assertEqual(benchlib.normalize_name("materialize/cp_al/files:10/min_time:0.300/manual_time"),
+                         "materialize/cp_al/files:10")
+
+    def test_scheduler_names_get_the_suite_prefix(self):
+        figs = benchlib.figures(sample_run())
+        self.assertIn("scheduler/SchedulerDecision/random/actors:2", figs)
+
+    def test_times_are_in_nanoseconds(self):
+        figs = benchlib.figures(sample_run())
+        self.assertAlmostEqual(figs["gc/liveness/files:10"]["real_time_ns"], 30_000.0)
+
+
+class CompareTest(unittest.TestCase):
+    def setUp(self):
+        self.old = sample_run()
+        self.new = copy.deepcopy(self.old)
+
+    def rows(self):
+        return benchlib.compare(benchlib.figures(self.old), benchlib.figures(self.new), 0.25, 0.15)
+
+    def test_identical_runs_flag_nothing(self):
+        self.assertEqual([r for r in self.rows() if r["flag"]], [])
+
+    def test_a_slower_time_is_flagged(self):
+        set_field(self.new, "gc", "gc/collect/files:1000/", real_time=1000 / 80 * 1.5)
+        self.assertEqual(flags(self.rows(), "gc/collect/files:1000", "real_time"), ["SLOWER"])
+
+    def test_a_faster_time_is_flagged(self):
+        set_field(self.new, "gc", "gc/collect/files:1000/", real_time=1000 / 80 * 0.5)
+        self.assertEqual(flags(self.rows(), "gc/collect/files:1000", "real_time"), ["faster"])
+
+    def test_a_change_within_the_threshold_is_noise(self):
+        set_field(self.new, "gc", "gc/collect/files:1000/", real_time=1000 / 80 * 1.2)
+        self.assertEqual(flags(self.rows(), "gc/collect/files:1000", "real_time"), [""])
+
+    def test_a_worse_ratio_is_flagged_with_its_own_threshold(self):
+        set_field(self.new, "materialize", "materialize/store/files:10000/durable:0", store_vs_cp_al=0.9 * 1.2)
+        self.assertEqual(flags(self.rows(), "materialize/store/files:10000/durable:0", "store_vs_cp_al"),
+                         ["WORSE"])
+
+    def test_a_broken_footprint_ratio_fails(self):
+        set_field(self.new, "footprint", "footprint/volumes:100/digests:1/pullers:8", footprint_ratio=2.0)
+        self.assertEqual(flags(self.rows(), "footprint/volumes:100/digests:1/pullers:8", "footprint_ratio"),
+                         ["FAIL"])
+
+    def test_new_and_gone_benchmarks(self):
+        self.new["suites"]["gc"]["benchmarks"].pop(0)
+        self.new["suites"]["gc"]["benchmarks"].append(bench("gc/collect/files:5/manual_time", 1.0))
+        rows = self.rows()
+        self.assertEqual(flags(rows, "gc/collect/files:10", "real_time"), ["gone"])
+        self.assertEqual(flags(rows, "gc/collect/files:5", "real_time"), ["new"])
+
+    def test_cli_fails_on_regression_only_when_asked(self):
+        set_field(self.new, "gc", "gc/collect/files:1000/", real_time=1000 / 80 * 2)
+        with tempfile.TemporaryDirectory() as tmp:
+            old_path, new_path = os.path.join(tmp, "old.json"), os.path.join(tmp, "new.json")
+            for path, run in ((old_path, self.old), (new_path, self.new)):
+                with open(path, "w", encoding="utf-8") as f:
+                    json.dump(run, f)
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                self.assertEqual(compare.main([old_path, new_path]), 0)
+                self.assertEqual(compare.main([old_path, new_path, "--fail-on", "regression"]), 1)
+            self.assertIn("SLOWER", out.getvalue())
+
+
+class BehaviourTest(unittest.TestCase):
+    def test_a_sound_run_has_no_failures(self):
+        self.assertEqual(benchlib.behaviour_failures(benchlib.figures(sample_run())), [])
+
+    def test_a_second_fetch_is_a_failure(self):
+        run = sample_run()
+        set_field(run, "footprint", "footprint/volumes:100/digests:1/pullers:32", manifest_fetches_per_digest=2.0)
+        failures = benchlib.behaviour_failures(benchlib.figures(run))
+        self.assertEqual(len(failures), 1)
+        self.assertIn("manifest_fetches_per_digest", failures[0])
+
+    def test_a_benchmark_error_is_a_failure(self):
+        run = sample_run()
+        set_field(run, "gc", "gc/collect/files:10/", error_occurred=True, error_message="boom")
+        self.assertIn("boom", benchlib.behaviour_failures(benchlib.figures(run))[0])
+
+
+class HistoryAndMergeTest(unittest.TestCase):
+    def test_history_appends_and_skips_bad_lines(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "sub", "history.jsonl")
+            benchlib.append_history(path, sample_run())
+            with open(path, "a", encoding="utf-8") as f:
+                f.write("{not json\n")
+            benchlib.append_history(path, sample_run())
+            entries, skipped = benchlib.read_history(path)
+            self.assertEqual((len(entries), skipped), (2, [2]))
+            self.assertEqual(entries[0]["figures"]["gc/collect/files:10"]["gc_vs_rm_rf"], 1.1)
+
+    def test_merge_keys_suites_by_their_context(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = []
+            for suite, data in sample_run()["suites"].items():
+                paths.append(os.path.join(tmp, f"whatever-{suite}.json"))
+                with open(paths[-1], "w", encoding="utf-8") as f:
+                    json.dump(data, f)
+            run = benchlib.merge_suites(paths, "quick", HERE)
+            self.assertEqual(sorted(run["suites"]), ["footprint", "gc", "materialize", "pull", "scheduler"])
+            self.assertEqual(run["profile"], "quick")
+            single = benchlib.load_run(paths[0])
+            self.assertEqual(len(single["suites"]), 1)
+
+
+class DashboardTest(unittest.TestCase):
+    def test_every_plot_has_data_title_axes_and_legend(self):
+        run = sample_run()
+        history = [benchlib.history_entry(run), benchlib.history_entry(run)]
+        data = make_dashboard.build_page(run, run, history, [], {"time_threshold": 0.25,
+                                                                 "ratio_threshold": 0.15})
+        ids = [p["id"] for p in data["plots"]]
+        self.assertEqual(ids, ["materialize-time", "materialize-ratio", "gc-collect", "gc-liveness-files",
+                               "gc-liveness-refs", "footprint-n", "footprint-k", "dedup-fetches", "pull",
+                               "scheduler", "trend"])
+        self.assertEqual(data["missing"], [])
+        for p in data["plots"]:
+            self.assertTrue(p["title"] and p["x"]["label"] and p["y"]["label"], p["id"])
+            self.assertTrue(all(s["name"] for s in p["series"]), p["id"])
+        footprint_n = next(p for p in data["plots"] if p["id"] == "footprint-n")
+        self.assertIn("K = 10", footprint_n["title"])
+        self.assertEqual([pt[0] for pt in footprint_n["series"][0]["points"]], [10, 100, 1000])
+        footprint_k = next(p for p in data["plots"] if p["id"] == "footprint-k")
+        self.assertEqual([pt[0] for pt in footprint_k["series"][0]["points"]], [1, 10, 100])
+        dedup = next(p for p in data["plots"] if p["id"] == "dedup-fetches")
+        self.assertEqual([pt[0] for pt in dedup["series"][0]["points"]], [1, 8, 32])
+
+    def test_a_run_without_scheduler_lists_it_missing(self):
+        run = sample_run()
+        del run["suites"]["scheduler"]
+        data = make_dashboard.build_page(run, None, [], [], {"time_threshold": 0.25, "ratio_threshold": 0.15})
+        self.assertEqual(data["missing"], ["scheduler", "trend"])
+
+    def test_the_page_is_self_contained(self):
+        run = sample_run()
+        page = make_dashboard.render(make_dashboard.build_page(
+            run, run, [benchlib.history_entry(run)], [], {"time_threshold": 0.25, "ratio_threshold": 0.15}))
+        self.assertNotIn("http://", page.replace("http://www.w3.org/2000/svg", ""))
+        self.assertNotIn("https://", page)
+        self.assertNotIn("{{", page)
+        self.assertIn('id="bench-data"', page)
+
+
+if __name__ == "__main__":
+    unittest.main()
