@@ -1,7 +1,8 @@
 // Prng: the simulator's only source of randomness. xoshiro256** seeded
 // through splitmix64, with its own bounded draw, so a seed gives the same
-// sequence on every platform and standard library (std::uniform_*_distribution
-// and std::random_device do not, and are not used anywhere in sim/).
+// sequence on every platform and standard library (the standard
+// distributions and the hardware entropy device do not, and are not used
+// anywhere in sim/).
 #pragma once
 
 #include <cstdint>
