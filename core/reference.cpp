@@ -109,9 +109,17 @@ std::string Reference::Name() const {
 }
 
 std::string Reference::ToString() const {
+  // Appends piece by piece: GCC 12 at -O3 misreads `out += ":" + tag_`
+  // as an overlapping memcpy (-Wrestrict, a known false positive).
   std::string out = Name();
-  if (!tag_.empty()) out += ":" + tag_;
-  if (digest_) out += "@" + digest_->ToString();
+  if (!tag_.empty()) {
+    out.push_back(':');
+    out.append(tag_);
+  }
+  if (digest_) {
+    out.push_back('@');
+    out.append(digest_->ToString());
+  }
   return out;
 }
 
