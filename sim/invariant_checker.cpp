@@ -79,6 +79,24 @@ void InvariantChecker::OnCall(const CallInfo& call) {
                  std::string(call.name) + " outside the root: " + std::string(call.path) + " " +
                      std::string(second_is_path ? call.path2 : ""));
   }
+  // An entry's data/ moved away (a collection's commit point) or removed
+  // in place: judged after the step, once the call has acted.
+  const std::string store = root_slash_ + "store/";
+  if ((call.op == FsOp::kRename || call.op == FsOp::kRemoveDir) && call.path.size() > store.size() + 5 &&
+      call.path.substr(0, store.size()) == store && call.path.substr(call.path.size() - 5) == "/data") {
+    const std::string_view rest = call.path.substr(store.size(), call.path.size() - 5 - store.size());
+    const size_t slash = rest.find('/');
+    if (slash != std::string_view::npos) {
+      collected_.insert(std::string(rest.substr(0, slash)) + ":" + std::string(rest.substr(slash + 1)));
+    }
+  }
+  for (const std::string& r : tenant_written_) {
+    const std::string status = r + "/status.json";
+    if ((call.op == FsOp::kUnlink && call.path == status) || (call.op == FsOp::kRename && call.path2 == status)) {
+      tenant_written_.erase(r);
+      break;
+    }
+  }
   for (size_t i = 0; i < records_.size(); ++i) {
     const std::string& r = records_[i];
     auto under = [&](std::string_view p) {
@@ -101,6 +119,32 @@ void InvariantChecker::MarkAllDirty() {
 void InvariantChecker::AfterStep(uint64_t step) {
   for (size_t i : dirty_) CheckRecord(i, step);
   dirty_.clear();
+  for (const std::string& digest : collected_) CheckCollected(digest, step);
+  collected_.clear();
+}
+
+void InvariantChecker::ExemptTenantWritten(const std::string& record) { tenant_written_.insert(record); }
+
+void InvariantChecker::ExemptCorruptedAtSweep(const std::string& record) {
+  corrupted_at_sweep_.insert(record);
+}
+
+void InvariantChecker::CheckCollected(const std::string& manifest_digest, uint64_t step) {
+  const std::string data = EntryData(manifest_digest);
+  if (data.empty() || fs_->Exists(data)) return;  // the call failed
+  for (size_t i = 0; i < records_.size(); ++i) {
+    auto view = fs_->Inspect(records_[i] + "/status.json");
+    if (!view || view->info.type != FileType::kRegular) continue;
+    const VolumeStatus* status = CachedStatus(i, view->bytes);
+    if (status == nullptr || status->state != VolumeState::kSucceeded || status->partial ||
+        status->cache_key != manifest_digest) {
+      continue;
+    }
+    AddViolation("I1 no-referenced-loss", step,
+                 "store entry " + manifest_digest + " collected (data/ moved away or removed) while " +
+                     records_[i] + " is recorded succeeded on it");
+    return;
+  }
 }
 
 Tree InvariantChecker::ReadTree(const std::string& dir) const {
@@ -119,6 +163,7 @@ Tree InvariantChecker::ReadTree(const std::string& dir) const {
 
 void InvariantChecker::CheckRecord(size_t index, uint64_t step) {
   const std::string& record = records_[index];
+  if (tenant_written_.count(record) != 0) return;
   auto view = fs_->Inspect(record + "/status.json");
   if (!view || view->info.type != FileType::kRegular) return;
   const VolumeStatus* status = CachedStatus(index, view->bytes);
@@ -152,10 +197,8 @@ void InvariantChecker::OnFullPullFetch(const std::string& manifest_digest, uint6
   }
 }
 
-Footprint InvariantChecker::CheckQuiescent(uint64_t step) {
-  Footprint fp;
+std::set<std::string> InvariantChecker::ReferencedKeys(std::vector<std::string>* full_models) const {
   std::set<std::string> referenced;
-  std::vector<std::string> full_models;
   for (const std::string& record : records_) {
     auto view = fs_->Inspect(record + "/status.json");
     if (!view || view->info.type != FileType::kRegular) continue;
@@ -164,17 +207,80 @@ Footprint InvariantChecker::CheckQuiescent(uint64_t step) {
     const bool active = status->state == VolumeState::kRunning || status->state == VolumeState::kSucceeded;
     if (active && !status->partial && !status->cache_key.empty()) {
       referenced.insert(status->cache_key);
-      full_models.push_back(record + "/model");
+      if (full_models != nullptr) full_models->push_back(record + "/model");
     }
   }
+  return referenced;
+}
+
+std::set<std::string> InvariantChecker::EntryKeys() const {
   std::set<std::string> entries;
   for (const std::string& algo : fs_->ListDir(root_ + "/store")) {
-    for (const std::string& hex : fs_->ListDir(root_ + "/store/" + algo)) {
-      const std::string entry = root_ + "/store/" + algo + "/" + hex;
-      entries.insert(algo + ":" + hex);
-      if (fs_->Exists(entry + "/data.tmp")) {
-        AddViolation("I3 footprint", step, "staging left at quiescence: " + entry + "/data.tmp");
-      }
+    for (const std::string& hex : fs_->ListDir(root_ + "/store/" + algo)) entries.insert(algo + ":" + hex);
+  }
+  return entries;
+}
+
+void InvariantChecker::CheckNothingToSweep(uint64_t step) {
+  const std::set<std::string> referenced = ReferencedKeys(nullptr);
+  for (const std::string& e : EntryKeys()) {
+    const size_t colon = e.find(':');
+    const std::string entry = root_ + "/store/" + e.substr(0, colon) + "/" + e.substr(colon + 1);
+    std::string why;
+    if (referenced.count(e) == 0) why = "unreferenced entry " + e;
+    if (fs_->Exists(entry + "/data.tmp")) why = "staging left: " + entry + "/data.tmp";
+    if (!why.empty()) {
+      AddViolation("I3 footprint", step,
+                   "before the final sweep, in a run with no crash, fault or corrupted record: " + why +
+                       " (only a sweep would reclaim it)");
+      return;
+    }
+  }
+}
+
+void InvariantChecker::CheckOrphans(uint64_t step) {
+  // At quiescence every file under volumes/ belongs to a record: its
+  // status.json, and its model/ while the record is active. Anything else
+  // (a failed pull's half-linked model, a record left undeletable) is disk
+  // nobody will reclaim.
+  std::map<std::string, bool> active;  // decodable records -> active
+  for (const std::string& record : records_) {
+    auto view = fs_->Inspect(record + "/status.json");
+    if (!view || view->info.type != FileType::kRegular) continue;
+    auto status = DecodeStatus(view->bytes, record);
+    if (!status.ok()) continue;
+    active[record] = status->state == VolumeState::kRunning || status->state == VolumeState::kSucceeded;
+  }
+  std::string orphan;
+  fs_->Walk(root_ + "/volumes", [&](const WalkEntry& e) {
+    if (!orphan.empty() || e.info.type == FileType::kDirectory) return;
+    const std::string path(e.path);
+    for (const std::string& record : records_) {
+      if (path.compare(0, record.size() + 1, record + "/") != 0) continue;
+      if (corrupted_at_sweep_.count(record) != 0) return;
+      const auto it = active.find(record);
+      if (it == active.end()) continue;
+      if (path == record + "/status.json") return;
+      if (it->second && path.compare(0, record.size() + 7, record + "/model/") == 0) return;
+    }
+    orphan = path;
+  });
+  if (!orphan.empty()) {
+    AddViolation("I3 footprint", step,
+                 "orphan under volumes/ at quiescence: " + orphan + " belongs to no active record");
+  }
+}
+
+Footprint InvariantChecker::CheckQuiescent(uint64_t step) {
+  Footprint fp;
+  std::vector<std::string> full_models;
+  const std::set<std::string> referenced = ReferencedKeys(&full_models);
+  const std::set<std::string> entries = EntryKeys();
+  for (const std::string& e : entries) {
+    const size_t colon = e.find(':');
+    const std::string entry = root_ + "/store/" + e.substr(0, colon) + "/" + e.substr(colon + 1);
+    if (fs_->Exists(entry + "/data.tmp")) {
+      AddViolation("I3 footprint", step, "staging left at quiescence: " + entry + "/data.tmp");
     }
   }
   for (const std::string& e : entries) {
@@ -183,6 +289,7 @@ Footprint InvariantChecker::CheckQuiescent(uint64_t step) {
   for (const std::string& r : referenced) {
     if (entries.count(r) == 0) AddViolation("I3 footprint", step, "referenced digest " + r + " has no entry");
   }
+  CheckOrphans(step);
   // Bytes on disk: store payloads and full volumes, each inode once.
   std::set<uint64_t> seen;
   auto count = [&](const std::string& dir) {

@@ -1,8 +1,16 @@
 // The invariants of DESIGN §4, checked against the simulated filesystem
 // directly (never through the store):
-//   I1 no-referenced-loss  after every step touching a volume record
+//   I1 no-referenced-loss  after every step touching a volume record; and
+//                          after every step that moved or removed an
+//                          entry's data/: no volume may be recorded
+//                          succeeded on that entry ("no referenced blob is
+//                          ever collected", even while the volume's
+//                          hardlinks keep its bytes)
 //   I2 dedup               at every full-pull manifest fetch
-//   I3 footprint           at quiescence, after the final sweep
+//   I3 footprint           at quiescence, after the final sweep (entries,
+//                          bytes, and no orphan files under volumes/); and,
+//                          in runs with no crash, fault or corrupted record,
+//                          before it too (nothing should need a sweep)
 //   I5 confinement         at every filesystem call
 // I4 progress and I6 determinism are judged per run by the simulator.
 #pragma once
@@ -68,6 +76,19 @@ class InvariantChecker {
   void OnFullPullFetch(const std::string& manifest_digest, uint64_t step);
   // At quiescence, after the final sweep: I3.
   Footprint CheckQuiescent(uint64_t step);
+  // At quiescence, before the final sweep, in a run where nothing (a
+  // crash, a fault, a corrupted record) excuses a leak: I3 wants no
+  // unreferenced entry and no staging, i.e. nothing for the sweep to do.
+  // A sweep would hide a leak such as a tag move's (§2.1).
+  void CheckNothingToSweep(uint64_t step);
+
+  // A tenant wrote through a file of record's model: its own volume's
+  // bytes are the tenant's business, so I1 skips that record until its
+  // status.json is replaced or removed (a re-pull or a delete).
+  void ExemptTenantWritten(const std::string& record);
+  // record's status.json was corrupted after the final reconciliation: the
+  // record references nothing, and its files await the kubelet (no orphan).
+  void ExemptCorruptedAtSweep(const std::string& record);
 
   const std::vector<Violation>& violations() const { return violations_; }
   bool Failed(std::string_view invariant) const;
@@ -82,6 +103,12 @@ class InvariantChecker {
   // (JSON parsing dominated the checker's cost).
   const VolumeStatus* CachedStatus(size_t index, const std::string& bytes);
   std::string EntryData(const std::string& manifest_digest) const;
+  void CheckCollected(const std::string& manifest_digest, uint64_t step);
+  // Full, active records' cache keys (and their model dirs), and the
+  // digests with an entry under store/.
+  std::set<std::string> ReferencedKeys(std::vector<std::string>* full_models) const;
+  std::set<std::string> EntryKeys() const;
+  void CheckOrphans(uint64_t step);
 
   SimFilesystem* fs_;
   std::string root_;
@@ -89,6 +116,9 @@ class InvariantChecker {
   std::vector<std::string> records_;
   std::map<std::string, ExpectedModel> expected_;
   std::set<size_t> dirty_;  // indices into records_
+  std::set<std::string> collected_;       // digests whose data/ a call moved or removed
+  std::set<std::string> tenant_written_;  // records I1 skips (ExemptTenantWritten)
+  std::set<std::string> corrupted_at_sweep_;
   std::vector<std::string> status_bytes_;                // per record
   std::vector<std::optional<VolumeStatus>> status_parsed_;  // per record
   std::vector<Violation> violations_;

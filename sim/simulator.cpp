@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <deque>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "core/fs_util.h"
 #include "core/puller.h"
 #include "core/volume_manager.h"
+#include "core/volume_status.h"
 #include "sim/fake_registry.h"
 #include "sim/prng.h"
 #include "sim/sim_filesystem.h"
@@ -20,6 +22,10 @@ constexpr char kRoot[] = "/node/root";
 constexpr char kSibling[] = "/node/sibling";
 constexpr int kRegistryProcess = 100;  // the registry mutator: not a driver
 constexpr int kKubeletProcess = 101;   // the final reconciliation: never crashes
+constexpr int kTenantProcess = 102;    // a container writing through its volume
+constexpr int kCorruptorProcess = 103; // node mishaps on status.json
+constexpr uint64_t kTenantStream = 0x74656e616e74ULL;     // "tenant"
+constexpr uint64_t kCorruptorStream = 0x636f7272ULL;      // "corr"
 constexpr uint64_t kCrashStream = 0x6372617368ULL;
 constexpr uint64_t kGcStream = 0x6763ULL;
 constexpr size_t kHistoryMax = 24;
@@ -116,6 +122,16 @@ class World {
   void SpawnClient(size_t client);
   void SpawnGc(int process);
   Status Execute(VolumeManager* manager, const ClientOp& op, const std::string& who);
+  // Waits until about `target` client operations have finished (or all).
+  void WaitForOps(uint64_t target, std::string_view what);
+  void SpawnTenant();
+  void TenantWrite(Prng& rng, int n);
+  void SpawnCorruptor();
+  // Garbles one record's status.json; returns the record ("" if none had
+  // one). at_sweep prefers a succeeded full record.
+  std::string CorruptStatus(Prng& rng, bool at_sweep);
+  // Faults injected so far, of every kind.
+  uint64_t FaultsSoFar() const;
   // force_node: an explicit crash point is always a node crash.
   void Crash(bool force_node = false);
   void Finale();
@@ -136,6 +152,12 @@ class World {
   std::vector<Client> clients_;
   std::vector<int> gc_rounds_left_;
   int tag_moves_left_ = 0;
+  std::vector<std::string> record_dirs_;
+  uint64_t ops_total_ = 0;
+  uint64_t ops_done_ = 0;
+  int tenant_writes_left_ = 0;
+  int corruptions_left_ = 0;
+  int corruptions_done_ = 0;
   std::map<ActorId, const ClientOp*> running_op_;
   std::map<std::string, Desired> desired_;
   Prng crash_rng_;
@@ -219,6 +241,7 @@ Status World::Setup() {
   for (int i = 0; i < config_.actors; ++i) {
     for (const auto& [volume, mount] : SlotsOf(i)) records.push_back(RecordDir(volume, mount));
   }
+  record_dirs_ = records;
   checker_ = std::make_unique<InvariantChecker>(fs_.get(), kRoot, records);
   for (const auto& [digest, expected] : expected_) checker_->AddExpected(digest, expected);
 
@@ -229,6 +252,15 @@ Status World::Setup() {
   for (const FaultAt& f : config_.faults_at) faults_at[f.call] = f.code;
   fs_->SetCallHook([this, faults_at](const CallInfo& call) {
     checker_->OnCall(call);
+    // A real link limit (ext4: 65000) fails the same link every time, also
+    // in the finale: not a fault but the disk's shape.
+    if (config_.link_max > 0 && call.op == FsOp::kLink) {
+      auto source = fs_->Inspect(std::string(call.path));
+      if (source && source->info.type == FileType::kRegular && source->info.link_count >= config_.link_max) {
+        return Status(Code::kTooManyLinks, "link " + std::string(call.path) + " -> " + std::string(call.path2) +
+                                               ": too many links (limit " + std::to_string(config_.link_max) + ")");
+      }
+    }
     if (finale_started_) return Status::Ok();
     auto it = faults_at.find(call.index);
     if (it == faults_at.end()) return Status::Ok();
@@ -247,11 +279,14 @@ Status World::Setup() {
   current_.assign(static_cast<size_t>(config_.processes), nullptr);
   gc_rounds_left_.assign(static_cast<size_t>(config_.processes), config_.gc_rounds);
   tag_moves_left_ = config_.tag_moves;
+  tenant_writes_left_ = config_.tenant_writes;
+  corruptions_left_ = config_.status_corruptions;
   for (int i = 0; i < config_.actors; ++i) {
     Client c;
     c.index = i;
     c.process = i % config_.processes;
     c.script = MakeScript(config_, pool_, i);
+    ops_total_ += c.script.size();
     clients_.push_back(std::move(c));
   }
   return Status::Ok();
@@ -361,8 +396,124 @@ void World::SpawnClient(size_t index) {
         }
       }
       ++c.next;
+      ++ops_done_;
     }
   });
+}
+
+void World::WaitForOps(uint64_t target, std::string_view what) {
+  sched_->WaitUntil(
+      [this, target] {
+        if (ops_done_ >= target) return true;
+        for (const Client& c : clients_) {
+          if (c.next < c.script.size()) return false;
+        }
+        return true;
+      },
+      what);
+}
+
+void World::SpawnTenant() {
+  sched_->Spawn("tenant", kTenantProcess, [this] {
+    Prng rng(config_.seed ^ kTenantStream);
+    for (int n = 0; tenant_writes_left_ > 0; ++n) {
+      WaitForOps(rng.Below(ops_total_ + 1), "tenant.wait");
+      TenantWrite(rng, n);
+      --tenant_writes_left_;
+    }
+  });
+}
+
+void World::TenantWrite(Prng& rng, int n) {
+  // A container of a full (store-backed) volume opens one of its model
+  // files for writing, as a training job writing "its" weights would.
+  sched_->Yield("tenant.pick");
+  std::vector<std::string> candidates;
+  for (const std::string& record : record_dirs_) {
+    auto view = fs_->Inspect(record + "/status.json");
+    if (!view || view->info.type != FileType::kRegular) continue;
+    auto status = DecodeStatus(view->bytes, record);
+    if (status.ok() && status->state == VolumeState::kSucceeded && !status->partial) candidates.push_back(record);
+  }
+  if (candidates.empty()) {
+    Note("tenant: no succeeded full volume to write into");
+    return;
+  }
+  const std::string record = candidates[rng.Below(candidates.size())];
+  std::vector<std::string> files;
+  fs_->Walk(record + "/model", [&](const WalkEntry& e) {
+    if (e.info.type == FileType::kRegular) files.emplace_back(e.path);
+  });
+  if (files.empty()) {
+    Note("tenant: " + record.substr(sizeof(kRoot)) + " has no regular file");
+    return;
+  }
+  const std::string path = files[rng.Below(files.size())];
+  ++report_.ops["tenant-write"];
+  const Status st = fs_->OverwriteFile(path, "tenant write " + std::to_string(n) + "\n");
+  if (st.ok()) {
+    // Its own volume changed by its own hand; every other volume sharing
+    // the inode must be checked now.
+    checker_->ExemptTenantWritten(record);
+    checker_->MarkAllDirty();
+  } else {
+    ++report_.op_errors["tenant-write: " + std::string(CodeName(st.code()))];
+  }
+  Note("tenant overwrite " + path.substr(sizeof(kRoot)) + " -> " + st.ToString().substr(0, 120));
+}
+
+void World::SpawnCorruptor() {
+  sched_->Spawn("corruptor", kCorruptorProcess, [this] {
+    Prng rng(config_.seed ^ kCorruptorStream);
+    while (corruptions_left_ > 0) {
+      WaitForOps(rng.Below(ops_total_ + 1), "corruptor.wait");
+      sched_->Yield("corruptor.corrupt");
+      if (!CorruptStatus(rng, false).empty()) ++corruptions_done_;
+      --corruptions_left_;
+    }
+  });
+}
+
+std::string World::CorruptStatus(Prng& rng, bool at_sweep) {
+  // A mishap on a volume nobody is calling about: a record whose volume
+  // has a call in flight is about to be rewritten by it anyway (and the
+  // store's answer to a record garbled under a running pull is its own
+  // question, see docs/findings.md).
+  std::set<std::string> busy;
+  for (const auto& [actor, op] : running_op_) busy.insert(std::string(kRoot) + "/volumes/" + op->volume);
+  std::vector<std::string> candidates;
+  std::vector<std::string> preferred;
+  for (const std::string& record : record_dirs_) {
+    const size_t end = record.find('/', sizeof(kRoot) + std::string_view("volumes/").size());
+    if (busy.count(record.substr(0, end)) != 0) continue;
+    auto view = fs_->Inspect(record + "/status.json");
+    if (!view || view->info.type != FileType::kRegular) continue;
+    candidates.push_back(record);
+    auto status = DecodeStatus(view->bytes, record);
+    if (status.ok() && status->state == VolumeState::kSucceeded && !status->partial) preferred.push_back(record);
+  }
+  if (at_sweep && !preferred.empty()) candidates = preferred;
+  if (candidates.empty()) {
+    Note("corruptor: no status.json to corrupt");
+    return "";
+  }
+  const std::string record = candidates[rng.Below(candidates.size())];
+  const std::string path = record + "/status.json";
+  const auto view = fs_->Inspect(path);
+  const bool truncate = rng.Below(2) == 0;
+  // A torn write (cut mid-JSON) or a garbled block: neither parses.
+  const std::string bytes = truncate ? view->bytes.substr(0, view->bytes.size() / 2) : std::string("\x00\x17garbled\n", 10);
+  (void)fs_->WriteFileForTest(path, bytes, view->info.mode);
+  ++report_.ops["corrupt-status"];
+  Note(std::string("corruptor: ") + (truncate ? "truncated " : "garbled ") + path.substr(sizeof(kRoot)));
+  return record;
+}
+
+uint64_t World::FaultsSoFar() const {
+  uint64_t n = explicit_faults_;
+  for (const auto& [code, count] : fs_->FaultCounts()) n += count;
+  const auto rf = registry_->InjectedFaults();
+  return n + rf.fail_next + rf.transient + rf.corrupt + rf.truncate;
 }
 
 void World::SpawnGc(int process) {
@@ -393,7 +544,7 @@ bool World::AllDone() const {
   for (int left : gc_rounds_left_) {
     if (left > 0) return false;
   }
-  return tag_moves_left_ == 0;
+  return tag_moves_left_ == 0 && tenant_writes_left_ == 0 && corruptions_left_ == 0;
 }
 
 void World::Crash(bool force_node) {
@@ -441,6 +592,17 @@ void World::Finale() {
     (void)Execute(p->manager.get(), op, "kubelet-reconcile");
     running_op_.erase(sched_->CurrentActor());
   }
+  // Nothing excuses a leak in a run without crashes, faults or corrupted
+  // records: the store must not need its sweep (a tag move's leak, §2.1).
+  if (report_.crashes == 0 && corruptions_done_ == 0 && FaultsSoFar() == 0) {
+    checker_->CheckNothingToSweep(sched_->steps());
+  }
+  if (config_.corrupt_at_sweep) {
+    sched_->Yield("corruptor.at-sweep");
+    Prng rng(config_.seed ^ kCorruptorStream ^ 0x7377656570ULL);  // "sweep"
+    const std::string record = CorruptStatus(rng, true);
+    if (!record.empty()) checker_->ExemptCorruptedAtSweep(record);
+  }
   // Let the staging grace period pass, as it would between periodic
   // sweeps: staging left by a failed cleanup is then collectable.
   sched_->SleepUntil(sched_->NowMs() + kStagingGraceMs + 1);
@@ -470,6 +632,8 @@ SimReport World::Run() {
       --tag_moves_left_;
     }
   });
+  if (tenant_writes_left_ > 0) SpawnTenant();
+  if (corruptions_left_ > 0) SpawnCorruptor();
   sched_->Spawn("kubelet", kKubeletProcess, [this] { Finale(); });
   const uint64_t crash_threshold =
       static_cast<uint64_t>(config_.crash_rate * static_cast<double>(uint64_t{1} << 32));

@@ -74,6 +74,12 @@ std::string SimConfig::ToText() const {
   }
   for (uint64_t step : crash_steps) out << "crash_at=" << step << "\n";
   for (const FaultAt& f : faults_at) out << "fault_at=" << f.call << "," << CodeName(f.code) << "\n";
+  // Later keys appear only when set, so a config without them reads (and
+  // writes) exactly as before they existed.
+  if (tenant_writes != 0) out << "tenant_writes=" << tenant_writes << "\n";
+  if (status_corruptions != 0) out << "status_corruptions=" << status_corruptions << "\n";
+  if (corrupt_at_sweep) out << "corrupt_at_sweep=1\n";
+  if (link_max != 0) out << "link_max=" << link_max << "\n";
   return out.str();
 }
 
@@ -106,6 +112,10 @@ Result<SimConfig> SimConfig::Parse(std::string_view text) {
     else if (key == "tag_moves") MS_RETURN_IF_ERROR(num(&c.tag_moves));
     else if (key == "max_steps") MS_RETURN_IF_ERROR(num(&c.max_steps));
     else if (key == "break_entry_lock") c.break_entry_lock = value == "1";
+    else if (key == "tenant_writes") MS_RETURN_IF_ERROR(num(&c.tenant_writes));
+    else if (key == "status_corruptions") MS_RETURN_IF_ERROR(num(&c.status_corruptions));
+    else if (key == "corrupt_at_sweep") c.corrupt_at_sweep = value == "1";
+    else if (key == "link_max") MS_RETURN_IF_ERROR(num(&c.link_max));
     else if (key == "op") {
       const auto parts = SplitComma(value);
       size_t actor = 0;

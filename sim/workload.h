@@ -56,6 +56,24 @@ struct SimConfig {
   std::vector<uint64_t> crash_steps;
   // Faults at these filesystem call indices, in addition to fault_rate.
   std::vector<FaultAt> faults_at;
+  // Node mishaps and tenants (proptests/mutants need them to kill the
+  // weaknesses of DESIGN §2; all off by default, so older trace files,
+  // which lack these keys, replay unchanged):
+  // A container writes through a file of a succeeded volume this many
+  // times per run (§2.5: a read-only store file refuses; a writable one
+  // changes every volume sharing the inode).
+  int tenant_writes = 0;
+  // This many status.json files are truncated or garbled during the run
+  // (§2.6); the kubelet's reconciliation must still converge.
+  int status_corruptions = 0;
+  // One succeeded record's status.json is garbled after the final
+  // reconciliation, right before the final sweep, which must then reclaim
+  // what that record held (§2.6).
+  bool corrupt_at_sweep = false;
+  // Hard links to one regular file beyond this count fail with EMLINK, as
+  // at ext4's 65000, persistently (also in the final reconciliation, where
+  // faults are off). 0: no limit (§2.7).
+  uint64_t link_max = 0;
 
   // Canonical text, one key=value per line (goes into trace files).
   std::string ToText() const;

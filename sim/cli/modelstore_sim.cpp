@@ -33,6 +33,7 @@ struct CampaignFlags {
   bool check_determinism = false;
   bool quiet = false;
   bool no_progress = false;
+  bool stop_on_failure = false;
 };
 
 std::string Quote(const std::string& s) {
@@ -45,6 +46,9 @@ std::string RunFlags(const SimConfig& c) {
   out << "--seed " << c.seed << " --strategy " << Quote(c.strategy) << " --actors " << c.actors
       << " --ops " << c.ops << " --processes " << c.processes << " --faults " << c.fault_rate
       << " --crashes " << c.crash_rate;
+  out << " --tenant-writes " << c.tenant_writes << " --status-corruptions " << c.status_corruptions
+      << " --corrupt-at-sweep " << (c.corrupt_at_sweep ? 1 : 0) << " --link-max " << c.link_max
+      << " --gc-rounds " << c.gc_rounds << " --tag-moves " << c.tag_moves;
   if (c.break_entry_lock) out << " --break-entry-lock";
   return out.str();
 }
@@ -224,6 +228,7 @@ int RunCampaign(SimConfig base, const CampaignFlags& f) {
       WriteText(path, r.trace_file);
       if (tty) std::fprintf(stderr, "\n");
       if (printed_failures++ < 5) PrintFailure(r, path);
+      if (f.stop_on_failure) break;
     }
     if (tty && (i + 1 == seeds.size() || (i + 1) % std::max<size_t>(1, seeds.size() / 100) == 0)) {
       Progress(i + 1, seeds.size(), totals.failed);
@@ -290,6 +295,11 @@ int main(int argc, char** argv) {
   SimConfig config;
   config.fault_rate = 0.005;
   config.crash_rate = 0.0005;
+  // The tenant and the status corruptor are part of the default campaign:
+  // they are how weaknesses 5 and 6 (DESIGN §2) show.
+  config.tenant_writes = 2;
+  config.status_corruptions = 1;
+  config.corrupt_at_sweep = true;
   CampaignFlags f;
   auto* run = app.add_subcommand("run", "run one seed (--seed) or a campaign of seeds (--seeds)");
   run->add_option("--seed", f.seed, "run exactly this seed")->each([&](const std::string&) { f.seed_given = true; });
@@ -305,12 +315,28 @@ int main(int argc, char** argv) {
   run->add_option("--crashes", config.crash_rate, "crash probability per scheduling step")->capture_default_str()->check(CLI::Range(0.0, 1.0));
   run->add_option("--crashes-max", config.crashes_max, "crashes per seed at most")->capture_default_str();
   run->add_option("--max-steps", config.max_steps, "step bound (I4: more is a livelock)")->capture_default_str();
+  run->add_option("--gc-rounds", config.gc_rounds, "sweeps/GCs per driver process's GC actor")->capture_default_str()->check(CLI::Range(0, 10000));
+  run->add_option("--tag-moves", config.tag_moves, "registry tag moves per run")->capture_default_str()->check(CLI::Range(0, 10000));
+  run->add_option("--tenant-writes", config.tenant_writes,
+                  "writes by a container through a file of a succeeded volume, per run (DESIGN 2.5)")
+      ->capture_default_str()->check(CLI::Range(0, 10000));
+  run->add_option("--status-corruptions", config.status_corruptions,
+                  "status.json files truncated or garbled during the run (DESIGN 2.6)")
+      ->capture_default_str()->check(CLI::Range(0, 10000));
+  run->add_option("--corrupt-at-sweep", config.corrupt_at_sweep,
+                  "1: garble one succeeded record's status.json right before the final sweep (DESIGN 2.6)")
+      ->capture_default_str();
+  run->add_option("--link-max", config.link_max,
+                  "hard links per file beyond which link fails with EMLINK, every time; 0: none (DESIGN 2.7)")
+      ->capture_default_str();
   run->add_option("--trace", f.trace_path, "with --seed: write the run's trace file here");
   run->add_option("--fail-dir", f.fail_dir, "where failing seeds' traces go")->capture_default_str();
   run->add_option("--json", f.json_path, "also write the summary figures as JSON");
   run->add_flag("--check-determinism", f.check_determinism, "run each seed twice, compare trace and disk hashes (I6)");
   run->add_flag("--quiet", f.quiet, "only the report");
   run->add_flag("--no-progress", f.no_progress, "no progress bar");
+  run->add_flag("--stop-on-failure", f.stop_on_failure,
+                "end the campaign at the first failing seed (mutation testing: seeds to first failure)");
   run->add_flag("--break-entry-lock", config.break_entry_lock,
                 "simulate a deliberately broken store (no entry lock) to see the checker fail");
   std::string replay_path;
