@@ -327,52 +327,62 @@ void CheckOk(const Status& status, std::string_view what) {
   std::abort();
 }
 
+Paired::Paired(std::function<Status()> subject, std::vector<std::function<Status()>> baselines)
+    : subject_(std::move(subject)), baselines_(std::move(baselines)), baseline_s_(baselines_.size()) {}
+
+Paired& Paired::Prepare(std::function<Status()> prepare) {
+  prepare_ = std::move(prepare);
+  return *this;
+}
+
+Paired& Paired::Cleanup(std::function<Status()> cleanup) {
+  cleanup_ = std::move(cleanup);
+  return *this;
+}
+
 bool Paired::Run(benchmark::State& state) {
   const size_t steps = baselines_.size() + 1;
+  auto step_ok = [&state](const Status& st) {
+    if (!st.ok()) state.SkipWithError(st.ToString().c_str());
+    return st.ok();
+  };
   for (auto _ : state) {
-    if (prepare_) {
-      if (Status st = prepare_(); !st.ok()) {
-        state.SkipWithError(st.ToString().c_str());
-        return false;
-      }
-    }
-    double this_subject_s = 0;
+    if (prepare_ && !step_ok(prepare_())) return false;
+    const size_t rotation = subject_s_.size();
     for (size_t step = 0; step < steps; ++step) {
-      const size_t which = (static_cast<size_t>(iterations_) + step) % steps;
+      const size_t which = (rotation + step) % steps;
       const Stopwatch watch;
       const Status st = which == 0 ? subject_() : baselines_[which - 1]();
       const double s = watch.Seconds();
-      if (!st.ok()) {
-        state.SkipWithError(st.ToString().c_str());
-        return false;
-      }
+      if (!step_ok(st)) return false;
       if (which == 0) {
-        this_subject_s = s;
-        subject_s_ += s;
+        subject_s_.push_back(s);
+        state.SetIterationTime(s);
       } else {
-        baseline_s_[which - 1] += s;
+        baseline_s_[which - 1].push_back(s);
       }
     }
-    state.SetIterationTime(this_subject_s);
-    if (cleanup_) {
-      if (Status st = cleanup_(); !st.ok()) {
-        state.SkipWithError(st.ToString().c_str());
-        return false;
-      }
-    }
-    ++iterations_;
+    if (cleanup_ && !step_ok(cleanup_())) return false;
   }
-  return iterations_ > 0;
+  return !subject_s_.empty();
 }
 
-double Paired::subject_mean_s() const {
-  return iterations_ == 0 ? 0.0 : subject_s_ / static_cast<double>(iterations_);
+namespace {
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  const size_t mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
+  if (v.size() % 2 == 1) return v[mid];
+  const double upper = v[mid];
+  return (*std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid)) + upper) / 2;
 }
-double Paired::baseline_mean_s(size_t i) const {
-  return iterations_ == 0 ? 0.0 : baseline_s_.at(i) / static_cast<double>(iterations_);
-}
+}  // namespace
+
+double Paired::subject_median_s() const { return Median(subject_s_); }
+double Paired::baseline_median_s(size_t i) const { return Median(baseline_s_.at(i)); }
 double Paired::ratio(size_t i) const {
-  return baseline_s_.at(i) <= 0 ? 0.0 : subject_s_ / baseline_s_.at(i);
+  const double base = baseline_median_s(i);
+  return base <= 0 ? 0.0 : subject_median_s() / base;
 }
 
 void ApplyIterations(benchmark::internal::Benchmark* b, Profile profile, int64_t full_iterations,

@@ -140,37 +140,31 @@ std::string FillerBytes(uint64_t seed, uint64_t index, size_t size_bytes);
 // once, in an order that rotates per iteration, timed apart; the
 // iteration's (manual) time is the subject's. prepare runs before each
 // iteration and cleanup after it, neither timed. The first error skips the
-// benchmark with that error (ok() is then false).
+// benchmark with that error (Run returns false).
+//
+// The figures it hands back are medians over the iterations, so that one
+// iteration preempted by a neighbour's build does not move a ratio.
 class Paired {
  public:
-  Paired(std::function<Status()> subject, std::vector<std::function<Status()>> baselines)
-      : subject_(std::move(subject)), baselines_(std::move(baselines)),
-        baseline_s_(baselines_.size(), 0.0) {}
-  Paired& Prepare(std::function<Status()> prepare) {
-    prepare_ = std::move(prepare);
-    return *this;
-  }
-  Paired& Cleanup(std::function<Status()> cleanup) {
-    cleanup_ = std::move(cleanup);
-    return *this;
-  }
+  Paired(std::function<Status()> subject, std::vector<std::function<Status()>> baselines);
+  Paired& Prepare(std::function<Status()> prepare);
+  Paired& Cleanup(std::function<Status()> cleanup);
   // Runs the state's iterations. False if a step failed (already skipped).
   bool Run(benchmark::State& state);
 
-  int64_t iterations() const { return iterations_; }
-  // Mean seconds per iteration of the subject / of baseline i.
-  double subject_mean_s() const;
-  double baseline_mean_s(size_t i) const;
-  // Sum of subject time / sum of baseline i time, over the same iterations.
+  int64_t iterations() const { return static_cast<int64_t>(subject_s_.size()); }
+  // Median seconds per iteration of the subject / of baseline i.
+  double subject_median_s() const;
+  double baseline_median_s(size_t i) const;
+  // subject_median_s() / baseline_median_s(i).
   double ratio(size_t i) const;
 
  private:
   std::function<Status()> subject_;
   std::vector<std::function<Status()>> baselines_;
   std::function<Status()> prepare_, cleanup_;
-  double subject_s_ = 0;
-  std::vector<double> baseline_s_;
-  int64_t iterations_ = 0;
+  std::vector<double> subject_s_;
+  std::vector<std::vector<double>> baseline_s_;
 };
 
 // Every suite runs fixed iteration counts rather than a minimum measured

@@ -59,6 +59,8 @@ HEADLINES = [
     ("footprint_ratio_1000x10", "footprint/volumes:1000/digests:10/pullers:8", "footprint_ratio"),
     ("fetches_per_digest_1000x10", "footprint/volumes:1000/digests:10/pullers:8",
      "manifest_fetches_per_digest"),
+    ("fetches_per_digest_100x1_32", "footprint/volumes:100/digests:1/pullers:32",
+     "manifest_fetches_per_digest"),
     ("pull_vs_write_large", "pull/files:4/kib_per_file:4096/durable:0", "pull_vs_write"),
 ]
 

@@ -66,8 +66,8 @@ void Collect(benchmark::State& state, int files) {
   });
   if (!paired.Run(state)) return;
   state.counters["files"] = files;
-  state.counters["gc_ms"] = paired.subject_mean_s() * 1e3;
-  state.counters["rm_rf_ms"] = paired.baseline_mean_s(0) * 1e3;
+  state.counters["gc_ms"] = paired.subject_median_s() * 1e3;
+  state.counters["rm_rf_ms"] = paired.baseline_median_s(0) * 1e3;
   state.counters["gc_vs_rm_rf"] = paired.ratio(0);
   state.SetItemsProcessed(paired.iterations() * files);
 }
@@ -94,8 +94,8 @@ void Liveness(benchmark::State& state, int files) {
   ms::bench::Paired paired({}, {});
   if (!PairedLiveness(state, bs, big, small, &paired)) return;
   state.counters["files"] = files;
-  state.counters["liveness_us"] = paired.subject_mean_s() * 1e6;
-  state.counters["smallest_us"] = paired.baseline_mean_s(0) * 1e6;
+  state.counters["liveness_us"] = paired.subject_median_s() * 1e6;
+  state.counters["smallest_us"] = paired.baseline_median_s(0) * 1e6;
   state.counters["liveness_vs_smallest"] = paired.ratio(0);
 }
 
@@ -116,8 +116,8 @@ void LivenessRefs(benchmark::State& state, int refs) {
   ms::bench::Paired paired({}, {});
   if (!PairedLiveness(state, bs, many, one, &paired)) return;
   state.counters["refs"] = refs;
-  state.counters["liveness_us"] = paired.subject_mean_s() * 1e6;
-  state.counters["one_ref_us"] = paired.baseline_mean_s(0) * 1e6;
+  state.counters["liveness_us"] = paired.subject_median_s() * 1e6;
+  state.counters["one_ref_us"] = paired.baseline_median_s(0) * 1e6;
   state.counters["liveness_vs_one_ref"] = paired.ratio(0);
 }
 

@@ -114,10 +114,10 @@ void Pull(benchmark::State& state, Shape shape, bool durable) {
   if (!paired.Run(state)) return;
   state.counters["files"] = shape.files;
   state.counters["payload_bytes"] = static_cast<double>(files.bytes);
-  state.counters["pull_ms"] = paired.subject_mean_s() * 1e3;
-  state.counters["write_ms"] = paired.baseline_mean_s(0) * 1e3;
+  state.counters["pull_ms"] = paired.subject_median_s() * 1e3;
+  state.counters["write_ms"] = paired.baseline_median_s(0) * 1e3;
   state.counters["pull_vs_write"] = paired.ratio(0);
-  state.counters["write_bytes_per_second"] = static_cast<double>(files.bytes) / paired.baseline_mean_s(0);
+  state.counters["write_bytes_per_second"] = static_cast<double>(files.bytes) / paired.baseline_median_s(0);
   state.SetBytesProcessed(paired.iterations() * static_cast<int64_t>(files.bytes));
 }
 

@@ -105,7 +105,10 @@ echo
 echo "==> comparison with $BASELINE"
 compare_args=()
 if [ -f "$BASELINE" ]; then
-  "$PY" "$SRC/bench/compare.py" "$BASELINE" "$OUT/run.json" --json "$OUT/compare.json" | tee "$OUT/compare.txt"
+  # The whole table goes to compare.txt; the terminal gets the flagged rows.
+  "$PY" "$SRC/bench/compare.py" "$BASELINE" "$OUT/run.json" --json "$OUT/compare.json" >"$OUT/compare.txt"
+  "$PY" "$SRC/bench/compare.py" "$BASELINE" "$OUT/run.json" --only-flagged
+  echo "(every compared figure: $OUT/compare.txt)"
   compare_args=(--baseline "$BASELINE")
 else
   echo "no baseline at $BASELINE: nothing to compare with"
