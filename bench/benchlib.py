@@ -257,7 +257,9 @@ def format_value(value, unit, display_unit=None):
 
 
 def format_table(rows, only_flagged=False):
-    shown = [r for r in rows if r["flag"] or not only_flagged]
+    """The rows as a text table; only_flagged keeps the figures that moved
+    (figures only one side has are counted in the summary, not listed)."""
+    shown = [r for r in rows if not only_flagged or (r["flag"] and r["flag"] not in ("new", "gone"))]
     header = ("Benchmark", "Metric", "Old", "New", "Change", "Flag")
     lines = []
     for r in shown:

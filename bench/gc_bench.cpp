@@ -122,8 +122,8 @@ void LivenessRefs(benchmark::State& state, int refs) {
 }
 
 int64_t CollectIterations(int files) {
-  if (files <= 100) return 20;
-  if (files <= 1000) return 8;
+  if (files <= 100) return 15;
+  if (files <= 1000) return 6;
   return 3;
 }
 

@@ -122,19 +122,19 @@ void Baseline(benchmark::State& state, int files, bool use_cp) {
 // Each paired iteration also pays for cp -al (a fork/exec, several ms) and
 // the floor, so the count is fixed per size: about 1-3 s each here.
 int64_t PairedIterations(int files) {
-  if (files <= 10) return 100;
-  if (files <= 100) return 60;
-  if (files <= 1000) return 20;
-  return 6;
+  if (files <= 10) return 60;
+  if (files <= 100) return 40;
+  if (files <= 1000) return 15;
+  return 5;
 }
 
 // Fixed counts here too: a minimum measured time would repeat the linkat
 // floor (0.1 ms at 10 files) thousands of times, each followed by an
 // unmeasured removal that costs more than the measured link.
 int64_t BaselineIterations(int files) {
-  if (files <= 100) return 40;
-  if (files <= 1000) return 15;
-  return 5;
+  if (files <= 100) return 30;
+  if (files <= 1000) return 10;
+  return 4;
 }
 
 }  // namespace

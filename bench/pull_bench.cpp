@@ -124,13 +124,13 @@ void Pull(benchmark::State& state, Shape shape, bool durable) {
 std::vector<Shape> Shapes(Profile profile) {
   switch (profile) {
     case Profile::kSmoke: return {{4, 64}};
-    case Profile::kQuick: return {{4, 1024}, {64, 16}};
-    case Profile::kFull: return {{4, 4096}, {256, 16}};
+    case Profile::kQuick:  // the full shapes, fewer iterations (ApplyIterations)
+    case Profile::kFull: return {{4, 4096}, {128, 32}};
   }
   return {};
 }
 
-int64_t Iterations(const Shape& shape) { return shape.files >= 100 ? 6 : 12; }
+int64_t Iterations(const Shape& shape) { return shape.files >= 100 ? 5 : 10; }
 
 }  // namespace
 

@@ -40,15 +40,16 @@ def sample_run():
         for durable in (0, 1):
             materialize.append(bench(f"materialize/store/files:{files}/durable:{durable}/iterations:6/manual_time",
                                      t * (1 + durable), store_vs_cp_al=0.9 + durable,
-                                     store_vs_linkat=1.4 + durable))
+                                     store_vs_linkat=1.4 + durable, store_ms=t * (1 + durable),
+                                     cp_al_ms=t * 1.1, linkat_ms=t * 0.7))
         materialize.append(bench(f"materialize/cp_al/files:{files}/min_time:0.300/manual_time", t * 1.1))
         materialize.append(bench(f"materialize/linkat/files:{files}/min_time:0.300/manual_time", t * 0.7))
-    gc = [bench(f"gc/collect/files:{f}/iterations:3/manual_time", f / 80, gc_vs_rm_rf=1.1, rm_rf_ms=f / 90)
-          for f in (10, 100, 1000, 10000)]
+    gc = [bench(f"gc/collect/files:{f}/iterations:3/manual_time", f / 80, gc_vs_rm_rf=1.1, rm_rf_ms=f / 90,
+                gc_ms=f / 80) for f in (10, 100, 1000, 10000)]
     gc += [bench(f"gc/liveness/files:{f}/min_time:0.200/manual_time", 30.0, "us", smallest_us=30.0,
-                 liveness_vs_smallest=1.0) for f in (10, 100, 1000, 10000)]
+                 liveness_us=30.0, liveness_vs_smallest=1.0) for f in (10, 100, 1000, 10000)]
     gc += [bench(f"gc/liveness/refs:{r}/min_time:0.200/manual_time", 30.0 * r, "us", one_ref_us=30.0,
-                 liveness_vs_one_ref=float(r)) for r in (1, 10, 100)]
+                 liveness_us=30.0 * r, liveness_vs_one_ref=float(r)) for r in (1, 10, 100)]
     footprint = []
     for n, k, t in ((10, 10, 8), (100, 10, 8), (1000, 10, 8), (1000, 1, 8), (1000, 100, 8),
                     (100, 1, 1), (100, 1, 8), (100, 1, 32)):

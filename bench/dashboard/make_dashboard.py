@@ -26,10 +26,6 @@ sys.path.insert(0, os.path.dirname(HERE))
 import benchlib  # noqa: E402
 
 
-def ms(ns):
-    return ns / 1e6
-
-
 def match_all(figs, pattern):
     """[(match, figure)] for names matching pattern, in name order."""
     rx = re.compile(pattern + "$")
@@ -59,19 +55,20 @@ def line_plot(pid, title, caption, x_label, y_label, series, x_log=True, y_log=T
 
 def materialize_plots(figs):
     store = match_all(figs, r"materialize/store/files:(\d+)/durable:([01])")
-    base = match_all(figs, r"materialize/(cp_al|linkat)/files:(\d+)")
+    # Medians from the paired iterations: the store with each durability
+    # setting, and both baselines as measured alongside the durable-off store.
     series = []
     for durable, label in (("0", "store (durable off)"), ("1", "store (durable, production)")):
         series.append({"name": label, "points": points(
-            [(int(m[1]), ms(f["real_time_ns"])) for m, f in store if m[2] == durable])})
-    for which, label in (("cp_al", "cp -al (fork/exec)"), ("linkat", "bare linkat loop (floor)")):
+            [(int(m[1]), f["counters"].get("store_ms")) for m, f in store if m[2] == durable])})
+    for counter, label in (("cp_al_ms", "cp -al (fork/exec)"), ("linkat_ms", "bare linkat loop (floor)")):
         series.append({"name": label, "points": points(
-            [(int(m[2]), ms(f["real_time_ns"])) for m, f in base if m[1] == which])})
+            [(int(m[1]), f["counters"].get(counter)) for m, f in store if m[2] == "0"])})
     time_plot = line_plot(
         "materialize-time", "Materialize: link a cached model into a volume",
         "Time to give one volume a hardlinked copy of a cached tree of N files (1 KiB each, "
         "100 per directory) on the real disk: ModelStore::Materialize against cp -al of the same "
-        "tree and against a bare mkdir+linkat loop.",
+        "tree and against a bare mkdir+linkat loop. Medians of iterations that run all of them.",
         "files in the tree", "time per volume (ms)", series)
     ratio_series = []
     for durable, label in (("0", "durable off"), ("1", "durable")):
@@ -87,13 +84,12 @@ def materialize_plots(figs):
     return [time_plot, ratio_plot]
 
 
-def paired_series(rows, subject, subject_scale, baseline, baseline_counter):
-    """A subject's real time (scaled from ns) and its paired baseline's mean
-    counter, against the first name group."""
-    return [{"name": subject, "points": points(
-                [(int(m[1]), f["real_time_ns"] / subject_scale) for m, f in rows])},
-            {"name": baseline, "points": points(
-                [(int(m[1]), f["counters"].get(baseline_counter)) for m, f in rows])}]
+def paired_series(rows, subject, subject_counter, baseline, baseline_counter):
+    """A subject and its baseline from the same iterations (both medians,
+    from the paired counters), against the first name group."""
+    return [{"name": label, "points": points(
+                [(int(m[1]), f["counters"].get(counter)) for m, f in rows])}
+            for label, counter in ((subject, subject_counter), (baseline, baseline_counter))]
 
 
 def gc_plots(figs):
@@ -103,14 +99,14 @@ def gc_plots(figs):
         "ModelStore::MaybeGc of an entry whose last volume is gone, against rm -rf (fork/exec) of "
         "a tree of the same shape; both freshly written, timed in the same iterations.",
         "files in the entry", "time (ms)",
-        paired_series(collect, "MaybeGc (collect)", 1e6, "rm -rf", "rm_rf_ms"))
+        paired_series(collect, "MaybeGc (collect)", "gc_ms", "rm -rf", "rm_rf_ms"))
     live = match_all(figs, r"gc/liveness/files:(\d+)")
     live_plot = line_plot(
         "gc-liveness-files", "Liveness check of a referenced entry against its size",
         "MaybeGc of an entry a volume still references (it must stay). Liveness is read from "
         "refs/, not from the payload, so the time must stay flat as the file count grows.",
         "files in the entry", "time per check (us)",
-        paired_series(live, "live entry of N files", 1e3, "10-file entry (same iterations)",
+        paired_series(live, "live entry of N files", "liveness_us", "10-file entry (same iterations)",
                       "smallest_us"),
         y_log=False)
     refs = match_all(figs, r"gc/liveness/refs:(\d+)")
@@ -119,7 +115,7 @@ def gc_plots(figs):
         "The same check on an entry referenced by R volumes: every ref is read and confirmed, so "
         "the cost grows with R (and deleting R volumes one by one costs O(R^2)).",
         "refs (volumes referencing the entry)", "time per check (us)",
-        paired_series(refs, "live entry with R refs", 1e3, "1-ref entry (same iterations)",
+        paired_series(refs, "live entry with R refs", "liveness_us", "1-ref entry (same iterations)",
                       "one_ref_us"))
     return [gc_plot, live_plot, refs_plot]
 
@@ -196,8 +192,10 @@ def pull_plot(figs):
     rows = match_all(figs, r"pull/files:(\d+)/kib_per_file:(\d+)/durable:([01])")
     if not rows:
         return None
-    cats, pull_v, write_v = [], [], []
+    cats, pull_v, write_v, notes = [], [], [], []
     for m, f in rows:
+        ratio = f["counters"].get("pull_vs_write")
+        notes.append(f"pull / write = {ratio:.2f}" if ratio else "")
         size = int(m[2])
         size_text = f"{size // 1024} MiB" if size >= 1024 else f"{size} KiB"
         cats.append(f"{m[1]} x {size_text}, durable {'on' if m[3] == '1' else 'off'}")
@@ -209,7 +207,7 @@ def pull_plot(figs):
             "caption": "PullPayload (fetch, verify size and sha256, write read-only, fsync when "
                        "durable) against open/write/close of the same files, same iterations.",
             "x": {"label": "model shape (files x size)"}, "y": {"label": "throughput (MB/s)"},
-            "categories": cats,
+            "categories": cats, "annotations": notes,
             "series": [{"name": "PullPayload", "values": pull_v},
                        {"name": "plain write() (no fsync)", "values": write_v}]}
 
@@ -235,7 +233,7 @@ def scheduler_plot(figs):
     series.append({"name": "bare Boost.Context switch",
                    "values": values("bare_switch_cpu_ns", "bare_switch_ns")})
     return {"id": "scheduler", "kind": "bar",
-            "title": "Scheduler: one decision + switch against a bare Boost.Context switch",
+            "title": "Scheduler: decision + switch vs a bare Boost.Context switch",
             "caption": "Deterministic scheduler cost per scheduling decision (strategy / actors) "
                        "and the bare fiber switch round trip measured in the same process "
                        "(scheduler suite, bench/scheduler_bench.cpp).",

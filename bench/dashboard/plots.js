@@ -97,7 +97,13 @@
     svg.setAttribute("height", height);
     svg.setAttribute("role", "img");
     svg.setAttribute("aria-label", spec.title);
-    el("text", { x: M.left, y: 22, class: "title" }, svg, spec.title);
+    const title = el("text", { x: 14, y: 22, class: "title" }, svg, spec.title);
+    // A title wider than the plot is squeezed to fit rather than cut off.
+    const room = W - 28;
+    if (title.getComputedTextLength && title.getComputedTextLength() > room) {
+      title.setAttribute("textLength", String(room));
+      title.setAttribute("lengthAdjust", "spacingAndGlyphs");
+    }
     const box = { x0: M.left, x1: W - M.right, y0: M.top + PLOT_H, y1: M.top };
     const legend = el("g", { class: "legend-box" }, svg);
     legendNames.forEach((name, i) => {
@@ -201,6 +207,11 @@
     const xTicks = spec.categories.map((c, i) => ({ v: i, label: c.replace(", ", ",\n") }));
     axes(svg, box, spec, xs, ys, xTicks, yTicks);
     const barW = Math.min(34, (slot * 0.8) / spec.series.length);
+    // Optional text above each group (e.g. the paired ratio).
+    (spec.annotations || []).forEach((text, i) => {
+      const top = Math.max(...spec.series.map((s) => s.values[i]));
+      el("text", { x: xs(i), y: ys(top) - 6, "text-anchor": "middle", class: "tick" }, svg, text);
+    });
     let marks = 0;
     spec.series.forEach((s, si_) => {
       const color = PALETTE[si_ % PALETTE.length];
