@@ -12,11 +12,14 @@
                                benchmark present with its counters, ratio
                                counters finite and positive, behaviour
                                counters hold. Never looks at a time.
-  measurements RUN             print the headline ratios as CTest
-                               <DartMeasurement> lines (for CDash)
+  measurements RUN [--all]     print the headline ratios (--all: every ratio
+                               and behaviour counter) as CTest
+                               <DartMeasurement> lines, for CDash; exit 77
+                               (skip) if RUN does not exist
 """
 
 import argparse
+import html
 import json
 import math
 import os
@@ -100,6 +103,13 @@ def cmd_smoke(args):
             elif benchlib.is_ratio_counter(counter) and not (math.isfinite(value) and value > 0):
                 failures.append(f"{name}: ratio {counter} = {value} is not finite and positive")
     failures += benchlib.behaviour_failures(figs)
+    # CTest passes these lines to CDash as the test's measurements.
+    for text in args.expect:
+        name, counters = parse_expectation(text)
+        for counter in counters:
+            value = figs.get(name, {}).get("counters", {}).get(counter)
+            if value is not None and (benchlib.is_ratio_counter(counter) or counter in benchlib.EXACT_COUNTERS):
+                print(dart_measurement(f"{name} {counter}", value))
     for line in failures:
         print(f"SMOKE FAIL: {line}")
     if failures:
@@ -108,14 +118,31 @@ def cmd_smoke(args):
     return 0
 
 
+def dart_measurement(name, value):
+    """One CTest measurement line; CDash shows it with the test."""
+    return f'<DartMeasurement name="{html.escape(name)}" type="numeric/double">{value:.6g}</DartMeasurement>'
+
+
 def cmd_measurements(args):
+    if not os.path.exists(args.run):
+        print(f"SKIP: no bench run at {args.run} (run `./run bench` first)")
+        return 77
     figs = benchlib.figures(benchlib.load_run(args.run))
     shown = 0
     for label, value in benchlib.headlines(figs):
-        print(f'<DartMeasurement name="{label}" type="numeric/double">{value:.6g}</DartMeasurement>')
+        print(dart_measurement(label, value))
         shown += 1
-    print(f"{shown} headline figures from {args.run}")
-    return 0
+    if args.all:
+        for name, fig in sorted(figs.items()):
+            for counter, value in sorted(fig["counters"].items()):
+                if benchlib.is_ratio_counter(counter) or counter in benchlib.EXACT_COUNTERS:
+                    print(dart_measurement(f"{name} {counter}", value))
+                    shown += 1
+    print(f"{shown} figures from {args.run}")
+    bad = benchlib.behaviour_failures(figs)
+    for line in bad:
+        print(f"BEHAVIOUR: {line}")
+    return 1 if bad else 0
 
 
 def main(argv=None):
@@ -148,6 +175,7 @@ def main(argv=None):
 
     p = sub.add_parser("measurements", help="headline ratios as <DartMeasurement> lines")
     p.add_argument("run")
+    p.add_argument("--all", action="store_true", help="every ratio and behaviour counter too")
     p.set_defaults(func=cmd_measurements)
 
     args = parser.parse_args(argv)

@@ -36,7 +36,9 @@ function(ms_bench_smoke suite)
   add_test(NAME bench_smoke_${suite}
     COMMAND ${MS_PYTHON3} ${_ms_benchtool} smoke $<TARGET_FILE:${suite}_bench>
             ${_ms_smoke_dir}/${suite}.json ${_expect})
-  set_tests_properties(bench_smoke_${suite} PROPERTIES LABELS bench-smoke TIMEOUT 300)
+  # The JSON goes to CDash with the results (ctest -D ... submissions).
+  set_tests_properties(bench_smoke_${suite} PROPERTIES LABELS bench-smoke TIMEOUT 300
+    ATTACHED_FILES ${_ms_smoke_dir}/${suite}.json)
 endfunction()
 
 ms_bench_smoke(materialize
@@ -60,6 +62,13 @@ add_test(NAME bench_tools
   WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
 set_tests_properties(bench_tools PROPERTIES LABELS bench-smoke TIMEOUT 120
   ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+
+# The last `./run bench` figures as CTest measurements, for a CDash
+# submission after a bench run (ctest -L bench-figures -D Experimental).
+# Skipped when this build tree has no run.json.
+add_test(NAME bench_figures
+  COMMAND ${MS_PYTHON3} ${_ms_benchtool} measurements ${CMAKE_CURRENT_BINARY_DIR}/run.json --all)
+set_tests_properties(bench_figures PROPERTIES LABELS bench-figures TIMEOUT 60 SKIP_RETURN_CODE 77)
 
 # The dashboard, generated from the committed baseline, opened in headless
 # Chromium: every plot must have rendered. Skipped (exit 77) without

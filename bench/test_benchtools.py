@@ -19,6 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "dashboard"))
 import benchlib  # noqa: E402
+import benchtool  # noqa: E402
 import compare  # noqa: E402
 import make_dashboard  # noqa: E402
 
@@ -191,6 +192,24 @@ class HistoryAndMergeTest(unittest.TestCase):
             self.assertEqual(run["profile"], "quick")
             single = benchlib.load_run(paths[0])
             self.assertEqual(len(single["suites"]), 1)
+
+
+class MeasurementsTest(unittest.TestCase):
+    def test_headlines_become_dart_measurements(self):
+        run = sample_run()
+        set_field(run, "materialize", "materialize/store/files:10000/durable:0", store_vs_cp_al=0.83)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "run.json")
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(run, f)
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                self.assertEqual(benchtool.main(["measurements", path]), 0)
+        self.assertIn('<DartMeasurement name="materialize_store_vs_cp_al_10000" '
+                      'type="numeric/double">0.83</DartMeasurement>', out.getvalue())
+
+    def test_a_missing_run_is_a_skip(self):
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.assertEqual(benchtool.main(["measurements", "/nonexistent/run.json"]), 77)
 
 
 class DashboardTest(unittest.TestCase):
