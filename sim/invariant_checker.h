@@ -78,7 +78,7 @@ class InvariantChecker {
   Footprint CheckQuiescent(uint64_t step);
   // At quiescence, before the final sweep, in a run where nothing (a
   // crash, a fault, a corrupted record) excuses a leak: I3 wants no
-  // unreferenced entry and no staging, i.e. nothing for the sweep to do.
+  // unreferenced payload and no staging, i.e. nothing for the sweep to do.
   // A sweep would hide a leak such as a tag move's (§2.1).
   void CheckNothingToSweep(uint64_t step);
 

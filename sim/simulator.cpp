@@ -89,6 +89,7 @@ struct Desired {
   bool present = false;
   std::string reference;
   bool partial = false;
+  bool operator==(const Desired&) const = default;
 };
 
 class World {
@@ -112,7 +113,9 @@ class World {
     int index = 0;
     int process = 0;
     std::vector<ClientOp> script;
-    size_t next = 0;
+    size_t next = 0;  // the first op not finished
+    // With client_lanes > 1, per op: 0 not started, 1 in flight, 2 done.
+    std::vector<uint8_t> state;
   };
 
   Status Setup();
@@ -120,6 +123,10 @@ class World {
   Process* Boot(int process);
   void SpawnDriverActors(int process);
   void SpawnClient(size_t client);
+  void SpawnClientLane(size_t client, int lane);
+  // Issues one scripted op as the kubelet would (its intent recorded
+  // first) and runs it; returns its status.
+  Status IssueOp(size_t client, const ClientOp& op, Process* p, const std::string& who);
   void SpawnGc(int process);
   Status Execute(VolumeManager* manager, const ClientOp& op, const std::string& who);
   // Waits until about `target` client operations have finished (or all).
@@ -286,6 +293,7 @@ Status World::Setup() {
     c.index = i;
     c.process = i % config_.processes;
     c.script = MakeScript(config_, pool_, i);
+    c.state.assign(c.script.size(), 0);
     ops_total_ += c.script.size();
     clients_.push_back(std::move(c));
   }
@@ -362,6 +370,10 @@ Status World::Execute(VolumeManager* manager, const ClientOp& op, const std::str
 }
 
 void World::SpawnClient(size_t index) {
+  if (config_.client_lanes > 1) {
+    for (int lane = 0; lane < config_.client_lanes; ++lane) SpawnClientLane(index, lane);
+    return;
+  }
   const int process = clients_[index].process;
   const std::string name = "client-" + std::to_string(index);
   sched_->Spawn(name, process, [this, index, process, name] {
@@ -369,36 +381,99 @@ void World::SpawnClient(size_t index) {
     Process* p = current_[static_cast<size_t>(process)];
     sched_->WaitUntil([p] { return p->ready; }, "client.wait-boot");
     while (c.next < c.script.size()) {
-      const ClientOp& op = c.script[c.next];
-      // The kubelet's intent, retried after a crash until it returns.
-      const std::string key = SlotKey(op.volume, op.mount);
-      const auto found = desired_.find(key);
-      const std::optional<Desired> before =
-          found == desired_.end() ? std::nullopt : std::optional<Desired>(found->second);
-      if (op.kind == OpKind::kPull || op.kind == OpKind::kPullPartial) {
-        desired_[key] = Desired{true, op.reference, op.kind == OpKind::kPullPartial};
-      } else if (op.kind == OpKind::kDelete) {
-        desired_[key] = Desired{};
-      } else if (op.kind == OpKind::kRelease) {
-        for (const auto& [v, m] : SlotsOf(c.index)) {
-          if (v == op.volume) desired_[SlotKey(v, m)] = Desired{};
-        }
-      }
-      running_op_[sched_->CurrentActor()] = &op;
-      const Status st = Execute(p->manager.get(), op, name);
-      running_op_.erase(sched_->CurrentActor());
-      // A publish refused for a conflict never replaces the accepted one.
-      if (st.code() == Code::kConflict) {
-        if (before) {
-          desired_[key] = *before;
-        } else {
-          desired_.erase(key);
-        }
-      }
+      (void)IssueOp(index, c.script[c.next], p, name);
       ++c.next;
       ++ops_done_;
     }
   });
+}
+
+void World::SpawnClientLane(size_t index, int lane) {
+  const int process = clients_[index].process;
+  const std::string name = "client-" + std::to_string(index) + (lane == 0 ? "" : "." + std::to_string(lane));
+  sched_->Spawn(name, process, [this, index, process, name] {
+    Client& c = clients_[index];
+    Process* p = current_[static_cast<size_t>(process)];
+    sched_->WaitUntil([p] { return p->ready; }, "client.wait-boot");
+    // The next call in script order not yet issued (a crash puts the calls
+    // it cut short back: the kubelet retries them).
+    auto first_unstarted = [&c] {
+      size_t j = c.next;
+      while (j < c.script.size() && c.state[j] != 0) ++j;
+      return j;
+    };
+    // What overlaps: calls on different volumes, and a mount's delete over
+    // its pull still in flight (the kubelet's publish timed out, it
+    // unpublishes; the driver's handler goes on). Not: a second publish of
+    // a mount whose publish is in flight (a retry of the identical call
+    // shares its flight), anything into a volume being released, nor
+    // (unless overlap_release) a release over calls into its volume: the
+    // store's ReleaseVolume does not exclude them (docs/findings.md).
+    const bool overlap_release = config_.overlap_release;
+    auto volume_wide = [](const ClientOp& o) {
+      return o.kind == OpKind::kRelease || (o.kind == OpKind::kDelete && o.mount.empty());
+    };
+    auto may_start = [&c, &first_unstarted, overlap_release, volume_wide] {
+      const size_t j = first_unstarted();
+      if (j == c.script.size()) return true;
+      const ClientOp& op = c.script[j];
+      const bool is_pull = op.kind == OpKind::kPull || op.kind == OpKind::kPullPartial;
+      for (size_t k = c.next; k < j; ++k) {
+        if (c.state[k] != 1) continue;
+        const ClientOp& other = c.script[k];
+        if (volume_wide(other) && other.volume == op.volume) return false;
+        if (!overlap_release && volume_wide(op) && other.volume == op.volume) return false;
+        const bool other_pull = other.kind == OpKind::kPull || other.kind == OpKind::kPullPartial;
+        if (is_pull && other_pull && other.volume == op.volume && other.mount == op.mount) return false;
+      }
+      return true;
+    };
+    while (true) {
+      sched_->WaitUntil(may_start, "client.wait-release");
+      const size_t j = first_unstarted();
+      if (j == c.script.size()) return;
+      c.state[j] = 1;
+      (void)IssueOp(index, c.script[j], p, name);
+      c.state[j] = 2;
+      while (c.next < c.script.size() && c.state[c.next] == 2) ++c.next;
+      ++ops_done_;
+    }
+  });
+}
+
+Status World::IssueOp(size_t index, const ClientOp& op, Process* p, const std::string& who) {
+  // The kubelet's intent, retried after a crash until it returns.
+  const std::string key = SlotKey(op.volume, op.mount);
+  const auto found = desired_.find(key);
+  const std::optional<Desired> before =
+      found == desired_.end() ? std::nullopt : std::optional<Desired>(found->second);
+  if (op.kind == OpKind::kPull || op.kind == OpKind::kPullPartial) {
+    desired_[key] = Desired{true, op.reference, op.kind == OpKind::kPullPartial};
+  } else if (op.kind == OpKind::kDelete) {
+    desired_[key] = Desired{};
+  } else if (op.kind == OpKind::kRelease) {
+    for (const auto& [v, m] : SlotsOf(clients_[index].index)) {
+      if (v == op.volume) desired_[SlotKey(v, m)] = Desired{};
+    }
+  }
+  const std::optional<Desired> mine =
+      desired_.count(key) != 0 ? std::optional<Desired>(desired_[key]) : std::nullopt;
+  running_op_[sched_->CurrentActor()] = &op;
+  const Status st = Execute(p->manager.get(), op, who);
+  running_op_.erase(sched_->CurrentActor());
+  // A publish refused for a conflict never replaces the accepted one
+  // (unless a later call replaced it meanwhile).
+  const auto now = desired_.find(key);
+  const std::optional<Desired> current =
+      now == desired_.end() ? std::nullopt : std::optional<Desired>(now->second);
+  if (st.code() == Code::kConflict && current == mine) {
+    if (before) {
+      desired_[key] = *before;
+    } else {
+      desired_.erase(key);
+    }
+  }
+  return st;
 }
 
 void World::WaitForOps(uint64_t target, std::string_view what) {
@@ -552,6 +627,13 @@ void World::Crash(bool force_node) {
   const bool node = force_node || config_.processes == 1 || crash_rng_.Below(2) == 0;
   auto forget_ops_of = [this](int process) {
     std::erase_if(running_op_, [&](const auto& kv) { return sched_->ActorProcess(kv.first) == process; });
+    // Calls cut short are issued again by the respawned lanes.
+    for (Client& c : clients_) {
+      if (c.process != process) continue;
+      for (uint8_t& st : c.state) {
+        if (st == 1) st = 0;
+      }
+    }
   };
   if (node) {
     for (int p = 0; p < config_.processes; ++p) {

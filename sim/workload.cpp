@@ -80,6 +80,8 @@ std::string SimConfig::ToText() const {
   if (status_corruptions != 0) out << "status_corruptions=" << status_corruptions << "\n";
   if (corrupt_at_sweep) out << "corrupt_at_sweep=1\n";
   if (link_max != 0) out << "link_max=" << link_max << "\n";
+  if (client_lanes != 1) out << "client_lanes=" << client_lanes << "\n";
+  if (overlap_release) out << "overlap_release=1\n";
   return out.str();
 }
 
@@ -116,6 +118,8 @@ Result<SimConfig> SimConfig::Parse(std::string_view text) {
     else if (key == "status_corruptions") MS_RETURN_IF_ERROR(num(&c.status_corruptions));
     else if (key == "corrupt_at_sweep") c.corrupt_at_sweep = value == "1";
     else if (key == "link_max") MS_RETURN_IF_ERROR(num(&c.link_max));
+    else if (key == "client_lanes") MS_RETURN_IF_ERROR(num(&c.client_lanes));
+    else if (key == "overlap_release") c.overlap_release = value == "1";
     else if (key == "op") {
       const auto parts = SplitComma(value);
       size_t actor = 0;

@@ -74,6 +74,14 @@ struct SimConfig {
   // at ext4's 65000, persistently (also in the final reconciliation, where
   // faults are off). 0: no limit (§2.7).
   uint64_t link_max = 0;
+  // Calls each client actor may have in flight at once: an impatient
+  // kubelet that issues its next call (maybe on the same volume: an
+  // unpublish while the publish still runs) before the last returned.
+  // Calls still start in script order. 1: one at a time.
+  int client_lanes = 1;
+  // With client_lanes > 1: a release may also start over calls still in
+  // flight into its volume (the store does not handle it yet).
+  bool overlap_release = false;
 
   // Canonical text, one key=value per line (goes into trace files).
   std::string ToText() const;

@@ -48,7 +48,8 @@ std::string RunFlags(const SimConfig& c) {
       << " --crashes " << c.crash_rate;
   out << " --tenant-writes " << c.tenant_writes << " --status-corruptions " << c.status_corruptions
       << " --corrupt-at-sweep " << (c.corrupt_at_sweep ? 1 : 0) << " --link-max " << c.link_max
-      << " --gc-rounds " << c.gc_rounds << " --tag-moves " << c.tag_moves;
+      << " --gc-rounds " << c.gc_rounds << " --tag-moves " << c.tag_moves << " --client-lanes " << c.client_lanes;
+  if (c.overlap_release) out << " --overlap-release";
   if (c.break_entry_lock) out << " --break-entry-lock";
   return out.str();
 }
@@ -300,8 +301,13 @@ int main(int argc, char** argv) {
   config.tenant_writes = 2;
   config.status_corruptions = 1;
   config.corrupt_at_sweep = true;
+  // An impatient kubelet: an unpublish may overlap its publish.
+  config.client_lanes = 2;
   CampaignFlags f;
   auto* run = app.add_subcommand("run", "run one seed (--seed) or a campaign of seeds (--seeds)");
+  // A flag given twice takes its last value, so a script can append
+  // overrides to a base set of flags.
+  run->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   run->add_option("--seed", f.seed, "run exactly this seed")->each([&](const std::string&) { f.seed_given = true; });
   run->add_option("--seeds", f.seeds, "number of seeds in the campaign")->capture_default_str();
   run->add_option("--first-seed", f.first_seed, "first seed of the campaign")->capture_default_str();
@@ -326,6 +332,11 @@ int main(int argc, char** argv) {
   run->add_option("--corrupt-at-sweep", config.corrupt_at_sweep,
                   "1: garble one succeeded record's status.json right before the final sweep (DESIGN 2.6)")
       ->capture_default_str();
+  run->add_option("--client-lanes", config.client_lanes,
+                  "calls each client may have in flight at once (an impatient kubelet); 1: one at a time")
+      ->capture_default_str()->check(CLI::Range(1, 16));
+  run->add_flag("--overlap-release", config.overlap_release,
+                "with --client-lanes > 1, let a release start over calls in flight into its volume");
   run->add_option("--link-max", config.link_max,
                   "hard links per file beyond which link fails with EMLINK, every time; 0: none (DESIGN 2.7)")
       ->capture_default_str();
@@ -342,7 +353,23 @@ int main(int argc, char** argv) {
   std::string replay_path;
   auto* replay = app.add_subcommand("replay", "re-run a trace file exactly and report the same verdict");
   replay->add_option("file", replay_path, "trace file written by a failing run")->required();
+  std::string config_path;
+  run->add_option("--config", config_path,
+                  "take the workload from this file (the key=value lines of a trace file's header: explicit "
+                  "scripts, crash_at, fault_at, ...); workload flags are then ignored, --seed/--seeds still apply");
   CLI11_PARSE(app, argc, argv);
   if (*replay) return Replay(replay_path);
+  if (!config_path.empty()) {
+    std::ifstream in(config_path, std::ios::binary);
+    std::stringstream buf;
+    buf << in.rdbuf();
+    auto parsed = SimConfig::Parse(buf.str());
+    if (!in || !parsed.ok()) {
+      std::cerr << "error: --config " << config_path << ": "
+                << (in ? parsed.status().message() : std::string("cannot read")) << "\n";
+      return 2;
+    }
+    config = std::move(parsed).value();
+  }
   return RunCampaign(config, f);
 }
