@@ -345,8 +345,10 @@ def main(argv=None):
     parser.add_argument("--baseline", help="baseline run to compare with")
     parser.add_argument("--history", help="history file (JSON lines) for the trend plot")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--time-threshold", type=float, default=0.25)
-    parser.add_argument("--ratio-threshold", type=float, default=0.15)
+    parser.add_argument("--time-threshold", type=float,
+                        default=float(os.environ.get("MS_BENCH_TIME_THRESHOLD", "0.25")))
+    parser.add_argument("--ratio-threshold", type=float,
+                        default=float(os.environ.get("MS_BENCH_RATIO_THRESHOLD", "0.15")))
     args = parser.parse_args(argv)
 
     run = benchlib.load_run(args.run)
