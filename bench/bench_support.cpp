@@ -9,11 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -71,6 +71,8 @@ bool RemoveTree(const std::string& path) {
   return ::rmdir(path.c_str()) == 0 || errno == ENOENT;
 }
 
+// Adds the regular files below path to usage, each (device, inode) once;
+// bookkeeping says whether path lies under a refs/ directory.
 void Walk(const std::string& path, bool bookkeeping, std::set<std::pair<uint64_t, uint64_t>>* seen,
           DiskUsage* usage) {
   std::vector<std::string> names;
