@@ -307,9 +307,16 @@ Footprint InvariantChecker::CheckQuiescent(uint64_t step) {
     count(root_ + "/store/" + e.substr(0, colon) + "/" + e.substr(colon + 1) + "/data");
   }
   for (const std::string& m : full_models) count(m);
+  std::set<std::string> contents;
   for (const std::string& r : referenced) {
     auto it = expected_.find(r);
-    if (it != expected_.end()) fp.unique_referenced += it->second.payload_bytes;
+    if (it == expected_.end()) continue;
+    fp.unique_referenced += it->second.payload_bytes;
+    for (const auto& [path, node] : it->second.full) {
+      if (node.type == FileType::kRegular && contents.insert(node.content).second) {
+        fp.unique_content_bytes += node.content.size();
+      }
+    }
   }
   fp.entries = entries.size();
   fp.referenced_digests = referenced.size();

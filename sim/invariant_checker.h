@@ -57,6 +57,11 @@ struct Footprint {
   uint64_t unique_referenced = 0;   // sum of payloads of referenced digests
   size_t entries = 0;
   size_t referenced_digests = 0;
+  // What a blob-level store would keep for the same volumes: each distinct
+  // file content of the referenced payloads once (DESIGN §2.8; the store
+  // is manifest-level by design, so two manifests sharing a layer hold it
+  // twice and bytes_on_disk exceeds this).
+  uint64_t unique_content_bytes = 0;
 };
 
 class InvariantChecker {

@@ -82,6 +82,8 @@ std::string SimConfig::ToText() const {
   if (link_max != 0) out << "link_max=" << link_max << "\n";
   if (client_lanes != 1) out << "client_lanes=" << client_lanes << "\n";
   if (overlap_release) out << "overlap_release=1\n";
+  for (const KillAt& k : kills_at) out << "kill_at=" << k.step << "," << k.process << "\n";
+  if (metadata_durable) out << "metadata_durable=1\n";
   return out.str();
 }
 
@@ -120,6 +122,18 @@ Result<SimConfig> SimConfig::Parse(std::string_view text) {
     else if (key == "link_max") MS_RETURN_IF_ERROR(num(&c.link_max));
     else if (key == "client_lanes") MS_RETURN_IF_ERROR(num(&c.client_lanes));
     else if (key == "overlap_release") c.overlap_release = value == "1";
+    else if (key == "metadata_durable") c.metadata_durable = value == "1";
+    else if (key == "kill_at") {
+      const auto parts = SplitComma(value);
+      KillAt k;
+      const auto r1 = std::from_chars(parts[0].data(), parts[0].data() + parts[0].size(), k.step);
+      const auto r2 = parts.size() == 2 ? std::from_chars(parts[1].data(), parts[1].data() + parts[1].size(), k.process)
+                                        : std::from_chars_result{nullptr, std::errc::invalid_argument};
+      if (parts.size() != 2 || r1.ec != std::errc() || r2.ec != std::errc() || k.process < 0 || k.process > 7) {
+        return Status(Code::kCorrupt, "config kill_at=\"" + value + "\" is not step,process");
+      }
+      c.kills_at.push_back(k);
+    }
     else if (key == "op") {
       const auto parts = SplitComma(value);
       size_t actor = 0;

@@ -32,6 +32,13 @@ struct FaultAt {
   bool operator==(const FaultAt&) const = default;
 };
 
+// A driver process killed at one scheduling step (its disk state stays).
+struct KillAt {
+  uint64_t step = 0;
+  int process = 0;
+  bool operator==(const KillAt&) const = default;
+};
+
 struct SimConfig {
   uint64_t seed = 1;
   std::string strategy = "random";  // random | pct:D | rr
@@ -82,6 +89,14 @@ struct SimConfig {
   // With client_lanes > 1: a release may also start over calls still in
   // flight into its volume (the store does not handle it yet).
   bool overlap_release = false;
+  // Driver processes killed at these steps (before the finale): a process
+  // crash, the disk keeps everything (crash_steps are power losses).
+  std::vector<KillAt> kills_at;
+  // The disk journals its namespace: created, renamed and removed entries
+  // survive a power loss once the call returns; only file bytes need an
+  // fsync (ext4/XFS-like). Off: DESIGN's adversarial model, where an entry
+  // needs its parent fsynced.
+  bool metadata_durable = false;
 
   // Canonical text, one key=value per line (goes into trace files).
   std::string ToText() const;
