@@ -766,7 +766,11 @@ SimReport World::Run() {
   for (int p = 0; p < config_.processes; ++p) SpawnDriverActors(p);
   sched_->Spawn("registry-mutator", kRegistryProcess, [this] {
     Prng rng(config_.seed ^ 0x746167ULL);
+    Prng spread(config_.seed ^ 0x737072656164ULL);  // "spread"
     while (tag_moves_left_ > 0) {
+      // Spread over the run, a move lands between a volume's pulls (§2.1);
+      // else the moves all happen while the drivers boot.
+      if (config_.tag_moves_spread) WaitForOps(spread.Below(ops_total_ + 1), "registry.wait");
       sched_->Yield("registry.move-tag");
       const auto& [repo, tag, candidates] = pool_.moving[rng.Below(pool_.moving.size())];
       const BuiltModel& target = pool_.models[candidates[rng.Below(candidates.size())]].second;

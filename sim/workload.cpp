@@ -84,6 +84,7 @@ std::string SimConfig::ToText() const {
   if (overlap_release) out << "overlap_release=1\n";
   for (const KillAt& k : kills_at) out << "kill_at=" << k.step << "," << k.process << "\n";
   if (metadata_durable) out << "metadata_durable=1\n";
+  if (tag_moves_spread) out << "tag_moves_spread=1\n";
   return out.str();
 }
 
@@ -123,6 +124,7 @@ Result<SimConfig> SimConfig::Parse(std::string_view text) {
     else if (key == "client_lanes") MS_RETURN_IF_ERROR(num(&c.client_lanes));
     else if (key == "overlap_release") c.overlap_release = value == "1";
     else if (key == "metadata_durable") c.metadata_durable = value == "1";
+    else if (key == "tag_moves_spread") c.tag_moves_spread = value == "1";
     else if (key == "kill_at") {
       const auto parts = SplitComma(value);
       KillAt k;

@@ -97,6 +97,9 @@ struct SimConfig {
   // fsync (ext4/XFS-like). Off: DESIGN's adversarial model, where an entry
   // needs its parent fsynced.
   bool metadata_durable = false;
+  // Tag moves wait for a random number of client calls to finish, so they
+  // land between pulls; off: they happen as the run starts.
+  bool tag_moves_spread = false;
 
   // Canonical text, one key=value per line (goes into trace files).
   std::string ToText() const;

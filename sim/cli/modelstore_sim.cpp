@@ -49,7 +49,8 @@ std::string RunFlags(const SimConfig& c) {
   out << " --tenant-writes " << c.tenant_writes << " --status-corruptions " << c.status_corruptions
       << " --corrupt-at-sweep " << (c.corrupt_at_sweep ? 1 : 0) << " --link-max " << c.link_max
       << " --gc-rounds " << c.gc_rounds << " --tag-moves " << c.tag_moves << " --client-lanes " << c.client_lanes;
-  out << " --metadata-durable " << (c.metadata_durable ? 1 : 0);
+  out << " --metadata-durable " << (c.metadata_durable ? 1 : 0) << " --tag-moves-spread "
+      << (c.tag_moves_spread ? 1 : 0);
   if (c.overlap_release) out << " --overlap-release";
   if (c.break_entry_lock) out << " --break-entry-lock";
   return out.str();
@@ -308,6 +309,8 @@ int main(int argc, char** argv) {
   config.corrupt_at_sweep = true;
   // An impatient kubelet: an unpublish may overlap its publish.
   config.client_lanes = 2;
+  // Tags move between pulls, not only while the drivers boot.
+  config.tag_moves_spread = true;
   CampaignFlags f;
   auto* run = app.add_subcommand("run", "run one seed (--seed) or a campaign of seeds (--seeds)");
   // A flag given twice takes its last value, so a script can append
@@ -343,6 +346,9 @@ int main(int argc, char** argv) {
   run->add_option("--metadata-durable", config.metadata_durable,
                   "1: created/renamed/removed entries survive a power loss at once, only file bytes need an fsync "
                   "(ext4/XFS-like); 0: DESIGN's adversarial model")
+      ->capture_default_str();
+  run->add_option("--tag-moves-spread", config.tag_moves_spread,
+                  "1: tag moves wait for client calls to finish, landing between pulls; 0: all at the start")
       ->capture_default_str();
   run->add_flag("--overlap-release", config.overlap_release,
                 "with --client-lanes > 1, let a release start over calls in flight into its volume");
