@@ -56,7 +56,7 @@ read -r -d '' TABLE <<EOF || true
 03-nlink-liveness|$CLEAN|60|1000
 04-no-flock|$CLEAN --processes 2 --gc-rounds 12|100|2000
 05-writable-store-files|$CLEAN --tenant-writes 6|60|1000
-06-corrupt-status-is-live|$CLEAN --corrupt-at-sweep 1|60|1000
+06-corrupt-status-is-live|$CLEAN --corrupt-at-sweep 1|100|1000
 07-half-linked-volume|$CLEAN --link-max 3|60|1000
 08-delete-without-volume-lock|$CLEAN --client-lanes 2|100|2000
 09-check-then-act-materialize|$CLEAN|100|2000
@@ -64,7 +64,7 @@ read -r -d '' TABLE <<EOF || true
 11-no-fsync-before-rename|--faults 0 --crashes 0.003 --metadata-durable 1|100|2000
 12-gc-removes-data-in-place|--faults 0.01 --crashes 0.002|100|2000
 13-no-blob-digest-check|--faults 0.02 --crashes 0|100|2000
-14-delete-refuses-corrupt-status|$CLEAN --status-corruptions 4|100|2000
+14-delete-refuses-corrupt-status|$CLEAN --status-corruptions 4|300|3000
 EOF
 
 lookup() {  # lookup NAME FIELD -> the table's field (2 flags, 3 quick, 4 full)
