@@ -2,10 +2,12 @@
 
 #include <rapidcheck.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <vector>
 
@@ -47,7 +49,57 @@ std::map<std::string, std::string>& LastWritten() {
   return files;
 }
 
+struct Known {
+  std::string name;
+  std::string invariant;
+  std::vector<std::regex> details;
+};
+
+std::vector<Known> LoadKnown() {
+  std::vector<Known> out;
+  std::error_code ec;
+  const std::filesystem::path dir = SourceDir() + "/fixtures/regressions/open";
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (e.path().extension() == ".known") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& path : files) {
+    Known k;
+    k.name = path.stem().string();
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("invariant=", 0) == 0) k.invariant = line.substr(10);
+      if (line.rfind("detail=", 0) == 0) k.details.emplace_back(line.substr(7));
+    }
+    if (!k.invariant.empty()) out.push_back(std::move(k));
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string KnownOpenFinding(const sim::Violation& violation) {
+  if (Env("MS_PROP_STRICT") == "1") return "";
+  static const std::vector<Known> known = LoadKnown();
+  for (const Known& k : known) {
+    if (k.invariant != violation.invariant) continue;
+    bool all = true;
+    for (const std::regex& re : k.details) all = all && std::regex_search(violation.detail, re);
+    if (all) return k.name;
+  }
+  return "";
+}
+
+const sim::Violation* NewViolation(const sim::SimReport& report, std::string_view invariant, std::string* known) {
+  const sim::Violation* v = FindViolation(report, invariant);
+  if (v == nullptr) return nullptr;
+  const std::string name = KnownOpenFinding(*v);
+  if (name.empty()) return v;
+  if (known != nullptr) *known = name;
+  return nullptr;
+}
 
 void ApplyRcDefaults() {
   auto params = ParseParams(std::getenv("RC_PARAMS"));
@@ -146,8 +198,14 @@ std::string DescribeFailure(const sim::SimReport& report, std::string_view invar
 sim::SimReport RequireInvariant(RunSpec spec, std::string_view invariant, const std::string& property) {
   ApplyBreak(&spec);
   sim::SimReport report = sim::RunSimulation(ToSimConfig(spec));
-  RC_TAG(report.crashes > 0 ? "crashed" : "no crash", report.fs_faults > 0 ? "faults" : "no fault");
-  if (FindViolation(report, invariant) != nullptr) {
+  std::string known;
+  const sim::Violation* v = NewViolation(report, invariant, &known);
+  if (!known.empty()) {
+    RC_TAG("known open finding " + known);
+  } else {
+    RC_TAG(report.crashes > 0 ? "crashed" : "no crash", report.fs_faults > 0 ? "faults" : "no fault");
+  }
+  if (v != nullptr) {
     const std::string path = SaveRegression(property, report);
     RC_FAIL(DescribeFailure(report, invariant, path));
   }

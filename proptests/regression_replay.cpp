@@ -12,6 +12,11 @@
 // said so on stdout, judged by the re-run alone). Exit 0 then, else 1;
 // 2 for a file that cannot be read or parsed.
 //
+// regression_replay --open FILE...: the same judgement for an open finding
+// (fixtures/regressions/open/: a bug found and not fixed yet). Exit 0 while
+// the bug is still there, 1 once every invariant holds: the fix is in, move
+// the file up to fixtures/regressions/ so that it stays fixed.
+//
 // regression_replay --rerecord FILE...: after an intended change of the
 // store's port calls, rewrites each FILE with its re-run's trace (same
 // config, the schedule this build takes), only if the re-run keeps every
@@ -36,7 +41,9 @@ void PrintViolations(const SimReport& r) {
   for (const auto& h : r.history) std::cout << "      " << h << "\n";
 }
 
-int Judge(const std::string& path, bool rerecord) {
+enum class Mode { kJudge, kOpen, kRerecord };
+
+int Judge(const std::string& path, Mode mode) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     std::cerr << "error: cannot read " << path << "\n";
@@ -70,7 +77,15 @@ int Judge(const std::string& path, bool rerecord) {
   if (!rerun.ok()) PrintViolations(rerun);
   const bool fixed = rerun.ok() && (diverged || replay.ok());
   std::cout << "  verdict: " << (fixed ? "every invariant holds" : "FAIL: the regression is back") << "\n";
-  if (rerecord && rerun.ok()) {
+  if (mode == Mode::kOpen) {
+    if (fixed) {
+      std::cout << "  this open finding is fixed: git mv " << path << " fixtures/regressions/\n";
+      return 1;
+    }
+    std::cout << "  still open (expected while the store is not fixed)\n";
+    return 0;
+  }
+  if (mode == Mode::kRerecord && rerun.ok()) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << rerun.trace_file;
     out.close();
@@ -87,12 +102,20 @@ int Judge(const std::string& path, bool rerecord) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool rerecord = argc > 1 && std::strcmp(argv[1], "--rerecord") == 0;
-  if (argc < (rerecord ? 3 : 2)) {
-    std::cerr << "usage: regression_replay [--rerecord] FILE...\n";
+  Mode mode = Mode::kJudge;
+  int first = 1;
+  if (argc > 1 && std::strcmp(argv[1], "--rerecord") == 0) {
+    mode = Mode::kRerecord;
+    first = 2;
+  } else if (argc > 1 && std::strcmp(argv[1], "--open") == 0) {
+    mode = Mode::kOpen;
+    first = 2;
+  }
+  if (argc <= first) {
+    std::cerr << "usage: regression_replay [--open | --rerecord] FILE...\n";
     return 2;
   }
   int worst = 0;
-  for (int i = rerecord ? 2 : 1; i < argc; ++i) worst = std::max(worst, Judge(argv[i], rerecord));
+  for (int i = first; i < argc; ++i) worst = std::max(worst, Judge(argv[i], mode));
   return worst;
 }

@@ -1,0 +1,118 @@
+#include "proptests/fuzz/fuzz_decode.h"
+
+#include <algorithm>
+#include <array>
+
+namespace ms::prop {
+namespace {
+
+constexpr std::array<const char*, 5> kStrategies{"rr", "pct:1", "pct:2", "pct:3", "random"};
+constexpr std::array<Code, 5> kCodes{Code::kIo, Code::kNoSpace, Code::kPermission, Code::kTooManyLinks,
+                                     Code::kCrossDevice};
+constexpr std::array<uint64_t, 4> kLinkMax{0, 0, 2, 3};
+constexpr int kKinds = 5;  // OpKind kPull..kStatus
+
+class Reader {
+ public:
+  Reader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+  bool Has(size_t n) const { return size_ - pos_ >= n; }
+  uint8_t Byte() { return Has(1) ? data_[pos_++] : 0; }
+  uint16_t U16() {
+    const uint16_t lo = Byte();
+    const uint16_t hi = Byte();
+    return static_cast<uint16_t>(lo | (hi << 8));
+  }
+  bool Done() const { return pos_ >= size_; }
+
+ private:
+  const uint8_t* data_;
+  size_t size_;
+  size_t pos_ = 0;
+};
+
+void PutU16(std::string* out, uint64_t v) {
+  const uint64_t c = std::min<uint64_t>(v, 0xffff);
+  out->push_back(static_cast<char>(c & 0xff));
+  out->push_back(static_cast<char>(c >> 8));
+}
+
+}  // namespace
+
+RunSpec DecodeRunSpec(const uint8_t* data, size_t size) {
+  Reader in(data, size);
+  RunSpec spec;
+  const uint8_t world = in.Byte();
+  spec.strategy = kStrategies[(world & 7u) % kStrategies.size()];
+  spec.processes = (world & 8u) != 0 ? 2 : 1;
+  spec.gc_rounds = (world >> 4) & 3;
+  spec.tag_moves = (world >> 6) & 3;
+  spec.seed = uint64_t{in.U16()} + 1;
+  const uint8_t mishaps = in.Byte();
+  spec.tenant_writes = mishaps & 3;
+  spec.status_corruptions = (mishaps >> 2) & 3;
+  spec.corrupt_at_sweep = (mishaps & 0x10u) != 0;
+  spec.link_max = kLinkMax[(mishaps >> 5) & 3];
+  size_t ops = 0;
+  while (!in.Done()) {
+    const uint8_t r = in.Byte();
+    if (r < 0x80) {
+      if (!in.Has(1)) break;
+      const uint8_t b = in.Byte();
+      if (ops >= kFuzzOpsMax) continue;
+      SpecOp op;
+      op.kind = static_cast<sim::OpKind>(((r >> 2) & 7) % kKinds);
+      op.slot = b % 5;
+      op.ref = (b / 5) % 6;
+      op.hostile = (r & 0x20u) != 0 ? 1 + (b / 30) % 8 : 0;
+      const size_t actor = r & 3u;
+      if (spec.actors.size() <= actor) spec.actors.resize(actor + 1);
+      spec.actors[actor].push_back(op);
+      ++ops;
+    } else if (r < 0xc0) {
+      if (!in.Has(2)) break;
+      const uint64_t step = uint64_t{in.U16()} + 1;
+      if (spec.crash_steps.size() < kFuzzCrashesMax) spec.crash_steps.push_back(step);
+    } else {
+      if (!in.Has(2)) break;
+      const uint64_t call = in.U16();
+      if (spec.faults.size() < kFuzzFaultsMax) spec.faults.push_back({call, kCodes[(r & 7u) % kCodes.size()]});
+    }
+  }
+  return spec;
+}
+
+std::string EncodeRunSpec(const RunSpec& spec) {
+  std::string out;
+  const auto strategy = std::find(kStrategies.begin(), kStrategies.end(), spec.strategy);
+  const unsigned s = strategy == kStrategies.end() ? 4u : static_cast<unsigned>(strategy - kStrategies.begin());
+  out.push_back(static_cast<char>(s | (spec.processes > 1 ? 8u : 0u) |
+                                  (static_cast<unsigned>(std::clamp(spec.gc_rounds, 0, 3)) << 4) |
+                                  (static_cast<unsigned>(std::clamp(spec.tag_moves, 0, 3)) << 6)));
+  PutU16(&out, spec.seed > 0 ? spec.seed - 1 : 0);
+  const unsigned link = spec.link_max == 2 ? 2u : spec.link_max == 3 ? 3u : 0u;
+  out.push_back(static_cast<char>(static_cast<unsigned>(std::clamp(spec.tenant_writes, 0, 3)) |
+                                  (static_cast<unsigned>(std::clamp(spec.status_corruptions, 0, 3)) << 2) |
+                                  (spec.corrupt_at_sweep ? 0x10u : 0u) | (link << 5)));
+  for (size_t a = 0; a < spec.actors.size() && a < kFuzzActorsMax; ++a) {
+    for (const SpecOp& op : spec.actors[a]) {
+      const unsigned kind = static_cast<unsigned>(op.kind);
+      const bool hostile = op.hostile > 0 && op.hostile < kHostileNames;
+      out.push_back(static_cast<char>(a | (kind << 2) | (hostile ? 0x20u : 0u)));
+      const int b = std::clamp(op.slot, 0, 4) + 5 * std::clamp(op.ref, 0, 5) + (hostile ? 30 * (op.hostile - 1) : 0);
+      out.push_back(static_cast<char>(b));
+    }
+  }
+  for (uint64_t step : spec.crash_steps) {
+    out.push_back(static_cast<char>(0x80));
+    PutU16(&out, step > 0 ? step - 1 : 0);
+  }
+  for (const sim::FaultAt& f : spec.faults) {
+    const auto code = std::find(kCodes.begin(), kCodes.end(), f.code);
+    const unsigned c = code == kCodes.end() ? 0u : static_cast<unsigned>(code - kCodes.begin());
+    out.push_back(static_cast<char>(0xc0u | c));
+    PutU16(&out, f.call);
+  }
+  return out;
+}
+
+}  // namespace ms::prop
