@@ -158,6 +158,10 @@ class World {
     size_t next = 0;  // the first op not finished
     // With client_lanes > 1, per op: 0 not started, 1 in flight, 2 done.
     std::vector<uint8_t> state;
+    // Per op, the slot's intent before the op was first issued: a retry
+    // after a crash must restore that one on a conflict, not the intent
+    // its own killed first attempt recorded.
+    std::map<size_t, std::optional<Desired>> before_first;
   };
 
   Status Setup();
@@ -168,7 +172,7 @@ class World {
   void SpawnClientLane(size_t client, int lane);
   // Issues one scripted op as the kubelet would (its intent recorded
   // first) and runs it; returns its status.
-  Status IssueOp(size_t client, const ClientOp& op, Process* p, const std::string& who);
+  Status IssueOp(size_t client, size_t op_index, Process* p, const std::string& who);
   void SpawnGc(int process);
   Status Execute(VolumeManager* manager, const ClientOp& op, const std::string& who);
   // Waits until about `target` client operations have finished (or all).
@@ -440,7 +444,7 @@ void World::SpawnClient(size_t index) {
     Process* p = current_[static_cast<size_t>(process)];
     sched_->WaitUntil([p] { return p->ready; }, "client.wait-boot");
     while (c.next < c.script.size()) {
-      (void)IssueOp(index, c.script[c.next], p, name);
+      (void)IssueOp(index, c.next, p, name);
       ++c.next;
       ++ops_done_;
     }
@@ -492,7 +496,7 @@ void World::SpawnClientLane(size_t index, int lane) {
       const size_t j = first_unstarted();
       if (j == c.script.size()) return;
       c.state[j] = 1;
-      (void)IssueOp(index, c.script[j], p, name);
+      (void)IssueOp(index, j, p, name);
       c.state[j] = 2;
       while (c.next < c.script.size() && c.state[c.next] == 2) ++c.next;
       ++ops_done_;
@@ -500,12 +504,18 @@ void World::SpawnClientLane(size_t index, int lane) {
   });
 }
 
-Status World::IssueOp(size_t index, const ClientOp& op, Process* p, const std::string& who) {
+Status World::IssueOp(size_t index, size_t op_index, Process* p, const std::string& who) {
+  Client& c = clients_[index];
+  const ClientOp& op = c.script[op_index];
   // The kubelet's intent, retried after a crash until it returns.
   const std::string key = SlotKey(op.volume, op.mount);
   const auto found = desired_.find(key);
+  const auto first = c.before_first.find(op_index);
   const std::optional<Desired> before =
-      found == desired_.end() ? std::nullopt : std::optional<Desired>(found->second);
+      first != c.before_first.end()
+          ? first->second
+          : (found == desired_.end() ? std::nullopt : std::optional<Desired>(found->second));
+  c.before_first.emplace(op_index, before);
   if (op.kind == OpKind::kPull || op.kind == OpKind::kPullPartial) {
     desired_[key] = Desired{true, op.reference, op.kind == OpKind::kPullPartial};
   } else if (op.kind == OpKind::kDelete) {
@@ -732,7 +742,17 @@ void World::Finale() {
     op.kind = want.present ? (want.partial ? OpKind::kPullPartial : OpKind::kPull) : OpKind::kDelete;
     op.reference = want.reference;
     running_op_[sched_->CurrentActor()] = &op;
-    (void)Execute(p->manager.get(), op, "kubelet-reconcile");
+    const Status st = Execute(p->manager.get(), op, "kubelet-reconcile");
+    if (st.code() == Code::kConflict) {
+      // The intent was never accepted (its call failed before the store
+      // could refuse it): the pod cannot start, is deleted, and the kubelet
+      // unpublishes the mount.
+      ClientOp unpublish = op;
+      unpublish.kind = OpKind::kDelete;
+      unpublish.reference.clear();
+      running_op_[sched_->CurrentActor()] = &unpublish;
+      (void)Execute(p->manager.get(), unpublish, "kubelet-reconcile");
+    }
     running_op_.erase(sched_->CurrentActor());
   }
   // Nothing excuses a leak in a run without crashes, faults or corrupted
