@@ -205,19 +205,26 @@ Result<PullResult> VolumeManager::PullUnderVolumeLock(const PullRequest& request
   status.cache_key = old_key;
   MS_RETURN_IF_ERROR(WriteStatusFile(fs_, status_path, status));
   status.cache_key.clear();
-  MS_RETURN_IF_ERROR(RemoveAll(fs_, model_dir));
+  // From here on the record says running: every error goes through the
+  // failure path, so no failed pull leaves a model behind it.
   auto finish = [&](Status st) -> Result<PullResult> {
     if (st.ok()) {
       status.state = VolumeState::kSucceeded;
-      MS_RETURN_IF_ERROR(WriteStatusFile(fs_, status_path, status));
-      return PullResult{status, model_dir};
+      st = WriteStatusFile(fs_, status_path, status);
+      if (st.ok()) return PullResult{status, model_dir};
     }
     status.state = StateFor(st);
     status.error = st.message();
-    Status rm = RemoveAll(fs_, model_dir);
-    if (!rm.ok()) runtime_->Log(LogLevel::kWarning, rm.Annotate("remove failed model").ToString());
+    // The record first, then the model. A record write that failed after
+    // its rename landed may still say succeeded: never remove a model from
+    // under a record that says so.
     Status wr = WriteStatusFile(fs_, status_path, status);
     if (!wr.ok()) runtime_->Log(LogLevel::kWarning, wr.Annotate("record failure").ToString());
+    auto on_disk = ReadStatusFile(fs_, status_path);
+    if (!(on_disk.ok() && on_disk->state == VolumeState::kSucceeded)) {
+      Status rm = RemoveAll(fs_, model_dir);
+      if (!rm.ok()) runtime_->Log(LogLevel::kWarning, rm.Annotate("remove failed model").ToString());
+    }
     if (!status.cache_key.empty()) GcLogged(status.cache_key, "after failed pull");
     return st;
   };
@@ -226,6 +233,11 @@ Result<PullResult> VolumeManager::PullUnderVolumeLock(const PullRequest& request
   auto release_old = [&] {
     if (!old_key.empty() && old_key != status.cache_key) GcLogged(old_key, "after tag move");
   };
+  if (Status rm = RemoveAll(fs_, model_dir); !rm.ok()) {
+    auto result = finish(rm.Annotate("remove old model"));
+    release_old();
+    return result;
+  }
 
   PullOptions pull_options;
   pull_options.durable = options_.store.durable;
@@ -233,7 +245,11 @@ Result<PullResult> VolumeManager::PullUnderVolumeLock(const PullRequest& request
     pull_options.exclude_weights = request.exclude_weights;
     pull_options.exclude_patterns = request.exclude_patterns;
     pull_options.read_only = false;
-    MS_RETURN_IF_ERROR(WriteStatusFile(fs_, status_path, status));
+    if (Status wr = WriteStatusFile(fs_, status_path, status); !wr.ok()) {
+      auto result = finish(wr);
+      release_old();
+      return result;
+    }
     release_old();
     auto digest = registry_->Resolve(*token, reference);
     if (!digest.ok()) return finish(digest.status().Annotate("resolve " + request.reference));
@@ -257,7 +273,11 @@ Result<PullResult> VolumeManager::PullUnderVolumeLock(const PullRequest& request
   status.manifest = status.cache_key;
   // The record names the key before any byte moves: after a crash the key
   // is still known.
-  MS_RETURN_IF_ERROR(WriteStatusFile(fs_, status_path, status));
+  if (Status wr = WriteStatusFile(fs_, status_path, status); !wr.ok()) {
+    auto result = finish(wr);
+    release_old();
+    return result;
+  }
   release_old();
   const Digest key = *digest;
   Status st = store_.Materialize(
