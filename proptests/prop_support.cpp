@@ -2,21 +2,16 @@
 
 #include <rapidcheck.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <sstream>
 #include <vector>
 
 #include "sim/fnv1a.h"
 #include "sim/trace.h"
 
-#ifndef MS_PROP_SOURCE_DIR
-#define MS_PROP_SOURCE_DIR "."
-#endif
 #ifndef MS_PROP_BINARY_DIR
 #define MS_PROP_BINARY_DIR "build"
 #endif
@@ -49,48 +44,7 @@ std::map<std::string, std::string>& LastWritten() {
   return files;
 }
 
-struct Known {
-  std::string name;
-  std::string invariant;
-  std::vector<std::regex> details;
-};
-
-std::vector<Known> LoadKnown() {
-  std::vector<Known> out;
-  std::error_code ec;
-  const std::filesystem::path dir = SourceDir() + "/fixtures/regressions/open";
-  std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    if (e.path().extension() == ".known") files.push_back(e.path());
-  }
-  std::sort(files.begin(), files.end());
-  for (const auto& path : files) {
-    Known k;
-    k.name = path.stem().string();
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind("invariant=", 0) == 0) k.invariant = line.substr(10);
-      if (line.rfind("detail=", 0) == 0) k.details.emplace_back(line.substr(7));
-    }
-    if (!k.invariant.empty()) out.push_back(std::move(k));
-  }
-  return out;
-}
-
 }  // namespace
-
-std::string KnownOpenFinding(const sim::Violation& violation) {
-  if (Env("MS_PROP_STRICT") == "1") return "";
-  static const std::vector<Known> known = LoadKnown();
-  for (const Known& k : known) {
-    if (k.invariant != violation.invariant) continue;
-    bool all = true;
-    for (const std::regex& re : k.details) all = all && std::regex_search(violation.detail, re);
-    if (all) return k.name;
-  }
-  return "";
-}
 
 const sim::Violation* NewViolation(const sim::SimReport& report, std::string_view invariant, std::string* known) {
   const sim::Violation* v = FindViolation(report, invariant);
@@ -127,11 +81,6 @@ void ApplyBreak(RunSpec* spec) {
     std::fprintf(stderr, "MS_PROP_BREAK=\"%s\": expected entry-lock or max-steps=N\n", what.c_str());
     std::abort();
   }
-}
-
-std::string SourceDir() {
-  const std::string env = Env("MS_SOURCE_DIR");
-  return env.empty() ? MS_PROP_SOURCE_DIR : env;
 }
 
 std::string BinaryDir() { return MS_PROP_BINARY_DIR; }

@@ -16,14 +16,9 @@
 // budget or a campaign can choose max_success/max_size while a RC_PARAMS
 // given by hand (reproduce=..., seed=...) always wins.
 //
-// Open findings: a bug the properties found and the store has not fixed yet
-// lives in fixtures/regressions/open/ as <name>.trace (replayed by ctest as
-// regression-open.<name>, which passes while the bug is there) and
-// <name>.known: "invariant=<name>" and "detail=<ECMAScript regex>" lines,
-// all of which a violation must match. The properties tolerate a first
-// violation that matches a .known file (RapidCheck tags the case "known
-// open finding"), so the suite stays green for everyone else while the
-// fix is pending; MS_PROP_STRICT=1 tolerates nothing.
+// Open findings (known_findings.h): the properties tolerate a first
+// violation that matches a signature in fixtures/regressions/open/
+// (RapidCheck tags the case "known open finding <name>").
 //
 // Self-test (a test that cannot fail is a defect): $MS_PROP_BREAK breaks the
 // run on purpose, for every property of the process:
@@ -35,6 +30,7 @@
 #include <string>
 #include <string_view>
 
+#include "proptests/known_findings.h"
 #include "proptests/run_spec.h"
 #include "sim/simulator.h"
 
@@ -46,16 +42,12 @@ void ApplyRcDefaults();
 // Applies $MS_PROP_BREAK to spec (see above).
 void ApplyBreak(RunSpec* spec);
 
-// The source tree and the build tree this binary was configured for.
-std::string SourceDir();
+// The build tree this binary was configured for.
 std::string BinaryDir();
 std::string RegressionDir();
 
 // The first violation of invariant (a kInvariantNames entry), or nullptr.
 const sim::Violation* FindViolation(const sim::SimReport& report, std::string_view invariant);
-
-// The open finding (its .known file's name) violation matches, or "".
-std::string KnownOpenFinding(const sim::Violation& violation);
 
 // FindViolation, unless the violation is a tolerated open finding (then
 // nullptr, and *known names it when known is given).
