@@ -109,6 +109,10 @@ rc::Gen<RunSpec> GenRun(const GenLimits& limits) {
         rc::gen::set(&RunSpec::crash_steps,
                      rc::gen::resize(crashes, rc::gen::container<std::vector<uint64_t>>(
                                                   Range<uint64_t>(1, limits.crash_step_max)))),
+        rc::gen::set(&RunSpec::kills,
+                     rc::gen::resize(crashes, rc::gen::container<std::vector<sim::KillAt>>(rc::gen::build<sim::KillAt>(
+                                                  rc::gen::set(&sim::KillAt::step, Range<uint64_t>(1, limits.crash_step_max)),
+                                                  rc::gen::set(&sim::KillAt::process, Range(0, 2)))))),
         rc::gen::set(&RunSpec::faults,
                      rc::gen::resize(faults, rc::gen::container<std::vector<sim::FaultAt>>(GenFault(limits)))),
         rc::gen::set(&RunSpec::tenant_writes, limits.mishaps ? Weighted<int>({{4, 0}, {1, 1}, {1, 2}}) : rc::gen::just(0)),
@@ -117,7 +121,10 @@ rc::Gen<RunSpec> GenRun(const GenLimits& limits) {
         rc::gen::set(&RunSpec::corrupt_at_sweep, limits.mishaps ? Weighted<bool>({{4, false}, {1, true}})
                                                                 : rc::gen::just(false)),
         rc::gen::set(&RunSpec::link_max, limits.mishaps ? Weighted<uint64_t>({{6, 0}, {1, 2}, {1, 3}})
-                                                        : rc::gen::just(uint64_t{0})));
+                                                        : rc::gen::just(uint64_t{0})),
+        rc::gen::set(&RunSpec::client_lanes, limits.mishaps ? Weighted<int>({{3, 1}, {1, 2}}) : rc::gen::just(1)),
+        rc::gen::set(&RunSpec::tag_moves_spread,
+                     limits.mishaps ? Weighted<bool>({{1, false}, {1, true}}) : rc::gen::just(false)));
   });
 }
 

@@ -5,12 +5,14 @@
 //              loses operations, then each op shrinks (kind toward pull,
 //              slot toward 0, reference toward the first, hostile toward 0)
 //   faults     removed, then their call index lowered, code toward EIO
-//   crashes    removed, then their step lowered
+//   crashes    node crashes and process kills removed, then their step
+//              lowered
 //   schedule   strategy toward "rr" (no randomness at all), then pct:1..3,
 //              then random; seed toward 1
 //   world      processes toward 1, GC rounds and tag moves toward 0,
 //              tenant writes and status corruptions toward 0, no
-//              corruption at the sweep, no link limit
+//              corruption at the sweep, no link limit, one call in
+//              flight per kubelet stream, tag moves at the start
 //
 // Sizes follow RapidCheck's size parameter (RC_PARAMS max_size, default
 // 100): at size 100 a run has 1..`actors_max` actors of 1..`ops_max` ops
@@ -30,11 +32,12 @@ struct GenLimits {
   int processes_max = 2;        // driver processes sharing the root
   int gc_rounds_max = 3;        // sweeps / maybe-GCs per GC actor
   int tag_moves_max = 3;        // registry tag moves
-  int crashes_max = 0;          // node crash points at size 100
+  int crashes_max = 0;          // node crash points (and process kills) at size 100
   uint64_t crash_step_max = 1500;
   int faults_max = 0;           // filesystem faults at size 100
   uint64_t fault_call_max = 800;
-  // Tenant writes, corrupted status files, a small link limit.
+  // Tenant writes, corrupted status files, a small link limit, impatient
+  // kubelets (two calls in flight), tag moves between pulls.
   bool mishaps = false;
   bool hostile = false;         // ops may carry names that try to escape the root
   // RunSpec::refs: pulls name only the pool's first refs_max references (0:

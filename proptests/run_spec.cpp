@@ -83,6 +83,12 @@ sim::SimConfig ToSimConfig(const RunSpec& spec) {
   }
   c.actors = static_cast<int>(c.scripts.size());
   c.crash_steps = spec.crash_steps;
+  for (sim::KillAt k : spec.kills) {
+    k.process = std::max(0, k.process) % c.processes;
+    c.kills_at.push_back(k);
+  }
+  c.client_lanes = std::clamp(spec.client_lanes, 1, 4);
+  c.tag_moves_spread = spec.tag_moves_spread;
   c.faults_at = spec.faults;
   c.tenant_writes = std::max(0, spec.tenant_writes);
   c.status_corruptions = std::max(0, spec.status_corruptions);
@@ -99,7 +105,8 @@ size_t OpCount(const RunSpec& spec) {
 
 void showValue(const RunSpec& spec, std::ostream& os) {
   os << "RunSpec (" << spec.actors.size() << " actors, " << OpCount(spec) << " ops, "
-     << spec.crash_steps.size() << " crash points, " << spec.faults.size() << " faults):\n"
+     << spec.crash_steps.size() << " crash points, " << spec.kills.size() << " process kills, "
+     << spec.faults.size() << " faults):\n"
      << ToSimConfig(spec).ToText();
 }
 

@@ -57,13 +57,16 @@ struct RunSpec {
   // 0: all). Few references, few digests: concurrent first pulls (I2).
   int refs = 0;
   std::vector<std::vector<SpecOp>> actors;  // one script per client actor
-  std::vector<uint64_t> crash_steps;        // node crashes after these steps
+  std::vector<uint64_t> crash_steps;        // node crashes (power loss) after these steps
+  std::vector<sim::KillAt> kills;           // process crashes (disk intact); process taken mod processes
   std::vector<sim::FaultAt> faults;         // filesystem faults at call indices
   // Node mishaps and tenants (SimConfig has the details):
   int tenant_writes = 0;                    // writes through a volume's file
   int status_corruptions = 0;               // status.json garbled mid-run
   bool corrupt_at_sweep = false;            // one garbled right before the final sweep
   uint64_t link_max = 0;                    // EMLINK beyond this many links (0: none)
+  int client_lanes = 1;                     // calls a kubelet stream has in flight at once
+  bool tag_moves_spread = false;            // tag moves land between pulls
   bool break_entry_lock = false;            // self-test: a store without its entry lock
   uint64_t max_steps = 200'000;             // I4: more is a livelock
   bool operator==(const RunSpec&) const = default;

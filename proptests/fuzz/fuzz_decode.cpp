@@ -52,6 +52,8 @@ RunSpec DecodeRunSpec(const uint8_t* data, size_t size) {
   spec.status_corruptions = (mishaps >> 2) & 3;
   spec.corrupt_at_sweep = (mishaps & 0x10u) != 0;
   spec.link_max = kLinkMax[(mishaps >> 5) & 3];
+  spec.tag_moves_spread = (mishaps & 0x80u) != 0;
+  spec.client_lanes = (in.Byte() & 1u) != 0 ? 2 : 1;
   size_t ops = 0;
   while (!in.Done()) {
     const uint8_t r = in.Byte();
@@ -68,10 +70,14 @@ RunSpec DecodeRunSpec(const uint8_t* data, size_t size) {
       if (spec.actors.size() <= actor) spec.actors.resize(actor + 1);
       spec.actors[actor].push_back(op);
       ++ops;
-    } else if (r < 0xc0) {
+    } else if (r < 0xa0) {
       if (!in.Has(2)) break;
       const uint64_t step = uint64_t{in.U16()} + 1;
       if (spec.crash_steps.size() < kFuzzCrashesMax) spec.crash_steps.push_back(step);
+    } else if (r < 0xc0) {
+      if (!in.Has(2)) break;
+      const uint64_t step = uint64_t{in.U16()} + 1;
+      if (spec.kills.size() < kFuzzKillsMax) spec.kills.push_back({step, r & 1});
     } else {
       if (!in.Has(2)) break;
       const uint64_t call = in.U16();
@@ -92,7 +98,9 @@ std::string EncodeRunSpec(const RunSpec& spec) {
   const unsigned link = spec.link_max == 2 ? 2u : spec.link_max == 3 ? 3u : 0u;
   out.push_back(static_cast<char>(static_cast<unsigned>(std::clamp(spec.tenant_writes, 0, 3)) |
                                   (static_cast<unsigned>(std::clamp(spec.status_corruptions, 0, 3)) << 2) |
-                                  (spec.corrupt_at_sweep ? 0x10u : 0u) | (link << 5)));
+                                  (spec.corrupt_at_sweep ? 0x10u : 0u) | (link << 5) |
+                                  (spec.tag_moves_spread ? 0x80u : 0u)));
+  out.push_back(static_cast<char>(spec.client_lanes > 1 ? 1 : 0));
   for (size_t a = 0; a < spec.actors.size() && a < kFuzzActorsMax; ++a) {
     for (const SpecOp& op : spec.actors[a]) {
       const unsigned kind = static_cast<unsigned>(op.kind);
@@ -105,6 +113,10 @@ std::string EncodeRunSpec(const RunSpec& spec) {
   for (uint64_t step : spec.crash_steps) {
     out.push_back(static_cast<char>(0x80));
     PutU16(&out, step > 0 ? step - 1 : 0);
+  }
+  for (const sim::KillAt& k : spec.kills) {
+    out.push_back(static_cast<char>(0xa0u | (static_cast<unsigned>(k.process) & 1u)));
+    PutU16(&out, k.step > 0 ? k.step - 1 : 0);
   }
   for (const sim::FaultAt& f : spec.faults) {
     const auto code = std::find(kCodes.begin(), kCodes.end(), f.code);

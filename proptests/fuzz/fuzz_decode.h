@@ -10,17 +10,19 @@
 //   byte 1-2 seed - 1
 //   byte 3   bits 0-1 tenant writes, bits 2-3 status corruptions,
 //            bit 4 corrupt at the final sweep, bits 5-6 link limit
-//            (none, none, 2, 3)
+//            (none, none, 2, 3), bit 7 tag moves spread between pulls
+//   byte 4   bit 0 two calls in flight per kubelet stream (client lanes)
 //   then records, each led by one byte r:
 //   r < 0x80   a client op, plus one byte b:
 //              actor r & 3, kind (r >> 2) & 7 mod 5 (pull, partial pull,
 //              delete, release, status), a hostile name if r & 0x20;
 //              slot b % 5, reference offset (b / 5) % 6, hostile name
 //              1 + (b / 30) % 8
-//   0x80..0xbf a node crash, plus two bytes: step + 1
+//   0x80..0x9f a node crash (power loss), plus two bytes: step - 1
+//   0xa0..0xbf a process kill of process r & 1, plus two bytes: step - 1
 //   0xc0..0xff a filesystem fault, plus two bytes: call index; code
 //              r & 7 mod 5 (EIO, ENOSPC, EACCES, EMLINK, EXDEV)
-// Bounds: 4 actors, 32 ops, 3 crashes, 8 faults; records past a bound are
+// Bounds: 4 actors, 32 ops, 3 crashes, 3 kills, 8 faults; records past a bound are
 // skipped. EncodeRunSpec is the inverse on specs within these bounds (the
 // seed corpus is written with it).
 #pragma once
@@ -36,12 +38,13 @@ namespace ms::prop {
 inline constexpr size_t kFuzzActorsMax = 4;
 inline constexpr size_t kFuzzOpsMax = 32;
 inline constexpr size_t kFuzzCrashesMax = 3;
+inline constexpr size_t kFuzzKillsMax = 3;
 inline constexpr size_t kFuzzFaultsMax = 8;
 
 RunSpec DecodeRunSpec(const uint8_t* data, size_t size);
 
 // The bytes DecodeRunSpec turns back into spec, for a spec within the
-// bounds above (and with seed <= 65536, crash steps <= 65536, fault calls
+// bounds above (and with seed <= 65536, crash and kill steps <= 65536, fault calls
 // < 65536, fields in their ranges); anything beyond is clamped or dropped.
 std::string EncodeRunSpec(const RunSpec& spec);
 

@@ -14,6 +14,7 @@ RC_GTEST_PROP(FuzzDecode, AnyBytesDecodeToABoundedRun, (const std::vector<uint8_
   RC_ASSERT(spec.actors.size() <= kFuzzActorsMax);
   RC_ASSERT(OpCount(spec) <= kFuzzOpsMax);
   RC_ASSERT(spec.crash_steps.size() <= kFuzzCrashesMax);
+  RC_ASSERT(spec.kills.size() <= kFuzzKillsMax);
   RC_ASSERT(spec.faults.size() <= kFuzzFaultsMax);
   RC_ASSERT(spec.processes >= 1 && spec.processes <= 2);
   for (const auto& script : spec.actors) {
@@ -39,6 +40,8 @@ RC_GTEST_PROP(FuzzDecode, EncodeThenDecodeIsTheIdentity, ()) {
   }
   while (!spec.actors.empty() && spec.actors.back().empty()) spec.actors.pop_back();
   spec.crash_steps.resize(std::min(spec.crash_steps.size(), kFuzzCrashesMax));
+  spec.kills.resize(std::min(spec.kills.size(), kFuzzKillsMax));
+  for (sim::KillAt& k : spec.kills) k.process &= 1;
   spec.faults.resize(std::min(spec.faults.size(), kFuzzFaultsMax));
   const std::string bytes = EncodeRunSpec(spec);
   const RunSpec back = DecodeRunSpec(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());

@@ -63,6 +63,14 @@ std::vector<std::pair<std::string, RunSpec>> Seeds() {
     add("crashes", s);
   }
   {
+    RunSpec s;  // a driver process killed mid-pull, the other carries on
+    s.strategy = "random";
+    s.processes = 2;
+    s.actors = {{Op(OpKind::kPull, 0), Op(OpKind::kDelete, 0)}, {Op(OpKind::kPull, 0), Op(OpKind::kPull, 1)}};
+    s.kills = {{80, 0}, {300, 1}};
+    add("process-kills", s);
+  }
+  {
     RunSpec s;  // filesystem faults
     s.actors = {{Op(OpKind::kPull, 0), Op(OpKind::kPull, 1), Op(OpKind::kRelease, 1)}};
     s.faults = {{40, ms::Code::kIo}, {95, ms::Code::kNoSpace}, {150, ms::Code::kTooManyLinks}};
@@ -81,6 +89,9 @@ std::vector<std::pair<std::string, RunSpec>> Seeds() {
     s.status_corruptions = 1;
     s.corrupt_at_sweep = true;
     s.link_max = 2;
+    s.client_lanes = 2;
+    s.tag_moves = 2;
+    s.tag_moves_spread = true;
     s.actors = {{Op(OpKind::kPull, 0), Op(OpKind::kPull, 1)}, {Op(OpKind::kPull, 0), Op(OpKind::kPull, 2)}};
     add("mishaps", s);
   }
