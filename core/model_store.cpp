@@ -8,6 +8,7 @@ namespace {
 constexpr uint32_t kDirMode = 0755;
 constexpr uint64_t kRefMaxBytes = 4096;
 constexpr uint64_t kMirrorEntriesMax = 10'000'000;
+constexpr char kLockName[] = ".lock";
 
 }  // namespace
 
@@ -66,7 +67,7 @@ Result<std::unique_ptr<ModelStore::EntryLock>> ModelStore::LockEntry(const Diges
       if (!exists.ok()) return fail(exists.status());
       if (!*exists) return std::make_unique<EntryLock>(runtime_, std::move(key), nullptr);
     }
-    auto lock = fs_->LockFile(JoinPath(entry, ".lock"));
+    auto lock = fs_->LockFile(JoinPath(entry, kLockName));
     if (lock.ok()) {
       return std::make_unique<EntryLock>(runtime_, std::move(key), std::move(lock).value());
     }
@@ -225,7 +226,29 @@ Status ModelStore::DiscardPayloadLocked(const Digest& digest) {
   const std::string staging = StagingDir(digest);
   MS_RETURN_IF_ERROR(RemoveAll(fs_, staging));
   MS_RETURN_IF_ERROR(fs_->Rename(DataDir(digest), staging));
-  return RemoveAll(fs_, EntryDir(digest));
+  return RemoveEntryLocked(digest);
+}
+
+Status ModelStore::RemoveEntryLocked(const Digest& digest) {
+  // The lock file goes last. While it exists, its holder owns the entry; a
+  // caller waiting on it wakes after it is unlinked, sees that the path no
+  // longer names the file it locked, and starts over. A plain RemoveAll
+  // would unlink .lock first (it sorts first), and a caller arriving then
+  // would lock a fresh .lock and work in the entry while we were still
+  // removing its data.tmp/ and refs/ (two owners, a referenced entry lost).
+  const std::string entry = EntryDir(digest);
+  auto names = fs_->ReadDir(entry);
+  if (!names.ok()) return names.code() == Code::kNotFound ? Status::Ok() : names.status();
+  for (const std::string& name : *names) {
+    if (name != kLockName) MS_RETURN_IF_ERROR(RemoveAll(fs_, JoinPath(entry, name)));
+  }
+  Status st = fs_->Unlink(JoinPath(entry, kLockName));
+  if (!st.ok() && st.code() != Code::kNotFound) return st;
+  st = fs_->RemoveDir(entry);
+  // kNotEmpty: a caller came after the lock file went and made a fresh one;
+  // the (empty) entry is now its.
+  if (st.code() == Code::kNotFound || st.code() == Code::kNotEmpty) return Status::Ok();
+  return st;
 }
 
 Status ModelStore::CollectLocked(const Digest& digest, SweepReport* report) {
@@ -240,7 +263,7 @@ Status ModelStore::CollectLocked(const Digest& digest, SweepReport* report) {
       return Status::Ok();
     }
     if (!staging.ok() && staging.code() != Code::kNotFound) return staging.status();
-    MS_RETURN_IF_ERROR(RemoveAll(fs_, entry));
+    MS_RETURN_IF_ERROR(RemoveEntryLocked(digest));
     ++report->staging_removed;
     return Status::Ok();
   }

@@ -99,6 +99,8 @@ class ModelStore {
   Status MirrorLocked(const std::string& src, const std::string& dst, const CancelToken& token);
   Status PullLocked(const Digest& digest, const PullFn& pull);
   Status DiscardPayloadLocked(const Digest& digest);
+  // Removes the whole entry, its lock file last.
+  Status RemoveEntryLocked(const Digest& digest);
 
   Filesystem* fs_;
   Runtime* runtime_;

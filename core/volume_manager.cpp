@@ -156,6 +156,13 @@ Result<PullResult> VolumeManager::DoPull(const PullRequest& request, const Refer
   auto token = std::make_shared<CancelToken>(deadline_ms);
   {
     ScopedLock guard(runtime_, kInflightKey);
+    // A release of the volume snapshots in-flight pulls under this same
+    // lock: a pull registering after it would write into a tree being
+    // removed. It is canceled before it touches the disk.
+    if (releasing_.count(request.volume) != 0) {
+      return Status(Code::kCanceled, "pull into " + vkey + ": volume " + request.volume +
+                                         " is being released");
+    }
     inflight_[vkey] = token;
   }
   // Not a destructor: taking a lock can be a crash point in the simulator,
@@ -203,10 +210,8 @@ Result<PullResult> VolumeManager::PullUnderVolumeLock(const PullRequest& request
   // so a re-pull of an unchanged digest does not let GC take the entry.
   status.state = VolumeState::kRunning;
   status.cache_key = old_key;
-  MS_RETURN_IF_ERROR(WriteStatusFile(fs_, status_path, status));
-  status.cache_key.clear();
-  // From here on the record says running: every error goes through the
-  // failure path, so no failed pull leaves a model behind it.
+  // Once the record says running, every error goes through the failure
+  // path, so no failed pull leaves a model behind it.
   auto finish = [&](Status st) -> Result<PullResult> {
     if (st.ok()) {
       status.state = VolumeState::kSucceeded;
@@ -228,6 +233,14 @@ Result<PullResult> VolumeManager::PullUnderVolumeLock(const PullRequest& request
     if (!status.cache_key.empty()) GcLogged(status.cache_key, "after failed pull");
     return st;
   };
+  if (Status wr = WriteStatusFile(fs_, status_path, status); !wr.ok()) {
+    // The write may have failed after its rename landed (the record dir's
+    // fsync): then the record says running over the old model.
+    auto on_disk = ReadStatusFile(fs_, status_path);
+    if (on_disk.ok() && on_disk->state == VolumeState::kRunning) return finish(wr);
+    return wr;
+  }
+  status.cache_key.clear();
   // A re-pull whose tag moved no longer references the old key: collect it
   // now (upstream overwrote the record and leaked the old entry).
   auto release_old = [&] {
@@ -322,6 +335,8 @@ Status VolumeManager::ReleaseVolume(const std::string& volume) {
   std::vector<std::string> busy;
   {
     ScopedLock guard(runtime_, kInflightKey);
+    // From here until the release returns, no pull into the volume starts.
+    ++releasing_[volume];
     for (auto& [vkey, token] : inflight_) {
       if (vkey == volume || vkey.rfind(volume + "/", 0) == 0) {
         token->Cancel();
@@ -334,6 +349,16 @@ Status VolumeManager::ReleaseVolume(const std::string& volume) {
     runtime_->Lock("volume:" + vkey);
     runtime_->Unlock("volume:" + vkey);
   }
+  // Not a destructor: taking a lock can be a crash point in the simulator.
+  Status st = ReleaseQuiescedVolume(volume);
+  {
+    ScopedLock guard(runtime_, kInflightKey);
+    if (auto it = releasing_.find(volume); it != releasing_.end() && --it->second == 0) releasing_.erase(it);
+  }
+  return st;
+}
+
+Status VolumeManager::ReleaseQuiescedVolume(const std::string& volume) {
   const std::string dir = VolumeDir(volume);
   std::set<std::string> keys;
   auto collect = [&](const std::string& status_path) {

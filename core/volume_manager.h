@@ -85,6 +85,8 @@ class VolumeManager {
   Result<PullResult> PullUnderVolumeLock(const PullRequest& request, const Reference& reference,
                                          const CancelToken& token);
   Result<bool> ReferrerHolds(const std::string& referrer, const Digest& digest);
+  // ReleaseVolume's removal, once no pull into the volume runs or can start.
+  Status ReleaseQuiescedVolume(const std::string& volume);
   Status RemoveWithRetry(const std::string& path);
   Status DropRecord(const std::string& record_dir);
   void GcLogged(const std::string& cache_key, std::string_view why);
@@ -100,6 +102,9 @@ class VolumeManager {
   // Guarded by the Runtime lock kInflightKey: the token of the pull that
   // holds each (volume/mount)'s lock.
   std::map<std::string, std::shared_ptr<CancelToken>> inflight_;
+  // Guarded by kInflightKey: volumes being released (a count: two releases
+  // of one volume may overlap); pulls into them are canceled at the start.
+  std::map<std::string, int> releasing_;
 };
 
 // Checks a volume name or mount id: a safe path component of

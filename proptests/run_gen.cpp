@@ -123,6 +123,8 @@ rc::Gen<RunSpec> GenRun(const GenLimits& limits) {
         rc::gen::set(&RunSpec::link_max, limits.mishaps ? Weighted<uint64_t>({{6, 0}, {1, 2}, {1, 3}})
                                                         : rc::gen::just(uint64_t{0})),
         rc::gen::set(&RunSpec::client_lanes, limits.mishaps ? Weighted<int>({{3, 1}, {1, 2}}) : rc::gen::just(1)),
+        rc::gen::set(&RunSpec::overlap_release,
+                     limits.mishaps ? Weighted<bool>({{1, false}, {1, true}}) : rc::gen::just(false)),
         rc::gen::set(&RunSpec::tag_moves_spread,
                      limits.mishaps ? Weighted<bool>({{1, false}, {1, true}}) : rc::gen::just(false)));
   });

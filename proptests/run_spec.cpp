@@ -88,6 +88,7 @@ sim::SimConfig ToSimConfig(const RunSpec& spec) {
     c.kills_at.push_back(k);
   }
   c.client_lanes = std::clamp(spec.client_lanes, 1, 4);
+  c.overlap_release = spec.overlap_release;
   c.tag_moves_spread = spec.tag_moves_spread;
   c.faults_at = spec.faults;
   c.tenant_writes = std::max(0, spec.tenant_writes);

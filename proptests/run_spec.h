@@ -66,6 +66,7 @@ struct RunSpec {
   bool corrupt_at_sweep = false;            // one garbled right before the final sweep
   uint64_t link_max = 0;                    // EMLINK beyond this many links (0: none)
   int client_lanes = 1;                     // calls a kubelet stream has in flight at once
+  bool overlap_release = false;             // a release may start over calls into its volume
   bool tag_moves_spread = false;            // tag moves land between pulls
   bool break_entry_lock = false;            // self-test: a store without its entry lock
   uint64_t max_steps = 200'000;             // I4: more is a livelock

@@ -173,6 +173,12 @@ class World {
   // Issues one scripted op as the kubelet would (its intent recorded
   // first) and runs it; returns its status.
   Status IssueOp(size_t client, size_t op_index, Process* p, const std::string& who);
+  // Whether the files under a failed pull's slot are its own to have
+  // cleaned up (the DESIGN §5 check), not another call's or a kept model's.
+  bool FailedPullOwnsItsSlot(const ClientOp& op, bool unfinished_before);
+  // A file (not a dir) under the slot's model dir, or "".
+  std::string ModelFileLeft(const ClientOp& op);
+  bool RecordSucceeded(const ClientOp& op);
   void SpawnGc(int process);
   Status Execute(VolumeManager* manager, const ClientOp& op, const std::string& who);
   // Waits until about `target` client operations have finished (or all).
@@ -212,6 +218,8 @@ class World {
   int corruptions_left_ = 0;
   int corruptions_done_ = 0;
   std::map<ActorId, const ClientOp*> running_op_;
+  // Explicit faults (fault_at) injected into each actor's calls so far.
+  std::map<ActorId, uint64_t> explicit_faults_by_actor_;
   std::map<std::string, Desired> desired_;
   Prng crash_rng_;
   bool finale_started_ = false;
@@ -318,6 +326,7 @@ Status World::Setup() {
     auto it = faults_at.find(call.index);
     if (it == faults_at.end()) return Status::Ok();
     ++explicit_faults_;
+    ++explicit_faults_by_actor_[sched_->CurrentActor()];
     return Status(it->second, std::string(call.name) + " " + std::string(call.path) +
                                   ": injected fault at call " + std::to_string(call.index));
   });
@@ -389,6 +398,41 @@ void World::SpawnDriverActors(int process) {
   if (gc_rounds_left_[static_cast<size_t>(process)] > 0) SpawnGc(process);
 }
 
+std::string World::ModelFileLeft(const ClientOp& op) {
+  std::string left;
+  fs_->Walk(RecordDir(op.volume, op.mount) + "/model", [&](const WalkEntry& e) {
+    if (left.empty() && e.info.type != FileType::kDirectory) left = std::string(e.path);
+  });
+  return left;
+}
+
+bool World::RecordSucceeded(const ClientOp& op) {
+  const std::string record = RecordDir(op.volume, op.mount);
+  auto view = fs_->Inspect(record + "/status.json");
+  if (!view || view->info.type != FileType::kRegular) return false;
+  auto status = DecodeStatus(view->bytes, record);
+  return status.ok() && status->state == VolumeState::kSucceeded;
+}
+
+bool World::FailedPullOwnsItsSlot(const ClientOp& op, bool unfinished_before) {
+  // A record that still says succeeded is the last successful pull's, left
+  // as it was by a call refused before it changed anything (an invalid name,
+  // a fault before the first "running" record landed); I1 judges its model.
+  if (RecordSucceeded(op)) return false;
+  // A model some earlier call left unfinished (a killed attempt of this
+  // very call, retried) is not this call's doing if it fails before
+  // reaching it; the kubelet retries until a call cleans it up.
+  if (unfinished_before) return false;
+  // Another call into the slot in flight (a delete of it, a release of its
+  // volume) owns its files now; whatever it leaves, I3 judges at quiescence.
+  for (const auto& [actor, other] : running_op_) {
+    if (actor == sched_->CurrentActor() || other->volume != op.volume) continue;
+    const bool volume_wide = other->kind == OpKind::kRelease || (other->kind == OpKind::kDelete && other->mount.empty());
+    if (volume_wide || other->mount == op.mount) return false;
+  }
+  return true;
+}
+
 Status World::Execute(VolumeManager* manager, const ClientOp& op, const std::string& who) {
   const std::string name(OpKindName(op.kind));
   ++report_.ops[name];
@@ -397,16 +441,19 @@ Status World::Execute(VolumeManager* manager, const ClientOp& op, const std::str
     case OpKind::kPull:
     case OpKind::kPullPartial: {
       PullRequest req{op.volume, op.mount, op.reference, op.kind == OpKind::kPullPartial, {}, 0};
+      const uint64_t faults_before = explicit_faults_by_actor_[sched_->CurrentActor()];
+      const bool unfinished_before = !RecordSucceeded(op) && !ModelFileLeft(op).empty();
       auto r = manager->PullModel(req);
       st = r.status();
+      // A second explicit fault in one call may have hit its cleanup.
+      const bool cleanup_hit = explicit_faults_by_actor_[sched_->CurrentActor()] - faults_before > 1;
       // DESIGN §5: a failed call leaves nothing half-done. Judged only when
       // no random fault may have hit the cleanup itself (explicit faults
-      // and the link limit hit links, which a cleanup never makes).
-      if (!st.ok() && st.code() != Code::kConflict && config_.fault_rate == 0) {
-        std::string left;
-        fs_->Walk(RecordDir(op.volume, op.mount) + "/model", [&](const WalkEntry& e) {
-          if (left.empty() && e.info.type != FileType::kDirectory) left = std::string(e.path);
-        });
+      // and the link limit hit links, which a cleanup never makes), and
+      // only when the files under the slot are this call's to clean up.
+      if (!st.ok() && st.code() != Code::kConflict && config_.fault_rate == 0 && !cleanup_hit &&
+          FailedPullOwnsItsSlot(op, unfinished_before)) {
+        const std::string left = ModelFileLeft(op);
         if (!left.empty()) {
           checker_->AddViolation("I3 footprint", sched_->steps(),
                                  "a failed pull (" + st.ToString().substr(0, 120) + ") left a half-populated model: " + left);
@@ -470,8 +517,9 @@ void World::SpawnClientLane(size_t index, int lane) {
     // unpublishes; the driver's handler goes on). Not: a second publish of
     // a mount whose publish is in flight (a retry of the identical call
     // shares its flight), anything into a volume being released, nor
-    // (unless overlap_release) a release over calls into its volume: the
-    // store's ReleaseVolume does not exclude them (docs/findings.md).
+    // (unless overlap_release) a release over calls into its volume (the
+    // store cancels them; before it did, see docs/findings.md, the release
+    // removed a volume a late publish had just recorded).
     const bool overlap_release = config_.overlap_release;
     auto volume_wide = [](const ClientOp& o) {
       return o.kind == OpKind::kRelease || (o.kind == OpKind::kDelete && o.mount.empty());

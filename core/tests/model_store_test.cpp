@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <set>
 
 #include "core/tests/test_support.h"
@@ -117,6 +118,82 @@ TEST_F(ModelStoreTest, SweepSkipsForeignNamesAndNeverTouchesThem) {
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->foreign_skipped, 1u);
   EXPECT_TRUE(Exists(&posix_, root_ + "/store/sha256/NOT-A-DIGEST").value());
+}
+
+// Runs `then` once, at the first call the wrapped process makes under
+// `entry` after it unlinked the entry's lock file: the first moment a second
+// process's lock call can succeed (it then locks a fresh .lock).
+class AfterLockUnlinkFs : public FilesystemWrapper {
+ public:
+  AfterLockUnlinkFs(Filesystem* target, std::string entry, std::function<void()> then)
+      : FilesystemWrapper(target), entry_(std::move(entry)), then_(std::move(then)) {}
+  Result<FileInfo> Stat(const std::string& p) override {
+    Hook(p);
+    return FilesystemWrapper::Stat(p);
+  }
+  Result<std::vector<std::string>> ReadDir(const std::string& p) override {
+    Hook(p);
+    return FilesystemWrapper::ReadDir(p);
+  }
+  Status RemoveDir(const std::string& p) override {
+    Hook(p);
+    return FilesystemWrapper::RemoveDir(p);
+  }
+  Status Unlink(const std::string& p) override {
+    Hook(p);
+    Status st = FilesystemWrapper::Unlink(p);
+    if (st.ok() && p == entry_ + "/.lock") lock_gone_ = true;
+    return st;
+  }
+  bool fired() const { return fired_; }
+
+ private:
+  void Hook(const std::string& p) {
+    if (!lock_gone_ || fired_ || p.rfind(entry_, 0) != 0) return;
+    fired_ = true;
+    then_();
+  }
+  std::string entry_;
+  std::function<void()> then_;
+  bool lock_gone_ = false;
+  bool fired_ = false;
+};
+
+// Found by the simulator (seed 317, pct:3): a collection removed the
+// entry's .lock first and went on removing data.tmp/ and refs/, while a
+// second process locked a fresh .lock, pulled and linked a volume; the
+// collector then removed that volume's ref, and the next GC collected the
+// entry under it (I1). The lock file must be the last thing to go.
+TEST_F(ModelStoreTest, ACollectionNeverSharesItsEntryWithASecondProcess) {
+  std::set<std::string> live = {"volumes/one"};
+  auto check = [&](const std::string& r, const Digest&) -> Result<bool> { return live.count(r) > 0; };
+  auto pull = [&](const std::string& d) { return ThreeFiles(&posix_, d); };
+  ModelStore first(&posix_, &runtime_, options_, check);
+  ASSERT_TRUE(first.Init().ok());
+  ASSERT_TRUE(first.Materialize(digest_, root_ + "/one", "volumes/one", pull, token_).ok());
+  live.clear();  // volume one let go: its entry is garbage
+
+  // Another driver process on the same root (its own runtime and locks)
+  // materializes the digest for volume two in the middle of the collection.
+  ThreadRuntime other_runtime;
+  ModelStore other(&posix_, &other_runtime, options_, AlwaysLive);
+  Status other_st = Status(Code::kInternal, "never ran");
+  AfterLockUnlinkFs fs(&posix_, first.EntryDir(digest_), [&] {
+    other_st = other.Materialize(digest_, root_ + "/two", "volumes/two", pull, token_);
+  });
+  ModelStore collector(&fs, &runtime_, options_, check);
+  Status gc = collector.MaybeGc(digest_);
+  ASSERT_TRUE(fs.fired()) << "the collection never unlinked the lock file";
+  ASSERT_TRUE(other_st.ok()) << other_st.ToString();
+  EXPECT_TRUE(gc.ok()) << gc.ToString();
+
+  // Volume two is live: no later GC may take its entry.
+  ASSERT_TRUE(other.MaybeGc(digest_).ok());
+  EXPECT_TRUE(Exists(&posix_, first.DataDir(digest_)).value()) << "I1: entry collected under volume two";
+  auto refs = posix_.ReadDir(first.EntryDir(digest_) + "/refs");
+  ASSERT_TRUE(refs.ok()) << refs.status().ToString();
+  EXPECT_EQ(refs->size(), 1u);
+  EXPECT_EQ(posix_.Stat(root_ + "/two/b")->inode, posix_.Stat(first.DataDir(digest_) + "/b")->inode);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Bugs the simulator found in this core, pinned on a real disk.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "core/tests/test_support.h"
 
 namespace ms::testing {
@@ -60,6 +62,59 @@ TEST_F(FoundBySimulation, AStaticDeleteOverDynamicMountsDropsTheirRecordsAndColl
   ASSERT_TRUE(manager_->DeleteModel("vol1", "").ok());
   EXPECT_TRUE(Entries().empty()) << "the mount's entry leaked";
   EXPECT_FALSE(Exists(&posix_, manager_->VolumeDir("vol1")).value());
+}
+
+// Runs `then` once, at the first unlink below `dir` (a release removing a
+// model), and watches I1 like TransientReadDirFs.
+class OnFirstUnlinkBelowFs : public FilesystemWrapper {
+ public:
+  OnFirstUnlinkBelowFs(Filesystem* target, std::string dir, std::function<void()> then)
+      : FilesystemWrapper(target), dir_(std::move(dir)), then_(std::move(then)) {}
+  Status Unlink(const std::string& p) override {
+    if (!fired_ && p.rfind(dir_ + "/", 0) == 0) {
+      fired_ = true;
+      then_();
+    }
+    const size_t model = p.find("/model/");
+    if (model != std::string::npos) {
+      auto status = ReadStatusFile(target(), p.substr(0, model) + "/status.json");
+      if (status.ok() && status->state == VolumeState::kSucceeded) i1_violations.push_back(p);
+    }
+    return FilesystemWrapper::Unlink(p);
+  }
+  bool fired() const { return fired_; }
+  std::vector<std::string> i1_violations;
+
+ private:
+  std::string dir_;
+  std::function<void()> then_;
+  bool fired_ = false;
+};
+
+// docs/findings/core-release-over-a-pull.trace: an unpublish of a static
+// volume (a release) overlapping a publish of it. The release canceled only
+// the pulls registered before it started; a publish arriving while it
+// removed the model re-created the model and recorded success, and the
+// release went on unlinking the new model's files (I1), then removed the
+// volume the publish had just reported mounted.
+TEST_F(FoundBySimulation, APublishArrivingDuringAReleaseOfItsVolumeIsCanceled) {
+  options_.remove_attempts_max = 3;
+  options_.remove_retry_interval_ms = 1;
+  MakeManager();
+  ASSERT_TRUE(Pull("vol1", "", "models/a:v1").ok());
+  Result<PullResult> late = Status(Code::kInternal, "never ran");
+  OnFirstUnlinkBelowFs fs(&posix_, manager_->ModelDir("vol1", ""), [&] { late = Pull("vol1", "", "models/a:v1"); });
+  MakeManager(&fs);
+  Status release = manager_->ReleaseVolume("vol1");
+  ASSERT_TRUE(fs.fired()) << "the release never removed the model";
+  EXPECT_EQ(late.code(), Code::kCanceled) << (late.ok() ? "the late publish reported success" : late.status().ToString());
+  EXPECT_TRUE(release.ok()) << release.ToString();
+  EXPECT_TRUE(fs.i1_violations.empty()) << "I1: removed " << fs.i1_violations.front() << " under a succeeded record";
+  EXPECT_FALSE(Exists(&posix_, manager_->VolumeDir("vol1")).value());
+  EXPECT_TRUE(Entries().empty());
+  // Once the release is over, the volume can be published again.
+  EXPECT_TRUE(Pull("vol1", "", "models/a:v1").ok());
+  EXPECT_EQ(ModelFiles("vol1", "").size(), 3u);
 }
 
 }  // namespace

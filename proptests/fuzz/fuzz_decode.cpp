@@ -53,7 +53,9 @@ RunSpec DecodeRunSpec(const uint8_t* data, size_t size) {
   spec.corrupt_at_sweep = (mishaps & 0x10u) != 0;
   spec.link_max = kLinkMax[(mishaps >> 5) & 3];
   spec.tag_moves_spread = (mishaps & 0x80u) != 0;
-  spec.client_lanes = (in.Byte() & 1u) != 0 ? 2 : 1;
+  const uint8_t lanes = in.Byte();
+  spec.client_lanes = (lanes & 1u) != 0 ? 2 : 1;
+  spec.overlap_release = (lanes & 2u) != 0;
   size_t ops = 0;
   while (!in.Done()) {
     const uint8_t r = in.Byte();
@@ -100,7 +102,7 @@ std::string EncodeRunSpec(const RunSpec& spec) {
                                   (static_cast<unsigned>(std::clamp(spec.status_corruptions, 0, 3)) << 2) |
                                   (spec.corrupt_at_sweep ? 0x10u : 0u) | (link << 5) |
                                   (spec.tag_moves_spread ? 0x80u : 0u)));
-  out.push_back(static_cast<char>(spec.client_lanes > 1 ? 1 : 0));
+  out.push_back(static_cast<char>((spec.client_lanes > 1 ? 1u : 0u) | (spec.overlap_release ? 2u : 0u)));
   for (size_t a = 0; a < spec.actors.size() && a < kFuzzActorsMax; ++a) {
     for (const SpecOp& op : spec.actors[a]) {
       const unsigned kind = static_cast<unsigned>(op.kind);

@@ -71,6 +71,14 @@ std::vector<std::pair<std::string, RunSpec>> Seeds() {
     add("process-kills", s);
   }
   {
+    RunSpec s;  // a static unpublish over its own publish (an impatient kubelet)
+    s.strategy = "random";
+    s.client_lanes = 2;
+    s.overlap_release = true;
+    s.actors = {{Op(OpKind::kPull, 0), Op(OpKind::kDelete, 0), Op(OpKind::kPull, 0), Op(OpKind::kRelease, 0)}};
+    add("release-over-pull", s);
+  }
+  {
     RunSpec s;  // filesystem faults
     s.actors = {{Op(OpKind::kPull, 0), Op(OpKind::kPull, 1), Op(OpKind::kRelease, 1)}};
     s.faults = {{40, ms::Code::kIo}, {95, ms::Code::kNoSpace}, {150, ms::Code::kTooManyLinks}};

@@ -65,6 +65,8 @@ read -r -d '' TABLE <<EOF || true
 12-gc-removes-data-in-place|--faults 0.01 --crashes 0.002|100|2000
 13-no-blob-digest-check|--faults 0.02 --crashes 0|100|2000
 14-delete-refuses-corrupt-status|$CLEAN --status-corruptions 4|300|3000
+15-lock-file-removed-first|$CLEAN --processes 2 --strategy pct:3|600|3000
+16-release-admits-late-publish|$CLEAN --client-lanes 2 --overlap-release 1|100|2000
 EOF
 
 lookup() {  # lookup NAME FIELD -> the table's field (2 flags, 3 quick, 4 full)

@@ -51,7 +51,7 @@ std::string RunFlags(const SimConfig& c) {
       << " --gc-rounds " << c.gc_rounds << " --tag-moves " << c.tag_moves << " --client-lanes " << c.client_lanes;
   out << " --metadata-durable " << (c.metadata_durable ? 1 : 0) << " --tag-moves-spread "
       << (c.tag_moves_spread ? 1 : 0);
-  if (c.overlap_release) out << " --overlap-release";
+  out << " --overlap-release " << (c.overlap_release ? 1 : 0);
   if (c.break_entry_lock) out << " --break-entry-lock";
   return out.str();
 }
@@ -309,6 +309,8 @@ int main(int argc, char** argv) {
   config.corrupt_at_sweep = true;
   // An impatient kubelet: an unpublish may overlap its publish.
   config.client_lanes = 2;
+  // ... and a release (a static unpublish) may start over them.
+  config.overlap_release = true;
   // Tags move between pulls, not only while the drivers boot.
   config.tag_moves_spread = true;
   CampaignFlags f;
@@ -350,8 +352,10 @@ int main(int argc, char** argv) {
   run->add_option("--tag-moves-spread", config.tag_moves_spread,
                   "1: tag moves wait for client calls to finish, landing between pulls; 0: all at the start")
       ->capture_default_str();
-  run->add_flag("--overlap-release", config.overlap_release,
-                "with --client-lanes > 1, let a release start over calls in flight into its volume");
+  run->add_option("--overlap-release", config.overlap_release,
+                  "1: with --client-lanes > 1, a release (a static unpublish) may start over calls in flight "
+                  "into its volume; 0: it waits for them")
+      ->capture_default_str();
   run->add_option("--link-max", config.link_max,
                   "hard links per file beyond which link fails with EMLINK, every time; 0: none (DESIGN 2.7)")
       ->capture_default_str();
