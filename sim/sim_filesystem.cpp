@@ -1100,6 +1100,11 @@ std::optional<InodeView> SimFilesystem::Inspect(const std::string& path) const {
 
 bool SimFilesystem::Exists(const std::string& path) const { return Find(path) != nullptr; }
 
+const std::string* SimFilesystem::RegularFileBytes(const std::string& path) const {
+  const Inode* node = Find(path);
+  return node != nullptr && node->type == FileType::kRegular ? &node->bytes : nullptr;
+}
+
 bool SimFilesystem::IsLocked(const std::string& path) const {
   const Inode* node = Find(path);
   return node != nullptr && node->lock_token != 0;

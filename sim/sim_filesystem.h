@@ -192,6 +192,9 @@ class SimFilesystem final : public Filesystem {
   // component not); an unresolvable path is "absent".
   std::optional<InodeView> Inspect(const std::string& path) const;
   bool Exists(const std::string& path) const;
+  // Inspect's bytes of a regular file, not copied: nullptr if path is absent
+  // or not a regular file. Valid until the next call that changes the file.
+  const std::string* RegularFileBytes(const std::string& path) const;
   // Sorted names; empty if path is not a directory.
   std::vector<std::string> ListDir(const std::string& path) const;
   // Preorder, sorted, path itself first; symlinks are reported, not followed.
