@@ -19,6 +19,16 @@ bool Mutates(FsOp op) {
   }
 }
 
+// Whether s starts with prefix, compared from the prefix's end: record dirs
+// share their beginning (root/volumes/) and differ at the end.
+bool StartsWithBackward(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = prefix.size(); i-- > 0;) {
+    if (s[i] != prefix[i]) return false;
+  }
+  return true;
+}
+
 std::string FirstDifference(const Tree& want, const Tree& got) {
   for (const auto& [path, node] : want) {
     auto it = got.find(path);
@@ -109,11 +119,11 @@ void InvariantChecker::OnCall(const CallInfo& call) {
   for (size_t i = 0; i < records_.size(); ++i) {
     const std::string_view r = records_[i];
     auto under = [&](std::string_view p) {
-      return p.substr(0, r.size()) == r && (p.size() == r.size() || p[r.size()] == '/');
+      return StartsWithBackward(p, r) && (p.size() == r.size() || p[r.size()] == '/');
     };
     // A release removes a whole volume, above its mounts' records.
     auto above = [&](std::string_view p) {
-      return r.substr(0, p.size()) == p && (r.size() == p.size() || r[p.size()] == '/');
+      return StartsWithBackward(r, p) && (r.size() == p.size() || r[p.size()] == '/');
     };
     if (under(call.path) || above(call.path) || (second_is_path && (under(call.path2) || above(call.path2)))) {
       dirty_[i] = 1;
