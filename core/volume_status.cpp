@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "core/fs_util.h"
+#include "core/json_subset.h"
 
 namespace ms {
 namespace {
@@ -61,12 +62,12 @@ void AppendJsonString(std::string* out, std::string_view s) {
 }
 
 // The fast reader: a flat object of the known keys, each at most once, with
-// string values of printable ASCII and simple escapes (no \u), a boolean
-// "partial", the required keys present and a known state. nullopt: not that
-// shape, let nlohmann judge.
-class FastStatusReader {
+// string values in the JSON subset (printable ASCII, short escapes), a
+// boolean "partial", the required keys present and a known state. nullopt:
+// not that shape, let nlohmann judge.
+class FastStatusReader : public JsonSubsetCursor {
  public:
-  explicit FastStatusReader(std::string_view bytes) : s_(bytes) {}
+  using JsonSubsetCursor::JsonSubsetCursor;
 
   std::optional<VolumeStatus> Read() {
     VolumeStatus out;
@@ -83,7 +84,7 @@ class FastStatusReader {
     while (true) {
       SkipSpace();
       key.clear();
-      if (!Eat('"') || !ReadString(&key)) return std::nullopt;
+      if (!Eat('"') || !String(&key)) return std::nullopt;
       size_t k = 0;
       while (k < 8 && kKeys[k] != key) ++k;
       if (k == 8 || seen[k]) return std::nullopt;
@@ -97,7 +98,7 @@ class FastStatusReader {
         } else if (!Literal("false")) {
           return std::nullopt;
         }
-      } else if (!Eat('"') || !ReadString(strings[k])) {
+      } else if (!Eat('"') || !String(strings[k])) {
         return std::nullopt;
       }
       SkipSpace();
@@ -105,65 +106,12 @@ class FastStatusReader {
       if (!Eat(',')) return std::nullopt;
     }
     SkipSpace();
-    if (pos_ != s_.size() || !seen[0] || !seen[2] || !seen[6]) return std::nullopt;
+    if (!AtEnd() || !seen[0] || !seen[2] || !seen[6]) return std::nullopt;
     auto parsed = ParseState(state);
     if (!parsed.ok()) return std::nullopt;
     out.state = *parsed;
     return out;
   }
-
- private:
-  void SkipSpace() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) {
-      ++pos_;
-    }
-  }
-  bool Eat(char c) {
-    if (pos_ >= s_.size() || s_[pos_] != c) return false;
-    ++pos_;
-    return true;
-  }
-  bool Literal(std::string_view word) {
-    if (s_.substr(pos_, word.size()) != word) return false;
-    pos_ += word.size();
-    return true;
-  }
-  // After the opening quote, up to and past the closing one.
-  bool ReadString(std::string* dst) {
-    const size_t start = pos_;
-    // The common case: no escape, appended in one piece.
-    while (pos_ < s_.size()) {
-      const auto c = static_cast<unsigned char>(s_[pos_]);
-      if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
-      ++pos_;
-    }
-    dst->append(s_.substr(start, pos_ - start));
-    while (pos_ < s_.size()) {
-      const auto c = static_cast<unsigned char>(s_[pos_++]);
-      if (c == '"') return true;
-      if (c < 0x20 || c >= 0x80) return false;
-      if (c != '\\') {
-        dst->push_back(static_cast<char>(c));
-        continue;
-      }
-      if (pos_ >= s_.size()) return false;
-      switch (s_[pos_++]) {
-        case '"': dst->push_back('"'); break;
-        case '\\': dst->push_back('\\'); break;
-        case '/': dst->push_back('/'); break;
-        case 'b': dst->push_back('\b'); break;
-        case 'f': dst->push_back('\f'); break;
-        case 'n': dst->push_back('\n'); break;
-        case 'r': dst->push_back('\r'); break;
-        case 't': dst->push_back('\t'); break;
-        default: return false;  // \u and invalid escapes: nlohmann's business
-      }
-    }
-    return false;
-  }
-
-  std::string_view s_;
-  size_t pos_ = 0;
 };
 }  // namespace
 

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <thread>
 
+#include "core/json_subset.h"
 #include "core/manifest.h"
 #include "core/reference.h"
 #include "core/tar_reader.h"
@@ -223,6 +224,61 @@ TEST(VolumeStatusRecord, FastPathsAgreeWithTheGeneralCodec) {
         damaged[i] = c;
         ExpectSameDecode(damaged);
       }
+    }
+  }
+}
+
+// Equal values of the same JSON types all the way down (2u and 2 compare
+// equal in nlohmann, but ParseJsonSubset must build what parse builds).
+bool SameJson(const nlohmann::json& a, const nlohmann::json& b) {
+  if (a.type() != b.type() || a.size() != b.size() || a != b) return false;
+  if (a.is_object()) {
+    for (auto it = a.begin(), jt = b.begin(); it != a.end(); ++it, ++jt) {
+      if (it.key() != jt.key() || !SameJson(*it, *jt)) return false;
+    }
+  } else if (a.is_array()) {
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (!SameJson(a[i], b[i])) return false;
+    }
+  }
+  return true;
+}
+
+// ParseJsonSubset either declines, or builds exactly what nlohmann builds.
+void ExpectSubsetAgrees(std::string_view text) {
+  const auto fast = ParseJsonSubset(text);
+  if (!fast) return;
+  const auto slow = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(slow.is_discarded()) << "accepted what nlohmann rejects: " << text;
+  EXPECT_TRUE(SameJson(*fast, slow)) << text;
+}
+
+TEST(JsonSubset, BuildsWhatNlohmannBuildsOrDeclines) {
+  const std::string manifest =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":)"
+      R"("application/vnd.cncf.model.config.v1+json","digest":"sha256:)" + std::string(64, 'a') +
+      R"(","size":123},"layers":[{"mediaType":"application/vnd.cncf.model.weight.v1.raw","digest":"sha256:)" +
+      std::string(64, 'b') + R"(","size":0,"annotations":{"org.cncf.model.filepath":"w\/a.bin"}}],)"
+      R"("annotations":{"k":"v\t\"q\"","n":null,"t":true,"f":false,"big":9999999999999999999}})";
+  ASSERT_TRUE(ParseJsonSubset(manifest).has_value());
+  ExpectSubsetAgrees(manifest);
+  for (const char* doc : {"2", "0", "[]", "{}", " [ 1 , [ ] , { } ] ", "\"x\"", "true", "null",
+                          R"({"a":1,"a":[2],"b":{"a":3,"a":"4"}})", "01", "-1", "-0", "1.5", "1e3", "1E3",
+                          "12345678901234567890", "9999999999999999999", "[1,]", "{\"a\":1,}", "{\"a\" 1}",
+                          "[\"\\u0041\"]", "[\"\\x\"]", "[\"caf\xc3\xa9\"]", "[\"\x01\"]", "\xef\xbb\xbf[]",
+                          "[] []", "[", "", " ", "tru", "nul", "[true false]"}) {
+    ExpectSubsetAgrees(doc);
+  }
+  EXPECT_FALSE(ParseJsonSubset(std::string(65, '[') + std::string(65, ']')).has_value());
+  ExpectSubsetAgrees(std::string(64, '[') + std::string(64, ']'));
+  for (size_t i = 0; i <= manifest.size(); ++i) {
+    ExpectSubsetAgrees(manifest.substr(0, i));
+    if (i == manifest.size()) break;
+    ExpectSubsetAgrees(manifest.substr(0, i) + manifest.substr(i + 1));
+    for (char c : std::string(" \"\\}],:{[x0-.e\x80\x01", 16)) {
+      std::string damaged = manifest;
+      damaged[i] = c;
+      ExpectSubsetAgrees(damaged);
     }
   }
 }
