@@ -2,9 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <set>
 
 #include "core/fs_util.h"
+#include "core/json_subset.h"
 
 namespace ms {
 namespace {
@@ -53,7 +55,8 @@ Result<ModelManifest> ParseModelManifest(std::string_view bytes, const Digest& m
     return Status(Code::kCorrupt, where + ": larger than " + std::to_string(kManifestMaxBytes) +
                                       " bytes");
   }
-  const json doc = json::parse(bytes, nullptr, /*allow_exceptions=*/false);
+  std::optional<json> fast = ParseJsonSubset(bytes);
+  const json doc = fast ? std::move(*fast) : json::parse(bytes, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) {
     return Status(Code::kCorrupt, where + ": not a JSON object");
   }

@@ -2,7 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
+
 #include "core/fs_util.h"
+#include "core/json_subset.h"
 
 namespace ms {
 namespace {
@@ -17,6 +20,99 @@ Result<VolumeState> ParseState(std::string_view name) {
   return Status(Code::kCorrupt, "unknown state \"" + std::string(name.substr(0, 64)) + "\"");
 }
 
+
+// status.json is written and read at every volume operation, so the
+// canonical document (what EncodeStatus writes for ASCII fields: the keys in
+// their fixed order, no white space) has a hand-written fast path each way.
+// Anything else goes through nlohmann-json, and the fast paths accept only
+// what nlohmann would turn into the very same bytes or values: the output
+// and the errors are nlohmann's either way.
+
+bool IsAscii(std::string_view s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  }
+  return true;
+}
+
+// A JSON string as nlohmann's dump() writes one of ASCII bytes.
+void AppendJsonString(std::string* out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (char c : s) {
+    switch (c) {
+      case '"': *out += "\\\""; break;
+      case '\\': *out += "\\\\"; break;
+      case '\b': *out += "\\b"; break;
+      case '\f': *out += "\\f"; break;
+      case '\n': *out += "\\n"; break;
+      case '\r': *out += "\\r"; break;
+      case '\t': *out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          *out += "\\u00";
+          out->push_back(kHex[(c >> 4) & 0xf]);
+          out->push_back(kHex[c & 0xf]);
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+// The fast reader: a flat object of the known keys, each at most once, with
+// string values in the JSON subset (printable ASCII, short escapes), a
+// boolean "partial", the required keys present and a known state. nullopt:
+// not that shape, let nlohmann judge.
+class FastStatusReader : public JsonSubsetCursor {
+ public:
+  using JsonSubsetCursor::JsonSubsetCursor;
+
+  std::optional<VolumeStatus> Read() {
+    VolumeStatus out;
+    std::string state;
+    std::string* const strings[] = {&out.volume, &out.mount_id, &out.reference, &out.cache_key,
+                                    &out.manifest, &out.error, &state};
+    static constexpr std::string_view kKeys[] = {"volume", "mount_id", "reference", "cache_key",
+                                                 "manifest", "error", "state", "partial"};
+    constexpr size_t kPartial = 7;
+    bool seen[8] = {};
+    SkipSpace();
+    if (!Eat('{')) return std::nullopt;
+    std::string key;
+    while (true) {
+      SkipSpace();
+      key.clear();
+      if (!Eat('"') || !String(&key)) return std::nullopt;
+      size_t k = 0;
+      while (k < 8 && kKeys[k] != key) ++k;
+      if (k == 8 || seen[k]) return std::nullopt;
+      seen[k] = true;
+      SkipSpace();
+      if (!Eat(':')) return std::nullopt;
+      SkipSpace();
+      if (k == kPartial) {
+        if (Literal("true")) {
+          out.partial = true;
+        } else if (!Literal("false")) {
+          return std::nullopt;
+        }
+      } else if (!Eat('"') || !String(strings[k])) {
+        return std::nullopt;
+      }
+      SkipSpace();
+      if (Eat('}')) break;
+      if (!Eat(',')) return std::nullopt;
+    }
+    SkipSpace();
+    if (!AtEnd() || !seen[0] || !seen[2] || !seen[6]) return std::nullopt;
+    auto parsed = ParseState(state);
+    if (!parsed.ok()) return std::nullopt;
+    out.state = *parsed;
+    return out;
+  }
+};
 }  // namespace
 
 std::string_view StateName(VolumeState state) {
@@ -30,7 +126,7 @@ std::string_view StateName(VolumeState state) {
   return "unknown";
 }
 
-std::string EncodeStatus(const VolumeStatus& status) {
+std::string EncodeStatusGeneral(const VolumeStatus& status) {
   nlohmann::ordered_json doc;
   doc["volume"] = status.volume;
   doc["mount_id"] = status.mount_id;
@@ -43,7 +139,7 @@ std::string EncodeStatus(const VolumeStatus& status) {
   return doc.dump() + "\n";
 }
 
-Result<VolumeStatus> DecodeStatus(std::string_view bytes, std::string_view path) {
+Result<VolumeStatus> DecodeStatusGeneral(std::string_view bytes, std::string_view path) {
   const std::string where = "status file " + std::string(path);
   const auto doc = nlohmann::json::parse(bytes, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return Status(Code::kCorrupt, where + " is not valid JSON");
@@ -74,6 +170,41 @@ Result<VolumeStatus> DecodeStatus(std::string_view bytes, std::string_view path)
     out.partial = it->get<bool>();
   }
   return out;
+}
+
+std::string EncodeStatus(const VolumeStatus& status) {
+  const std::string_view state = StateName(status.state);
+  if (!IsAscii(status.volume) || !IsAscii(status.mount_id) || !IsAscii(status.reference) ||
+      !IsAscii(status.cache_key) || !IsAscii(status.manifest) || !IsAscii(status.error)) {
+    return EncodeStatusGeneral(status);
+  }
+  std::string out;
+  out.reserve(120 + status.volume.size() + status.mount_id.size() + status.reference.size() +
+              status.cache_key.size() + status.manifest.size() + status.error.size());
+  out += "{\"volume\":";
+  AppendJsonString(&out, status.volume);
+  out += ",\"mount_id\":";
+  AppendJsonString(&out, status.mount_id);
+  out += ",\"reference\":";
+  AppendJsonString(&out, status.reference);
+  out += ",\"cache_key\":";
+  AppendJsonString(&out, status.cache_key);
+  out += ",\"manifest\":";
+  AppendJsonString(&out, status.manifest);
+  out += ",\"state\":";
+  AppendJsonString(&out, state);
+  out += status.partial ? ",\"partial\":true" : ",\"partial\":false";
+  if (!status.error.empty()) {
+    out += ",\"error\":";
+    AppendJsonString(&out, status.error);
+  }
+  out += "}\n";
+  return out;
+}
+
+Result<VolumeStatus> DecodeStatus(std::string_view bytes, std::string_view path) {
+  if (auto fast = FastStatusReader(bytes).Read()) return std::move(*fast);
+  return DecodeStatusGeneral(bytes, path);
 }
 
 Result<VolumeStatus> ReadStatusFile(Filesystem* fs, const std::string& path) {

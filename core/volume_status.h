@@ -29,6 +29,12 @@ struct VolumeStatus {
 std::string EncodeStatus(const VolumeStatus& status);
 // kCorrupt naming `path` if bytes are not a valid status document.
 Result<VolumeStatus> DecodeStatus(std::string_view bytes, std::string_view path);
+// The general (nlohmann-json) encoder and decoder. EncodeStatus and
+// DecodeStatus take a hand-written fast path for the canonical document and
+// fall back to these for anything else; both paths give the same bytes,
+// values and errors (tests hold them to that).
+std::string EncodeStatusGeneral(const VolumeStatus& status);
+Result<VolumeStatus> DecodeStatusGeneral(std::string_view bytes, std::string_view path);
 
 // Reads path: kNotFound if missing, kCorrupt (naming path) if unreadable.
 Result<VolumeStatus> ReadStatusFile(Filesystem* fs, const std::string& path);

@@ -19,6 +19,16 @@ bool Mutates(FsOp op) {
   }
 }
 
+// Whether s starts with prefix, compared from the prefix's end: record dirs
+// share their beginning (root/volumes/) and differ at the end.
+bool StartsWithBackward(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = prefix.size(); i-- > 0;) {
+    if (s[i] != prefix[i]) return false;
+  }
+  return true;
+}
+
 std::string FirstDifference(const Tree& want, const Tree& got) {
   for (const auto& [path, node] : want) {
     auto it = got.find(path);
@@ -38,9 +48,14 @@ InvariantChecker::InvariantChecker(SimFilesystem* fs, std::string root,
     : fs_(fs),
       root_(std::move(root)),
       root_slash_(root_ + "/"),
+      store_prefix_(root_slash_ + "store/"),
       records_(std::move(record_dirs)),
+      status_paths_(records_.size()),
+      dirty_(records_.size(), 0),
       status_bytes_(records_.size()),
-      status_parsed_(records_.size()) {}
+      status_parsed_(records_.size()) {
+  for (size_t i = 0; i < records_.size(); ++i) status_paths_[i] = records_[i] + "/status.json";
+}
 
 const VolumeStatus* InvariantChecker::CachedStatus(size_t index, const std::string& bytes) {
   if (bytes != status_bytes_[index] || (!status_parsed_[index] && bytes.empty())) {
@@ -70,6 +85,7 @@ void InvariantChecker::AddViolation(std::string invariant, uint64_t step, std::s
 
 void InvariantChecker::OnCall(const CallInfo& call) {
   if (!Mutates(call.op)) return;
+  // At every mutating call: views only, no allocation.
   auto inside = [&](std::string_view p) {
     return p == root_ || p.substr(0, root_slash_.size()) == root_slash_;
   };
@@ -81,7 +97,7 @@ void InvariantChecker::OnCall(const CallInfo& call) {
   }
   // An entry's data/ moved away (a collection's commit point) or removed
   // in place: judged after the step, once the call has acted.
-  const std::string store = root_slash_ + "store/";
+  const std::string_view store = store_prefix_;
   if ((call.op == FsOp::kRename || call.op == FsOp::kRemoveDir) && call.path.size() > store.size() + 5 &&
       call.path.substr(0, store.size()) == store && call.path.substr(call.path.size() - 5) == "/data") {
     const std::string_view rest = call.path.substr(store.size(), call.path.size() - 5 - store.size());
@@ -91,34 +107,45 @@ void InvariantChecker::OnCall(const CallInfo& call) {
     }
   }
   for (const std::string& r : tenant_written_) {
-    const std::string status = r + "/status.json";
-    if ((call.op == FsOp::kUnlink && call.path == status) || (call.op == FsOp::kRename && call.path2 == status)) {
+    auto is_status = [&r](std::string_view p) {
+      constexpr std::string_view kStatus = "/status.json";
+      return p.size() == r.size() + kStatus.size() && p.substr(0, r.size()) == r && p.substr(r.size()) == kStatus;
+    };
+    if ((call.op == FsOp::kUnlink && is_status(call.path)) || (call.op == FsOp::kRename && is_status(call.path2))) {
       tenant_written_.erase(r);
       break;
     }
   }
   for (size_t i = 0; i < records_.size(); ++i) {
-    const std::string& r = records_[i];
+    const std::string_view r = records_[i];
     auto under = [&](std::string_view p) {
-      return p.substr(0, r.size()) == r && (p.size() == r.size() || p[r.size()] == '/');
+      return StartsWithBackward(p, r) && (p.size() == r.size() || p[r.size()] == '/');
     };
     // A release removes a whole volume, above its mounts' records.
     auto above = [&](std::string_view p) {
-      return r.substr(0, p.size()) == p && (r.size() == p.size() || r[p.size()] == '/');
+      return StartsWithBackward(r, p) && (r.size() == p.size() || r[p.size()] == '/');
     };
     if (under(call.path) || above(call.path) || (second_is_path && (under(call.path2) || above(call.path2)))) {
-      dirty_.insert(i);
+      dirty_[i] = 1;
+      any_dirty_ = true;
     }
   }
 }
 
 void InvariantChecker::MarkAllDirty() {
-  for (size_t i = 0; i < records_.size(); ++i) dirty_.insert(i);
+  dirty_.assign(records_.size(), 1);
+  any_dirty_ = true;
 }
 
 void InvariantChecker::AfterStep(uint64_t step) {
-  for (size_t i : dirty_) CheckRecord(i, step);
-  dirty_.clear();
+  if (any_dirty_) {
+    any_dirty_ = false;
+    for (size_t i = 0; i < dirty_.size(); ++i) {
+      if (dirty_[i] == 0) continue;
+      dirty_[i] = 0;
+      CheckRecord(i, step);
+    }
+  }
   for (const std::string& digest : collected_) CheckCollected(digest, step);
   collected_.clear();
 }
@@ -133,9 +160,9 @@ void InvariantChecker::CheckCollected(const std::string& manifest_digest, uint64
   const std::string data = EntryData(manifest_digest);
   if (data.empty() || fs_->Exists(data)) return;  // the call failed
   for (size_t i = 0; i < records_.size(); ++i) {
-    auto view = fs_->Inspect(records_[i] + "/status.json");
-    if (!view || view->info.type != FileType::kRegular) continue;
-    const VolumeStatus* status = CachedStatus(i, view->bytes);
+    const std::string* bytes = fs_->RegularFileBytes(status_paths_[i]);
+    if (bytes == nullptr) continue;
+    const VolumeStatus* status = CachedStatus(i, *bytes);
     if (status == nullptr || status->state != VolumeState::kSucceeded || status->partial ||
         status->cache_key != manifest_digest) {
       continue;
@@ -164,9 +191,9 @@ Tree InvariantChecker::ReadTree(const std::string& dir) const {
 void InvariantChecker::CheckRecord(size_t index, uint64_t step) {
   const std::string& record = records_[index];
   if (tenant_written_.count(record) != 0) return;
-  auto view = fs_->Inspect(record + "/status.json");
-  if (!view || view->info.type != FileType::kRegular) return;
-  const VolumeStatus* status = CachedStatus(index, view->bytes);
+  const std::string* bytes = fs_->RegularFileBytes(status_paths_[index]);
+  if (bytes == nullptr) return;
+  const VolumeStatus* status = CachedStatus(index, *bytes);
   if (status == nullptr || status->state != VolumeState::kSucceeded) return;
   auto it = expected_.find(status->manifest);
   if (it == expected_.end()) {

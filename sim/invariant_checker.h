@@ -118,9 +118,12 @@ class InvariantChecker {
   SimFilesystem* fs_;
   std::string root_;
   std::string root_slash_;
+  std::string store_prefix_;  // root_/store/
   std::vector<std::string> records_;
+  std::vector<std::string> status_paths_;  // per record: its status.json
   std::map<std::string, ExpectedModel> expected_;
-  std::set<size_t> dirty_;  // indices into records_
+  std::vector<uint8_t> dirty_;  // per record: touched since the last AfterStep
+  bool any_dirty_ = false;
   std::set<std::string> collected_;       // digests whose data/ a call moved or removed
   std::set<std::string> tenant_written_;  // records I1 skips (ExemptTenantWritten)
   std::set<std::string> corrupted_at_sweep_;

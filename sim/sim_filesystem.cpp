@@ -24,8 +24,8 @@ constexpr uint32_t kModeBits = 07777;
 bool NextComponent(std::string_view path, size_t* pos, std::string_view* comp) {
   while (*pos < path.size() && path[*pos] == '/') ++*pos;
   if (*pos >= path.size()) return false;
-  size_t end = path.find('/', *pos);
-  if (end == std::string_view::npos) end = path.size();
+  size_t end = *pos;
+  while (end < path.size() && path[end] != '/') ++end;  // names are short: no memchr call
   *comp = path.substr(*pos, end - *pos);
   *pos = end;
   return true;
@@ -1099,6 +1099,11 @@ std::optional<InodeView> SimFilesystem::Inspect(const std::string& path) const {
 }
 
 bool SimFilesystem::Exists(const std::string& path) const { return Find(path) != nullptr; }
+
+const std::string* SimFilesystem::RegularFileBytes(const std::string& path) const {
+  const Inode* node = Find(path);
+  return node != nullptr && node->type == FileType::kRegular ? &node->bytes : nullptr;
+}
 
 bool SimFilesystem::IsLocked(const std::string& path) const {
   const Inode* node = Find(path);

@@ -192,6 +192,9 @@ class SimFilesystem final : public Filesystem {
   // component not); an unresolvable path is "absent".
   std::optional<InodeView> Inspect(const std::string& path) const;
   bool Exists(const std::string& path) const;
+  // Inspect's bytes of a regular file, not copied: nullptr if path is absent
+  // or not a regular file. Valid until the next call that changes the file.
+  const std::string* RegularFileBytes(const std::string& path) const;
   // Sorted names; empty if path is not a directory.
   std::vector<std::string> ListDir(const std::string& path) const;
   // Preorder, sorted, path itself first; symlinks are reported, not followed.
@@ -231,7 +234,21 @@ class SimFilesystem final : public Filesystem {
   struct Inode;
   struct Entry;
   struct Failure;
-  using EntryMap = std::map<std::string, Inode*, std::less<>>;
+  // Bytewise name order, exactly std::less<std::string>'s (so ReadDir and
+  // every walk keep their order), compared inline: a memcmp call per tree
+  // level dominated path resolution, and names in one directory mostly
+  // differ at their first byte.
+  struct NameLess {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const noexcept {
+      const size_t n = a.size() < b.size() ? a.size() : b.size();
+      for (size_t i = 0; i < n; ++i) {
+        if (a[i] != b[i]) return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]);
+      }
+      return a.size() < b.size();
+    }
+  };
+  using EntryMap = std::map<std::string, Inode*, NameLess>;
   struct OpenFile {
     Inode* inode;
     int process;

@@ -24,6 +24,13 @@ void AppendEscaped(std::string* out, std::string_view raw) {
   }
 }
 
+// Decimal, without a temporary string: the schedule has one number per step.
+void AppendNumber(std::string* out, uint64_t value) {
+  char buf[20];
+  const auto result = std::to_chars(buf, buf + sizeof buf, value);
+  out->append(buf, result.ptr);
+}
+
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -196,8 +203,13 @@ std::string Trace::ToText() const {
     size_t run = 1;
     while (i + run < decisions.size() && decisions[i + run] == decisions[i]) ++run;
     out += on_line == 0 ? "d " : " ";
-    out += std::to_string(decisions[i].actor) + "." + std::to_string(decisions[i].label);
-    if (run > 1) out += "*" + std::to_string(run);
+    AppendNumber(&out, decisions[i].actor);
+    out += '.';
+    AppendNumber(&out, decisions[i].label);
+    if (run > 1) {
+      out += '*';
+      AppendNumber(&out, run);
+    }
     if (++on_line == kDecisionsPerLine) {
       out += "\n";
       on_line = 0;

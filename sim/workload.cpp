@@ -57,6 +57,24 @@ std::vector<std::string> SplitComma(const std::string& s) {
 }
 }  // namespace
 
+SimConfig DefaultCampaignConfig() {
+  SimConfig config;
+  config.fault_rate = 0.005;
+  config.crash_rate = 0.0005;
+  // The tenant and the status corruptor are how weaknesses 5 and 6
+  // (DESIGN §2) show.
+  config.tenant_writes = 2;
+  config.status_corruptions = 1;
+  config.corrupt_at_sweep = true;
+  // An impatient kubelet: an unpublish may overlap its publish.
+  config.client_lanes = 2;
+  // ... and a release (a static unpublish) may start over them.
+  config.overlap_release = true;
+  // Tags move between pulls, not only while the drivers boot.
+  config.tag_moves_spread = true;
+  return config;
+}
+
 std::string SimConfig::ToText() const {
   std::ostringstream out;
   out << "seed=" << seed << "\nstrategy=" << strategy << "\nactors=" << actors << "\nops=" << ops

@@ -106,6 +106,11 @@ struct SimConfig {
   static Result<SimConfig> Parse(std::string_view text);
 };
 
+// The default campaign (`modelstore-sim run`, `./run sim`) for one seed:
+// faults and crashes, the tenant, the status corruptor, an impatient
+// kubelet and tag moves between pulls.
+SimConfig DefaultCampaignConfig();
+
 
 // Every manifest the run may serve, by digest text, with the references
 // that can name it.

@@ -252,6 +252,7 @@ TREND = [
      "pull_vs_write"),
     ("footprint_ratio (worst config)", r"footprint/.*", None, "footprint_ratio"),
     ("scheduler decision / bare switch (worst)", r"scheduler/.*", None, "ratio_to_bare"),
+    ("simulator point / scheduler decision", r"scheduler/SimulatorEndToEnd", None, "ratio_to_decision"),
 ]
 
 

@@ -7,10 +7,12 @@
 #include <atomic>
 #include <thread>
 
+#include "core/json_subset.h"
 #include "core/manifest.h"
 #include "core/reference.h"
 #include "core/tar_reader.h"
 #include "core/tests/test_support.h"
+#include "core/volume_status.h"
 #include "sim/tar_writer.h"
 
 namespace ms::testing {
@@ -153,6 +155,132 @@ TEST(VolumeStatusRecord, RoundTripsEveryField) {
   auto back = DecodeStatus(EncodeStatus(s), "p");
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(*back, s);
+}
+
+// The same result, or the same error (code and message).
+void ExpectSameDecode(std::string_view bytes) {
+  const auto fast = DecodeStatus(bytes, "/r/status.json");
+  const auto general = DecodeStatusGeneral(bytes, "/r/status.json");
+  ASSERT_EQ(fast.ok(), general.ok()) << bytes;
+  if (fast.ok()) {
+    EXPECT_EQ(*fast, *general) << bytes;
+  } else {
+    EXPECT_EQ(fast.code(), Code::kCorrupt) << bytes;
+    EXPECT_EQ(fast.status().ToString(), general.status().ToString()) << bytes;
+  }
+}
+
+// status.json's hand-written fast paths give nlohmann's bytes, values and
+// errors: on awkward field values, on other spellings of the document, and
+// on canonical documents damaged byte by byte.
+TEST(VolumeStatusRecord, FastPathsAgreeWithTheGeneralCodec) {
+  const std::vector<std::string> values = {"", "v", "a\"b\\c/d", std::string("\b\f\n\r\t\x01\x1f\x7f", 8),
+                                           "caf\xc3\xa9", "sha256:" + std::string(64, 'c'), "x y"};
+  VolumeStatus base{"v", "m", "models/a:v1", "sha256:" + std::string(64, 'c'), "sha256:" + std::string(64, 'd'),
+                    VolumeState::kSucceeded, false, ""};
+  std::vector<std::string> docs;
+  for (const std::string& value : values) {
+    for (std::string VolumeStatus::*field : {&VolumeStatus::volume, &VolumeStatus::mount_id, &VolumeStatus::reference,
+                                             &VolumeStatus::cache_key, &VolumeStatus::manifest, &VolumeStatus::error}) {
+      for (bool partial : {false, true}) {
+        VolumeStatus s = base;
+        s.*field = value;
+        s.partial = partial;
+        s.state = partial ? VolumeState::kFailed : VolumeState::kRunning;
+        const std::string bytes = EncodeStatus(s);
+        EXPECT_EQ(bytes, EncodeStatusGeneral(s));
+        auto back = DecodeStatus(bytes, "p");
+        ASSERT_TRUE(back.ok()) << bytes;
+        EXPECT_EQ(*back, s);
+        docs.push_back(bytes);
+      }
+    }
+  }
+  for (const char* doc : {
+           R"( { "volume" : "v" , "reference":"r", "state":"running" } )",
+           "\t{\"volume\":\"v\",\r\n\"reference\":\"r\",\"state\":\"failed\",\"partial\":true}\n\n",
+           R"({"volume":"\u0076","reference":"r\/s","state":"running"})",
+           R"({"volume":"v","volume":"w","reference":"r","state":"running"})",
+           R"({"volume":"v","reference":"r","state":"running","extra":[1,{"a":null}]})",
+           R"({"volume":"v","reference":"r","state":"running","partial":1})",
+           R"({"volume":"v","reference":"r","state":"running","partial":null})",
+           R"({"volume":"v","reference":"r","state":"Running"})",
+           R"({"volume":"v","reference":"r"})", R"({"volume":"v","state":"running"})",
+           R"({"volume":"v","reference":"r","state":"running"} x)", R"({"volume":"v","reference":"r","state":"running",})",
+           R"({"volume":"v","reference":"r","state":"running"}{})", R"({"volume":"v\x","reference":"r","state":"running"})",
+           "{\"volume\":\"v\n\",\"reference\":\"r\",\"state\":\"running\"}",
+           "\xef\xbb\xbf{\"volume\":\"v\",\"reference\":\"r\",\"state\":\"running\"}",
+           "{\"volume\":\"\xff\",\"reference\":\"r\",\"state\":\"running\"}", "", " ", "{}", "[]", "null", "\"v\"",
+           R"({"volume":1,"reference":"r","state":"running"})", R"({"volume":"v","reference":"r","state":true})"}) {
+    ExpectSameDecode(doc);
+  }
+  for (const std::string& doc : {docs.front(), docs.back()}) {
+    for (size_t i = 0; i <= doc.size(); ++i) {
+      ExpectSameDecode(doc.substr(0, i));
+      if (i == doc.size()) break;
+      ExpectSameDecode(doc.substr(0, i) + doc.substr(i + 1));
+      for (char c : std::string(" \"\\},:{xu0t\x80\x01", 13)) {
+        std::string damaged = doc;
+        damaged[i] = c;
+        ExpectSameDecode(damaged);
+      }
+    }
+  }
+}
+
+// Equal values of the same JSON types all the way down (2u and 2 compare
+// equal in nlohmann, but ParseJsonSubset must build what parse builds).
+bool SameJson(const nlohmann::json& a, const nlohmann::json& b) {
+  if (a.type() != b.type() || a.size() != b.size() || a != b) return false;
+  if (a.is_object()) {
+    for (auto it = a.begin(), jt = b.begin(); it != a.end(); ++it, ++jt) {
+      if (it.key() != jt.key() || !SameJson(*it, *jt)) return false;
+    }
+  } else if (a.is_array()) {
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (!SameJson(a[i], b[i])) return false;
+    }
+  }
+  return true;
+}
+
+// ParseJsonSubset either declines, or builds exactly what nlohmann builds.
+void ExpectSubsetAgrees(std::string_view text) {
+  const auto fast = ParseJsonSubset(text);
+  if (!fast) return;
+  const auto slow = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(slow.is_discarded()) << "accepted what nlohmann rejects: " << text;
+  EXPECT_TRUE(SameJson(*fast, slow)) << text;
+}
+
+TEST(JsonSubset, BuildsWhatNlohmannBuildsOrDeclines) {
+  const std::string manifest =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":)"
+      R"("application/vnd.cncf.model.config.v1+json","digest":"sha256:)" + std::string(64, 'a') +
+      R"(","size":123},"layers":[{"mediaType":"application/vnd.cncf.model.weight.v1.raw","digest":"sha256:)" +
+      std::string(64, 'b') + R"(","size":0,"annotations":{"org.cncf.model.filepath":"w\/a.bin"}}],)"
+      R"("annotations":{"k":"v\t\"q\"","n":null,"t":true,"f":false,"big":9999999999999999999}})";
+  ASSERT_TRUE(ParseJsonSubset(manifest).has_value());
+  ExpectSubsetAgrees(manifest);
+  for (const char* doc : {"2", "0", "[]", "{}", " [ 1 , [ ] , { } ] ", "\"x\"", "true", "null",
+                          R"({"a":1,"a":[2],"b":{"a":3,"a":"4"}})", "01", "-1", "-0", "1.5", "1e3", "1E3",
+                          "12345678901234567890", "9999999999999999999", "[1,]", "{\"a\":1,}", "{\"a\" 1}",
+                          "[\"\\u0041\"]", "[\"\\x\"]", "[\"caf\xc3\xa9\"]", "[\"\x01\"]", "\xef\xbb\xbf[]",
+                          "[] []", "[", "", " ", "tru", "nul", "[true false]"}) {
+    ExpectSubsetAgrees(doc);
+  }
+  EXPECT_FALSE(ParseJsonSubset(std::string(65, '[') + std::string(65, ']')).has_value());
+  ExpectSubsetAgrees(std::string(64, '[') + std::string(64, ']'));
+  for (size_t i = 0; i <= manifest.size(); ++i) {
+    ExpectSubsetAgrees(manifest.substr(0, i));
+    if (i == manifest.size()) break;
+    ExpectSubsetAgrees(manifest.substr(0, i) + manifest.substr(i + 1));
+    for (char c : std::string(" \"\\}],:{[x0-.e\x80\x01", 16)) {
+      std::string damaged = manifest;
+      damaged[i] = c;
+      ExpectSubsetAgrees(damaged);
+    }
+  }
 }
 
 TEST(FsUtil, RemoveAllRemovesATreeAndToleratesAMissingPath) {

@@ -299,20 +299,7 @@ int main(int argc, char** argv) {
   CLI::App app{"modelstore-sim: deterministic simulation of the ModelStore (one seed = one exact run)"};
   app.require_subcommand(1);
   // The default campaign (`./run sim`): 300 seeds with faults and crashes.
-  SimConfig config;
-  config.fault_rate = 0.005;
-  config.crash_rate = 0.0005;
-  // The tenant and the status corruptor are part of the default campaign:
-  // they are how weaknesses 5 and 6 (DESIGN §2) show.
-  config.tenant_writes = 2;
-  config.status_corruptions = 1;
-  config.corrupt_at_sweep = true;
-  // An impatient kubelet: an unpublish may overlap its publish.
-  config.client_lanes = 2;
-  // ... and a release (a static unpublish) may start over them.
-  config.overlap_release = true;
-  // Tags move between pulls, not only while the drivers boot.
-  config.tag_moves_spread = true;
+  SimConfig config = ms::sim::DefaultCampaignConfig();
   CampaignFlags f;
   auto* run = app.add_subcommand("run", "run one seed (--seed) or a campaign of seeds (--seeds)");
   // A flag given twice takes its last value, so a script can append
