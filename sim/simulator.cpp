@@ -442,16 +442,18 @@ Status World::Execute(VolumeManager* manager, const ClientOp& op, const std::str
     case OpKind::kPullPartial: {
       PullRequest req{op.volume, op.mount, op.reference, op.kind == OpKind::kPullPartial, {}, 0};
       const uint64_t faults_before = explicit_faults_by_actor_[sched_->CurrentActor()];
-      const bool unfinished_before = !RecordSucceeded(op) && !ModelFileLeft(op).empty();
+      const bool judged = config_.fault_rate == 0;
+      const bool unfinished_before = judged && !RecordSucceeded(op) && !ModelFileLeft(op).empty();
       auto r = manager->PullModel(req);
       st = r.status();
       // A second explicit fault in one call may have hit its cleanup.
       const bool cleanup_hit = explicit_faults_by_actor_[sched_->CurrentActor()] - faults_before > 1;
       // DESIGN §5: a failed call leaves nothing half-done. Judged only when
-      // no random fault may have hit the cleanup itself (explicit faults
-      // and the link limit hit links, which a cleanup never makes), and
-      // only when the files under the slot are this call's to clean up.
-      if (!st.ok() && st.code() != Code::kConflict && config_.fault_rate == 0 && !cleanup_hit &&
+      // no fault may have hit the cleanup itself (no random faults, at most
+      // one explicit fault in the call; the link limit hits links, which a
+      // cleanup never makes), and only when the files under the slot are
+      // this call's to clean up.
+      if (judged && !st.ok() && st.code() != Code::kConflict && !cleanup_hit &&
           FailedPullOwnsItsSlot(op, unfinished_before)) {
         const std::string left = ModelFileLeft(op);
         if (!left.empty()) {
