@@ -35,7 +35,8 @@ Status Invalid(const TarEntry& entry, std::string_view why) {
 }
 
 void PutBytes(Header& header, size_t offset, std::string_view bytes) {
-  std::memcpy(header.data() + offset, bytes.data(), bytes.size());
+  // An empty view may hold a null pointer, which memcpy must not get.
+  if (!bytes.empty()) std::memcpy(header.data() + offset, bytes.data(), bytes.size());
 }
 
 // width-1 zero-padded octal digits and a NUL, the form GNU and BSD tar write.
