@@ -54,7 +54,8 @@ class VolumeManager {
   // recorded with another reference is kConflict. The status is written as
   // running (with the cache key) before the payload moves; on error the
   // state becomes failed / canceled / timeout, the model dir is removed and
-  // the error returned.
+  // the error returned. A pull into a volume that ReleaseVolume is
+  // removing fails kCanceled before it touches the disk.
   Result<PullResult> PullModel(const PullRequest& request);
 
   // Cancels an in-flight pull of the mount, removes its record and model,
@@ -65,7 +66,8 @@ class VolumeManager {
   Status DeleteModel(const std::string& volume, const std::string& mount_id);
 
   // Removes volumes/<volume> and everything below it, then collects every
-  // cache key its records named. Only the removal's error is returned; GC
+  // cache key its records named. Pulls into the volume in flight are
+  // canceled and waited for; pulls that start meanwhile are refused. Only the removal's error is returned; GC
   // errors are logged. A missing volume is OK.
   Status ReleaseVolume(const std::string& volume);
 
