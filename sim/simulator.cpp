@@ -35,6 +35,11 @@ std::string SlotKey(const std::string& volume, const std::string& mount) {
   return mount.empty() ? volume : volume + "/" + mount;
 }
 
+// A release or a static delete: a call on the whole volume tree.
+bool IsVolumeWide(const ClientOp& op) {
+  return op.kind == OpKind::kRelease || (op.kind == OpKind::kDelete && op.mount.empty());
+}
+
 std::string RecordDir(const std::string& volume, const std::string& mount) {
   return mount.empty() ? std::string(kRoot) + "/volumes/" + volume
                        : std::string(kRoot) + "/volumes/" + volume + "/models/" + mount;
@@ -179,6 +184,9 @@ class World {
   // A file (not a dir) under the slot's model dir, or "".
   std::string ModelFileLeft(const ClientOp& op);
   bool RecordSucceeded(const ClientOp& op);
+  // The record's status.json as the checker reads it (not through the
+  // store): nullopt when it is missing or does not decode.
+  std::optional<VolumeStatus> ReadRecord(const std::string& record);
   void SpawnGc(int process);
   Status Execute(VolumeManager* manager, const ClientOp& op, const std::string& who);
   // Waits until about `target` client operations have finished (or all).
@@ -406,12 +414,17 @@ std::string World::ModelFileLeft(const ClientOp& op) {
   return left;
 }
 
-bool World::RecordSucceeded(const ClientOp& op) {
-  const std::string record = RecordDir(op.volume, op.mount);
+std::optional<VolumeStatus> World::ReadRecord(const std::string& record) {
   auto view = fs_->Inspect(record + "/status.json");
-  if (!view || view->info.type != FileType::kRegular) return false;
+  if (!view || view->info.type != FileType::kRegular) return std::nullopt;
   auto status = DecodeStatus(view->bytes, record);
-  return status.ok() && status->state == VolumeState::kSucceeded;
+  if (!status.ok()) return std::nullopt;
+  return std::move(*status);
+}
+
+bool World::RecordSucceeded(const ClientOp& op) {
+  const auto status = ReadRecord(RecordDir(op.volume, op.mount));
+  return status && status->state == VolumeState::kSucceeded;
 }
 
 bool World::FailedPullOwnsItsSlot(const ClientOp& op, bool unfinished_before) {
@@ -427,8 +440,7 @@ bool World::FailedPullOwnsItsSlot(const ClientOp& op, bool unfinished_before) {
   // volume) owns its files now; whatever it leaves, I3 judges at quiescence.
   for (const auto& [actor, other] : running_op_) {
     if (actor == sched_->CurrentActor() || other->volume != op.volume) continue;
-    const bool volume_wide = other->kind == OpKind::kRelease || (other->kind == OpKind::kDelete && other->mount.empty());
-    if (volume_wide || other->mount == op.mount) return false;
+    if (IsVolumeWide(*other) || other->mount == op.mount) return false;
   }
   return true;
 }
@@ -523,10 +535,7 @@ void World::SpawnClientLane(size_t index, int lane) {
     // store cancels them; before it did, see docs/findings.md, the release
     // removed a volume a late publish had just recorded).
     const bool overlap_release = config_.overlap_release;
-    auto volume_wide = [](const ClientOp& o) {
-      return o.kind == OpKind::kRelease || (o.kind == OpKind::kDelete && o.mount.empty());
-    };
-    auto may_start = [&c, &first_unstarted, overlap_release, volume_wide] {
+    auto may_start = [&c, &first_unstarted, overlap_release] {
       const size_t j = first_unstarted();
       if (j == c.script.size()) return true;
       const ClientOp& op = c.script[j];
@@ -534,8 +543,8 @@ void World::SpawnClientLane(size_t index, int lane) {
       for (size_t k = c.next; k < j; ++k) {
         if (c.state[k] != 1) continue;
         const ClientOp& other = c.script[k];
-        if (volume_wide(other) && other.volume == op.volume) return false;
-        if (!overlap_release && volume_wide(op) && other.volume == op.volume) return false;
+        if (IsVolumeWide(other) && other.volume == op.volume) return false;
+        if (!overlap_release && IsVolumeWide(op) && other.volume == op.volume) return false;
         const bool other_pull = other.kind == OpKind::kPull || other.kind == OpKind::kPullPartial;
         if (is_pull && other_pull && other.volume == op.volume && other.mount == op.mount) return false;
       }
@@ -624,10 +633,8 @@ void World::TenantWrite(Prng& rng, int n) {
   sched_->Yield("tenant.pick");
   std::vector<std::string> candidates;
   for (const std::string& record : record_dirs_) {
-    auto view = fs_->Inspect(record + "/status.json");
-    if (!view || view->info.type != FileType::kRegular) continue;
-    auto status = DecodeStatus(view->bytes, record);
-    if (status.ok() && status->state == VolumeState::kSucceeded && !status->partial) candidates.push_back(record);
+    const auto status = ReadRecord(record);
+    if (status && status->state == VolumeState::kSucceeded && !status->partial) candidates.push_back(record);
   }
   if (candidates.empty()) {
     Note("tenant: no succeeded full volume to write into");
