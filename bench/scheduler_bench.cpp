@@ -42,8 +42,8 @@
 #include <string>
 #include <utility>
 
-#include "sim/scheduler.h"
-#include "sim/simulator.h"
+#include "sim/scheduling/scheduler.h"
+#include "sim/workload/simulator.h"
 
 namespace {
 

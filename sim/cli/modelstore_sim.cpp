@@ -14,7 +14,7 @@
 #include <set>
 #include <sstream>
 
-#include "sim/simulator.h"
+#include "sim/workload/simulator.h"
 
 namespace {
 
