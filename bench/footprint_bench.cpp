@@ -35,8 +35,8 @@
 
 #include "bench/bench_support.h"
 #include "core/volume_manager.h"
-#include "sim/fake_registry.h"
-#include "sim/model_builder.h"
+#include "sim/registry/fake_registry.h"
+#include "sim/registry/model_builder.h"
 
 namespace {
 

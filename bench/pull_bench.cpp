@@ -25,8 +25,8 @@
 #include "bench/bench_support.h"
 #include "core/puller.h"
 #include "core/reference.h"
-#include "sim/fake_registry.h"
-#include "sim/model_builder.h"
+#include "sim/registry/fake_registry.h"
+#include "sim/registry/model_builder.h"
 
 namespace {
 

@@ -57,8 +57,8 @@
 
 #include "bench/bench_support.h"
 #include "sim/cli/campaign.h"
-#include "sim/scheduler.h"
-#include "sim/simulator.h"
+#include "sim/scheduling/scheduler.h"
+#include "sim/workload/simulator.h"
 
 namespace {
 

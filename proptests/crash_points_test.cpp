@@ -23,7 +23,7 @@
 #include <sstream>
 
 #include "proptests/prop_support.h"
-#include "sim/simulator.h"
+#include "sim/workload/simulator.h"
 
 namespace ms::prop {
 namespace {

@@ -15,7 +15,7 @@
 
 #include "proptests/prop_support.h"
 #include "proptests/run_gen.h"
-#include "sim/trace.h"
+#include "sim/scheduling/trace.h"
 
 namespace ms::prop {
 namespace {

@@ -13,7 +13,7 @@
 
 #include <string>
 
-#include "sim/invariant_checker.h"
+#include "sim/checking/invariant_checker.h"
 
 namespace ms::prop {
 

@@ -36,11 +36,11 @@
 #include "core/tests/test_support.h"
 #include "core/thread_runtime.h"
 #include "core/volume_manager.h"
-#include "sim/executor.h"
-#include "sim/fake_registry.h"
-#include "sim/model_builder.h"
-#include "sim/sim_filesystem.h"
-#include "sim/sim_runtime.h"
+#include "sim/scheduling/executor.h"
+#include "sim/registry/fake_registry.h"
+#include "sim/registry/model_builder.h"
+#include "sim/filesystem/sim_filesystem.h"
+#include "sim/scheduling/sim_runtime.h"
 
 namespace ms::prop {
 namespace {

@@ -9,8 +9,8 @@
 #include <sstream>
 #include <vector>
 
-#include "sim/fnv1a.h"
-#include "sim/trace.h"
+#include "sim/common/fnv1a.h"
+#include "sim/scheduling/trace.h"
 
 #ifndef MS_PROP_BINARY_DIR
 #define MS_PROP_BINARY_DIR "build"

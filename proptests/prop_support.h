@@ -32,7 +32,7 @@
 
 #include "proptests/known_findings.h"
 #include "proptests/run_spec.h"
-#include "sim/simulator.h"
+#include "sim/workload/simulator.h"
 
 namespace ms::prop {
 

@@ -28,7 +28,7 @@
 #include <memory>
 #include <sstream>
 
-#include "sim/simulator.h"
+#include "sim/workload/simulator.h"
 
 namespace {
 

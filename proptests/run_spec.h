@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "sim/workload.h"
+#include "sim/workload/workload.h"
 
 namespace ms::prop {
 

@@ -18,8 +18,8 @@
 #include "core/posix_filesystem.h"
 #include "core/thread_runtime.h"
 #include "core/volume_manager.h"
-#include "sim/fake_registry.h"
-#include "sim/model_builder.h"
+#include "sim/registry/fake_registry.h"
+#include "sim/registry/model_builder.h"
 
 namespace ms::testing {
 

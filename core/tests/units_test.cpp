@@ -13,7 +13,7 @@
 #include "core/tar_reader.h"
 #include "core/tests/test_support.h"
 #include "core/volume_status.h"
-#include "sim/tar_writer.h"
+#include "sim/registry/tar_writer.h"
 
 namespace ms::testing {
 namespace {

@@ -20,8 +20,8 @@
 #include "proptests/fuzz/fuzz_sim.h"
 #include "proptests/fuzz/fuzz_decode.h"
 #include "proptests/known_findings.h"
-#include "sim/simulator.h"
-#include "sim/trace.h"
+#include "sim/workload/simulator.h"
+#include "sim/scheduling/trace.h"
 
 namespace {
 

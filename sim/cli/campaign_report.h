@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "sim/simulator.h"
+#include "sim/workload/simulator.h"
 
 namespace ms::cli {
 

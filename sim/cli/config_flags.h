@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "sim/simulator.h"
+#include "sim/workload/simulator.h"
 
 namespace ms::cli {
 

@@ -23,7 +23,7 @@
 #include "sim/cli/config_flags.h"
 #include "sim/cli/output_file.h"
 #include "sim/cli/shrink.h"
-#include "sim/simulator.h"
+#include "sim/workload/simulator.h"
 
 namespace {
 

@@ -10,7 +10,7 @@
 
 #include "sim/cli/config_flags.h"
 #include "sim/cli/output_file.h"
-#include "sim/simulator.h"
+#include "sim/workload/simulator.h"
 
 namespace ms::cli {
 namespace {

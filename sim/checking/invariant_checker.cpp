@@ -1,0 +1,358 @@
+#include "sim/checking/invariant_checker.h"
+
+#include "core/digest.h"
+#include "core/fs_util.h"
+#include "core/volume_status.h"
+
+namespace ms::sim {
+namespace {
+
+bool Mutates(FsOp op) {
+  switch (op) {
+    case FsOp::kMakeDir: case FsOp::kRemoveDir: case FsOp::kUnlink: case FsOp::kLink:
+    case FsOp::kSymlink: case FsOp::kRename: case FsOp::kNewWritableFile: case FsOp::kAppend:
+    case FsOp::kChmod: case FsOp::kLockFile: case FsOp::kOverwriteFile:
+    case FsOp::kAppendToExisting:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Whether s starts with prefix, compared from the prefix's end: record dirs
+// share their beginning (root/volumes/) and differ at the end.
+bool StartsWithBackward(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = prefix.size(); i-- > 0;) {
+    if (s[i] != prefix[i]) return false;
+  }
+  return true;
+}
+
+std::string FirstDifference(const Tree& want, const Tree& got) {
+  for (const auto& [path, node] : want) {
+    auto it = got.find(path);
+    if (it == got.end()) return "missing " + path;
+    if (!(it->second == node)) return "differs " + path;
+  }
+  for (const auto& [path, node] : got) {
+    if (want.count(path) == 0) return "unexpected " + path;
+  }
+  return "";
+}
+
+}  // namespace
+
+InvariantChecker::InvariantChecker(SimFilesystem* fs, std::string root,
+                                   std::vector<std::string> record_dirs)
+    : fs_(fs),
+      root_(std::move(root)),
+      root_slash_(root_ + "/"),
+      store_prefix_(root_slash_ + "store/"),
+      records_(std::move(record_dirs)),
+      status_paths_(records_.size()),
+      dirty_(records_.size(), 0),
+      status_bytes_(records_.size()),
+      status_parsed_(records_.size()) {
+  for (size_t i = 0; i < records_.size(); ++i) status_paths_[i] = records_[i] + "/status.json";
+}
+
+const VolumeStatus* InvariantChecker::CachedStatus(size_t index, const std::string& bytes) {
+  if (bytes != status_bytes_[index] || (!status_parsed_[index] && bytes.empty())) {
+    status_bytes_[index] = bytes;
+    auto parsed = DecodeStatus(bytes, records_[index]);
+    status_parsed_[index] = parsed.ok() ? std::optional<VolumeStatus>(std::move(parsed).value()) : std::nullopt;
+  }
+  return status_parsed_[index] ? &*status_parsed_[index] : nullptr;
+}
+
+void InvariantChecker::AddExpected(const std::string& manifest_digest, ExpectedModel expected) {
+  expected_[manifest_digest] = std::move(expected);
+}
+
+bool InvariantChecker::Failed(std::string_view invariant) const {
+  for (const Violation& v : violations_) {
+    if (v.invariant == invariant) return true;
+  }
+  return false;
+}
+
+void InvariantChecker::AddViolation(std::string invariant, uint64_t step, std::string detail) {
+  // The first violation of each invariant is the one worth reading.
+  if (Failed(invariant)) return;
+  violations_.push_back({std::move(invariant), step, std::move(detail)});
+}
+
+void InvariantChecker::OnCall(const CallInfo& call) {
+  if (!Mutates(call.op)) return;
+  // At every mutating call: views only, no allocation.
+  auto inside = [&](std::string_view p) {
+    return p == root_ || p.substr(0, root_slash_.size()) == root_slash_;
+  };
+  const bool second_is_path = call.op == FsOp::kLink || call.op == FsOp::kRename;
+  if (!inside(call.path) || (second_is_path && !inside(call.path2))) {
+    AddViolation("I5 confinement", 0,
+                 std::string(call.name) + " outside the root: " + std::string(call.path) + " " +
+                     std::string(second_is_path ? call.path2 : ""));
+  }
+  // An entry's data/ moved away (a collection's commit point) or removed
+  // in place: judged after the step, once the call has acted.
+  const std::string_view store = store_prefix_;
+  if ((call.op == FsOp::kRename || call.op == FsOp::kRemoveDir) && call.path.size() > store.size() + 5 &&
+      call.path.substr(0, store.size()) == store && call.path.substr(call.path.size() - 5) == "/data") {
+    const std::string_view rest = call.path.substr(store.size(), call.path.size() - 5 - store.size());
+    const size_t slash = rest.find('/');
+    if (slash != std::string_view::npos) {
+      collected_.insert(std::string(rest.substr(0, slash)) + ":" + std::string(rest.substr(slash + 1)));
+    }
+  }
+  for (const std::string& r : tenant_written_) {
+    auto is_status = [&r](std::string_view p) {
+      constexpr std::string_view kStatus = "/status.json";
+      return p.size() == r.size() + kStatus.size() && p.substr(0, r.size()) == r && p.substr(r.size()) == kStatus;
+    };
+    if ((call.op == FsOp::kUnlink && is_status(call.path)) || (call.op == FsOp::kRename && is_status(call.path2))) {
+      tenant_written_.erase(r);
+      break;
+    }
+  }
+  for (size_t i = 0; i < records_.size(); ++i) {
+    const std::string_view r = records_[i];
+    auto under = [&](std::string_view p) {
+      return StartsWithBackward(p, r) && (p.size() == r.size() || p[r.size()] == '/');
+    };
+    // A release removes a whole volume, above its mounts' records.
+    auto above = [&](std::string_view p) {
+      return StartsWithBackward(r, p) && (r.size() == p.size() || r[p.size()] == '/');
+    };
+    if (under(call.path) || above(call.path) || (second_is_path && (under(call.path2) || above(call.path2)))) {
+      dirty_[i] = 1;
+      any_dirty_ = true;
+    }
+  }
+}
+
+void InvariantChecker::MarkAllDirty() {
+  dirty_.assign(records_.size(), 1);
+  any_dirty_ = true;
+}
+
+void InvariantChecker::AfterStep(uint64_t step) {
+  if (any_dirty_) {
+    any_dirty_ = false;
+    for (size_t i = 0; i < dirty_.size(); ++i) {
+      if (dirty_[i] == 0) continue;
+      dirty_[i] = 0;
+      CheckRecord(i, step);
+    }
+  }
+  for (const std::string& digest : collected_) CheckCollected(digest, step);
+  collected_.clear();
+}
+
+void InvariantChecker::ExemptTenantWritten(const std::string& record) { tenant_written_.insert(record); }
+
+void InvariantChecker::ExemptCorruptedAtSweep(const std::string& record) {
+  corrupted_at_sweep_.insert(record);
+}
+
+void InvariantChecker::CheckCollected(const std::string& manifest_digest, uint64_t step) {
+  const std::string data = EntryData(manifest_digest);
+  if (data.empty() || fs_->Exists(data)) return;  // the call failed
+  for (size_t i = 0; i < records_.size(); ++i) {
+    const std::string* bytes = fs_->RegularFileBytes(status_paths_[i]);
+    if (bytes == nullptr) continue;
+    const VolumeStatus* status = CachedStatus(i, *bytes);
+    if (status == nullptr || status->state != VolumeState::kSucceeded || status->partial ||
+        status->cache_key != manifest_digest) {
+      continue;
+    }
+    AddViolation("I1 no-referenced-loss", step,
+                 "store entry " + manifest_digest + " collected (data/ moved away or removed) while " +
+                     records_[i] + " is recorded succeeded on it");
+    return;
+  }
+}
+
+Tree InvariantChecker::ReadTree(const std::string& dir) const {
+  Tree tree;
+  const std::string prefix = dir + "/";
+  fs_->Walk(dir, [&](const WalkEntry& e) {
+    if (e.path.size() <= prefix.size()) return;  // the top itself
+    TreeNode node;
+    node.type = e.info.type;
+    if (e.info.type == FileType::kRegular) node.content = std::string(e.bytes);
+    if (e.info.type == FileType::kSymlink) node.content = std::string(e.target);
+    tree.emplace(std::string(e.path.substr(prefix.size())), std::move(node));
+  });
+  return tree;
+}
+
+void InvariantChecker::CheckRecord(size_t index, uint64_t step) {
+  const std::string& record = records_[index];
+  if (tenant_written_.count(record) != 0) return;
+  const std::string* bytes = fs_->RegularFileBytes(status_paths_[index]);
+  if (bytes == nullptr) return;
+  const VolumeStatus* status = CachedStatus(index, *bytes);
+  if (status == nullptr || status->state != VolumeState::kSucceeded) return;
+  auto it = expected_.find(status->manifest);
+  if (it == expected_.end()) {
+    AddViolation("I1 no-referenced-loss", step,
+                 record + " succeeded with unknown manifest \"" + status->manifest + "\"");
+    return;
+  }
+  const Tree& want = status->partial ? it->second.partial : it->second.full;
+  const std::string diff = FirstDifference(want, ReadTree(record + "/model"));
+  if (!diff.empty()) {
+    AddViolation("I1 no-referenced-loss", step,
+                 record + " is recorded succeeded (" + status->reference + " = " + status->manifest +
+                     ") but its model " + diff);
+  }
+}
+
+std::string InvariantChecker::EntryData(const std::string& manifest_digest) const {
+  auto digest = Digest::Parse(manifest_digest);
+  if (!digest.ok()) return "";
+  return root_ + "/store/" + std::string(digest->algorithm_name()) + "/" + digest->hex() + "/data";
+}
+
+void InvariantChecker::OnFullPullFetch(const std::string& manifest_digest, uint64_t step) {
+  const std::string data = EntryData(manifest_digest);
+  if (!data.empty() && fs_->Exists(data)) {
+    AddViolation("I2 dedup", step,
+                 "payload of " + manifest_digest + " fetched again while " + data + " holds it");
+  }
+}
+
+std::set<std::string> InvariantChecker::ReferencedKeys(std::vector<std::string>* full_models) const {
+  std::set<std::string> referenced;
+  for (const std::string& record : records_) {
+    auto view = fs_->Inspect(record + "/status.json");
+    if (!view || view->info.type != FileType::kRegular) continue;
+    auto status = DecodeStatus(view->bytes, record);
+    if (!status.ok()) continue;
+    const bool active = status->state == VolumeState::kRunning || status->state == VolumeState::kSucceeded;
+    if (active && !status->partial && !status->cache_key.empty()) {
+      referenced.insert(status->cache_key);
+      if (full_models != nullptr) full_models->push_back(record + "/model");
+    }
+  }
+  return referenced;
+}
+
+std::set<std::string> InvariantChecker::EntryKeys() const {
+  std::set<std::string> entries;
+  for (const std::string& algo : fs_->ListDir(root_ + "/store")) {
+    for (const std::string& hex : fs_->ListDir(root_ + "/store/" + algo)) entries.insert(algo + ":" + hex);
+  }
+  return entries;
+}
+
+void InvariantChecker::CheckNothingToSweep(uint64_t step) {
+  const std::set<std::string> referenced = ReferencedKeys(nullptr);
+  for (const std::string& e : EntryKeys()) {
+    const size_t colon = e.find(':');
+    const std::string entry = root_ + "/store/" + e.substr(0, colon) + "/" + e.substr(colon + 1);
+    std::string why;
+    // An entry dir holding neither payload nor staging (say, a lock file a
+    // waiter re-created while a collection removed the entry) costs an
+    // inode, not a payload: only the final check wants it gone.
+    if (referenced.count(e) == 0 && fs_->Exists(entry + "/data")) why = "unreferenced entry " + e;
+    if (fs_->Exists(entry + "/data.tmp")) why = "staging left: " + entry + "/data.tmp";
+    if (!why.empty()) {
+      AddViolation("I3 footprint", step,
+                   "before the final sweep, in a run with no crash, fault or corrupted record: " + why +
+                       " (only a sweep would reclaim it)");
+      return;
+    }
+  }
+}
+
+void InvariantChecker::CheckOrphans(uint64_t step) {
+  // At quiescence every file under volumes/ belongs to a record: its
+  // status.json, and its model/ while the record is active. Anything else
+  // (a failed pull's half-linked model, a record left undeletable) is disk
+  // nobody will reclaim.
+  std::map<std::string, bool> active;  // decodable records -> active
+  for (const std::string& record : records_) {
+    auto view = fs_->Inspect(record + "/status.json");
+    if (!view || view->info.type != FileType::kRegular) continue;
+    auto status = DecodeStatus(view->bytes, record);
+    if (!status.ok()) continue;
+    active[record] = status->state == VolumeState::kRunning || status->state == VolumeState::kSucceeded;
+  }
+  std::string orphan;
+  fs_->Walk(root_ + "/volumes", [&](const WalkEntry& e) {
+    if (!orphan.empty() || e.info.type == FileType::kDirectory) return;
+    const std::string path(e.path);
+    for (const std::string& record : records_) {
+      if (path.compare(0, record.size() + 1, record + "/") != 0) continue;
+      if (corrupted_at_sweep_.count(record) != 0) return;
+      const auto it = active.find(record);
+      if (it == active.end()) continue;
+      if (path == record + "/status.json") return;
+      if (it->second && path.compare(0, record.size() + 7, record + "/model/") == 0) return;
+    }
+    orphan = path;
+  });
+  if (!orphan.empty()) {
+    AddViolation("I3 footprint", step,
+                 "orphan under volumes/ at quiescence: " + orphan + " belongs to no active record");
+  }
+}
+
+Footprint InvariantChecker::CheckQuiescent(uint64_t step) {
+  Footprint fp;
+  std::vector<std::string> full_models;
+  const std::set<std::string> referenced = ReferencedKeys(&full_models);
+  const std::set<std::string> entries = EntryKeys();
+  for (const std::string& e : entries) {
+    const size_t colon = e.find(':');
+    const std::string entry = root_ + "/store/" + e.substr(0, colon) + "/" + e.substr(colon + 1);
+    if (fs_->Exists(entry + "/data.tmp")) {
+      AddViolation("I3 footprint", step, "staging left at quiescence: " + entry + "/data.tmp");
+    }
+  }
+  for (const std::string& e : entries) {
+    if (referenced.count(e) == 0) AddViolation("I3 footprint", step, "unreferenced entry " + e);
+  }
+  for (const std::string& r : referenced) {
+    if (entries.count(r) == 0) AddViolation("I3 footprint", step, "referenced digest " + r + " has no entry");
+  }
+  CheckOrphans(step);
+  // Bytes on disk: store payloads and full volumes, each inode once.
+  std::set<uint64_t> seen;
+  auto count = [&](const std::string& dir) {
+    fs_->Walk(dir, [&](const WalkEntry& e) {
+      if (e.info.type == FileType::kRegular && seen.insert(e.info.inode).second) {
+        fp.bytes_on_disk += e.info.size_bytes;
+      }
+    });
+  };
+  for (const std::string& e : entries) {
+    const size_t colon = e.find(':');
+    count(root_ + "/store/" + e.substr(0, colon) + "/" + e.substr(colon + 1) + "/data");
+  }
+  for (const std::string& m : full_models) count(m);
+  std::set<std::string> contents;
+  for (const std::string& r : referenced) {
+    auto it = expected_.find(r);
+    if (it == expected_.end()) continue;
+    fp.unique_referenced += it->second.payload_bytes;
+    for (const auto& [path, node] : it->second.full) {
+      if (node.type == FileType::kRegular && contents.insert(node.content).second) {
+        fp.unique_content_bytes += node.content.size();
+      }
+    }
+  }
+  fp.entries = entries.size();
+  fp.referenced_digests = referenced.size();
+  if (fp.bytes_on_disk != fp.unique_referenced) {
+    AddViolation("I3 footprint", step,
+                 "bytes on disk " + std::to_string(fp.bytes_on_disk) +
+                     " != unique referenced payload bytes " + std::to_string(fp.unique_referenced));
+  }
+  return fp;
+}
+
+}  // namespace ms::sim

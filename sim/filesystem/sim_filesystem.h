@@ -1,0 +1,324 @@
+// SimFilesystem: the Filesystem port in memory, with real inode semantics, a
+// power-loss model and fault injection, for the deterministic simulator.
+//
+// Scheduling. Every call (port calls, WritableFile calls, OverwriteFile and
+// AppendToExisting) first calls executor->Yield("fs.<op>"), a point where the
+// scheduler may switch actors, then bumps the call counter, asks the call
+// hook and the fault plan, and then acts atomically: no other actor observes
+// a half-done call. LockFile may additionally park in Executor::WaitUntil.
+// Inspection and *ForTest methods neither yield, count, nor fail by plan;
+// nor does a second WritableFile::Close (a no-op).
+//
+// Inodes. Regular files (bytes), directories (entries in a std::map, so
+// ReadDir is sorted bytewise and every walk is deterministic) and symlinks
+// (a target). Hard links share an inode; link counts are POSIX's (a file:
+// its number of entries; a directory: 2 + its subdirectories); bytes are
+// counted once per inode. Inode ids start at 1 (the root) and are never
+// reused. A directory's size is reported as 4096, like ext4.
+//
+// Paths. Absolute only ('/' first), else kInvalidArgument. Repeated '/' are
+// one separator. A trailing '/' demands a directory: on an existing
+// non-directory, or when creating a non-directory, it is kNotDirectory.
+// "." and ".." components are rejected (kInvalidArgument) in every path a
+// caller passes: the store builds paths by joining validated names, so a dot
+// component is a confinement bug (I5) we want loud, not resolved. Symlink
+// targets, by contrast, are resolved as the OS does ("." is the directory,
+// ".." its parent, "/" restarts at the root), because relative links such
+// as "../../blobs/x" are ordinary. Intermediate symlinks are followed, at
+// most 40 per path (more: kInvalidArgument "too many levels of symlinks").
+// The final component is never followed by a port call (a symlink there is
+// kInvalidArgument for ReadFile/LockFile/Chmod, kNotDirectory for
+// ReadDir/SyncDir/RemoveDir); OverwriteFile and AppendToExisting follow it,
+// as a container's open(2) would. Components longer than 255 bytes, paths
+// longer than 4096 bytes and NUL bytes are kInvalidArgument.
+//
+// Permissions. The simulated user owns every inode and is not root: only the
+// owner bits count. Traversing a directory needs x; creating or removing an
+// entry needs w and x on its directory; moving a directory to another
+// parent also needs w on the directory itself (its ".." changes, as Linux
+// requires); ReadFile and ReadDir need r; SyncDir needs r (open(O_RDONLY));
+// LockFile on an existing file needs r and w (open(O_RDWR)); opening an
+// existing file for writing (OverwriteFile, AppendToExisting) needs w.
+// Chmod needs only traversal. New files get exactly `mode` (no umask);
+// lock files are created 0600, symlinks 0777. An open WritableFile keeps
+// writing after a chmod, as an open fd does.
+//
+// Crash model (Crash(): node power loss). Adversarial, like ALICE and
+// CrashMonkey: everything not fsynced is lost, nothing is persisted early.
+//  - A file's durable bytes are its bytes at its last WritableFile::Sync
+//    (a never-synced file's are empty). OverwriteFile and AppendToExisting
+//    never sync.
+//  - A directory's durable entries (name -> inode) are its entries at its
+//    last SyncDir; a new directory's durable entry set starts empty. Hence a
+//    rename is durable only once both parents are synced; with only the
+//    destination synced, both names survive (a crash may show a file under
+//    both names; real journals would not, the store must cope anyway).
+//  - Crash() rebuilds the tree from the root over durable entries: a
+//    directory is kept at its first entry in a depth-first walk by sorted
+//    name and dropped at any later one (per-directory syncs can otherwise
+//    give it two parents or a cycle). Link counts are recomputed from what
+//    is reachable, unreachable inodes are freed, every lock and every open
+//    WritableFile is dropped (later calls on it: kIo "file handle
+//    invalidated by crash").
+//  - Not modeled as volatile: mode changes and symlink targets (durable at
+//    once; the port has no way to fsync them), mtimes.
+// KillProcess(p) is a process crash, not a power loss: the disk keeps
+// everything; only p's locks and open WritableFiles end.
+//
+// Faults. SetFaultPlan (seeded, see fault_plan.h) and SetCallHook (called at
+// every call with its global index; a non-OK status is returned instead of
+// acting; it may itself call Crash() or KillProcess()). Injected errors name
+// the op and path: "link /a -> /b: injected fault: too many links". A real
+// ENOSPC also happens when live bytes would exceed options.capacity_bytes.
+//
+// Lifetime. Handles (WritableFile, FileLock) may outlive the SimFilesystem
+// safely: they then do nothing (and return kIo).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/filesystem.h"
+#include "core/status.h"
+#include "sim/scheduling/executor.h"
+#include "sim/filesystem/fault_plan.h"
+
+namespace ms::sim {
+
+struct SimFilesystemOptions {
+  // EMLINK when a file's link count, or a directory's (2 + subdirectories),
+  // would exceed this. ext4's limit.
+  uint64_t link_count_max = 65000;
+  // ENOSPC when the bytes of all live inodes would exceed this.
+  uint64_t capacity_bytes = UINT64_MAX;
+  // FileInfo::device of every inode: one filesystem.
+  uint64_t device = 1;
+  // Mode of the root directory at construction.
+  uint32_t root_mode = 0755;
+};
+
+// What the call hook sees. index counts every call since construction,
+// from 0: the call with index N is the (N+1)-th. For two-path calls, path is
+// the first argument as the message reads ("link <path> -> <path2>",
+// "rename <path> -> <path2>", "symlink <link_path> -> <target>"); for
+// WritableFile calls, path is the path the file was created at. The views
+// are valid during the hook only.
+struct CallInfo {
+  uint64_t index = 0;
+  FsOp op = FsOp::kStat;
+  std::string_view name;  // FsOpName(op), "fs.link"
+  std::string_view path;
+  std::string_view path2;
+};
+using CallHook = std::function<Status(const CallInfo&)>;
+
+// A snapshot of one inode, for tests and the invariant checker: what Stat
+// says (without its scheduling point and faults), plus the content.
+struct InodeView {
+  FileInfo info;
+  std::string bytes;   // regular files
+  std::string target;  // symlinks
+  bool locked = false;
+};
+
+// One entry of Walk; the views are valid during the visit only.
+struct WalkEntry {
+  std::string_view path;
+  FileInfo info;
+  std::string_view bytes;   // regular files
+  std::string_view target;  // symlinks
+};
+
+class SimWritableFile;
+class SimFileLock;
+
+class SimFilesystem final : public Filesystem {
+ public:
+  // executor must outlive this and is never null.
+  explicit SimFilesystem(Executor* executor, SimFilesystemOptions options = {});
+  ~SimFilesystem() override;
+
+  // The Filesystem port (core/filesystem.h has the contract).
+  Status MakeDir(const std::string& path, uint32_t mode) override;
+  Status RemoveDir(const std::string& path) override;
+  Status Unlink(const std::string& path) override;
+  Status Link(const std::string& existing_path, const std::string& new_path) override;
+  Status Symlink(const std::string& target, const std::string& link_path) override;
+  Result<std::string> ReadLink(const std::string& path) override;
+  Status Rename(const std::string& from, const std::string& to) override;
+  Result<FileInfo> Stat(const std::string& path) override;
+  Result<std::vector<std::string>> ReadDir(const std::string& path) override;
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
+                                                        uint32_t mode) override;
+  Result<std::string> ReadFile(const std::string& path, uint64_t max_bytes) override;
+  Status Chmod(const std::string& path, uint32_t mode) override;
+  Status SyncDir(const std::string& path) override;
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override;
+
+  // Not port calls: a container writing through an existing file (say, a
+  // hardlink into a volume), honoring permissions. Follows a symlink in the
+  // final component. kNotFound if missing (never creates), kIsDirectory on a
+  // directory, kPermission without the w bit. Every hardlink sees the new
+  // bytes. Not synced. Scheduling points like any call.
+  Status OverwriteFile(const std::string& path, std::string_view bytes);
+  Status AppendToExisting(const std::string& path, std::string_view bytes);
+
+  // Power loss now (see the crash model above).
+  void Crash();
+  // Process `process` dies: its locks and open files end; the disk stays.
+  void KillProcess(int process);
+
+  // Fault injection. The plan's PRNG restarts from plan.seed.
+  void SetFaultPlan(const FaultPlan& plan);
+  void ClearFaultPlan() { SetFaultPlan(FaultPlan{}); }
+  const FaultPlan& fault_plan() const { return plan_; }
+  // An empty hook removes it.
+  void SetCallHook(CallHook hook) { hook_ = std::move(hook); }
+  // Calls started so far (the index the next call will get).
+  uint64_t call_count() const { return call_count_; }
+  // Faults injected by the plan so far, per code (codes never injected are
+  // absent). The hook's failures are not counted: the hook's owner knows.
+  std::map<Code, uint64_t> FaultCounts() const;
+
+  // Inspection: no yield, no counting, no faults, no permission checks.
+  // Paths resolve like port calls (intermediate symlinks followed, the final
+  // component not); an unresolvable path is "absent".
+  std::optional<InodeView> Inspect(const std::string& path) const;
+  bool Exists(const std::string& path) const;
+  // Inspect's bytes of a regular file, not copied: nullptr if path is absent
+  // or not a regular file. Valid until the next call that changes the file.
+  const std::string* RegularFileBytes(const std::string& path) const;
+  // Sorted names; empty if path is not a directory.
+  std::vector<std::string> ListDir(const std::string& path) const;
+  // Preorder, sorted, path itself first; symlinks are reported, not followed.
+  void Walk(const std::string& path, const std::function<void(const WalkEntry&)>& visit) const;
+  // Bytes of the regular files reachable under subtree (itself included),
+  // each inode counted once however many links it has there. 0 if absent.
+  uint64_t TotalBytes(const std::string& subtree) const;
+  // FNV-1a 64 of the live tree: names, types, modes, link structure (inodes
+  // numbered by first visit, so equal trees hash equal whatever their inode
+  // ids), file bytes, symlink targets. Not mtimes, locks or open files.
+  uint64_t StateHash() const;
+  // The same hash of the tree Crash() would leave now: equal to StateHash()
+  // right after a Crash(). Two crash points with equal DurableStateHash are
+  // equivalent.
+  uint64_t DurableStateHash() const;
+  bool IsLocked(const std::string& path) const;
+  // Recounts every link count, reference, lock and byte from scratch and
+  // compares with the incremental bookkeeping; kInternal naming the first
+  // mismatch. O(size of the filesystem): for tests and checkers.
+  Status CheckConsistency() const;
+  uint64_t inode_count() const { return inodes_.size(); }
+  uint64_t used_bytes() const { return used_bytes_; }
+  uint64_t open_file_count() const { return open_files_.size(); }
+  uint64_t lock_count() const { return locks_.size(); }
+  uint64_t crash_count() const { return crash_generation_; }
+
+  // Seeding, as if present at boot: durable, no yield, no faults, no
+  // permission checks. WriteFileForTest creates path (its parent must exist)
+  // or replaces the bytes and mode of the regular file there.
+  // MakeDirsForTest creates every missing directory of path.
+  Status WriteFileForTest(const std::string& path, std::string_view bytes, uint32_t mode = 0644);
+  Status MakeDirsForTest(const std::string& path, uint32_t mode = 0755);
+
+ private:
+  friend class SimWritableFile;
+  friend class SimFileLock;
+  struct Inode;
+  struct Entry;
+  struct Failure;
+  // Bytewise name order, exactly std::less<std::string>'s (so ReadDir and
+  // every walk keep their order), compared inline: a memcmp call per tree
+  // level dominated path resolution, and names in one directory mostly
+  // differ at their first byte.
+  struct NameLess {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const noexcept {
+      const size_t n = a.size() < b.size() ? a.size() : b.size();
+      for (size_t i = 0; i < n; ++i) {
+        if (a[i] != b[i]) return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]);
+      }
+      return a.size() < b.size();
+    }
+  };
+  using EntryMap = std::map<std::string, Inode*, NameLess>;
+  struct OpenFile {
+    Inode* inode;
+    int process;
+  };
+  struct LockRecord {
+    Inode* inode;
+    int process;
+  };
+
+  // What a call needs at its path's final component: anything, an existing
+  // entry, or room for a new one (absent, and w+x on its directory; a
+  // trailing '/' only for a directory).
+  enum class Want : uint8_t { kAny, kExisting, kNewFile, kNewDir };
+
+  Status BeginCall(FsOp op, std::string_view path, std::string_view path2 = {});
+  Status Lookup(FsOp op, std::string_view path1, std::string_view path2, std::string_view path,
+                Want want, Entry* entry) const;
+  Status Prologue(FsOp op, const std::string& path, Want want, Entry* entry);
+  bool ResolveEntry(std::string_view path, bool check_perms, Entry* entry, Failure* failure) const;
+  Inode* WalkDirs(std::string_view dirs, Inode* start, bool allow_dots, bool check_perms, int* hops,
+                  Failure* failure) const;
+  Inode* FollowToFile(const std::string& path, bool check_perms, Failure* failure) const;
+  // Inspection's resolution: no permission checks; nullptr if absent.
+  const Inode* Find(const std::string& path) const;
+  FileInfo InfoOf(const Inode& inode) const;
+  Inode* NewInode(FileType type, uint32_t mode);
+  void AddEntry(Inode* dir, std::string_view name, Inode* child);
+  void RemoveEntry(Inode* dir, std::string_view name);
+  // Records name's durable value in dir's undo log before its first change
+  // since dir's last sync.
+  void NoteChange(Inode* dir, std::string_view name);
+  void MaybeFree(Inode* inode);
+  void DropHandleRef(Inode* inode);
+  // Makes dir's entries durable: only only_name's, or all if it is empty.
+  void SyncEntries(Inode* dir, std::string_view only_name = {});
+  Status CheckHandle(const SimWritableFile& file, FsOp op, Inode** inode) const;
+  Status WriteThrough(FsOp op, const std::string& path, std::string_view bytes, bool truncate);
+  uint64_t HashTree(bool durable) const;
+  int64_t WallNowMs() const;
+
+  // Called by the handles.
+  Status FileAppend(SimWritableFile* file, std::string_view bytes);
+  Status FileSync(SimWritableFile* file);
+  Status FileClose(SimWritableFile* file);
+  void ReleaseFile(uint64_t token);
+  void ReleaseLock(uint64_t token);
+
+  Executor* const executor_;
+  const SimFilesystemOptions options_;
+  // Lets handles that outlive this find out, instead of dangling.
+  std::shared_ptr<SimFilesystem*> anchor_;
+
+  std::map<uint64_t, std::unique_ptr<Inode>> inodes_;
+  Inode* root_ = nullptr;
+  uint64_t next_inode_id_ = 1;
+  uint64_t used_bytes_ = 0;
+
+  uint64_t next_token_ = 1;
+  std::map<uint64_t, OpenFile> open_files_;  // by handle token
+  std::map<uint64_t, LockRecord> locks_;     // by lock token
+  uint64_t crash_generation_ = 0;
+
+  uint64_t call_count_ = 0;
+  CallHook hook_;
+  FaultPlan plan_;
+  FaultRng rng_;
+  bool plan_active_ = false;
+  bool plan_always_ = false;
+  uint64_t plan_threshold_ = 0;
+  std::array<uint64_t, 32> fault_counts_{};
+};
+
+}  // namespace ms::sim

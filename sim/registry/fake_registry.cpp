@@ -1,0 +1,392 @@
+#include "sim/registry/fake_registry.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "sim/registry/oci_layout.h"
+
+namespace ms::sim {
+namespace {
+
+// Bounds FailNext so a typo cannot queue a near-infinite fault run.
+constexpr int kFailNextMaxCount = 1'000'000;
+
+std::string_view OpName(FakeRegistry::Op op) {
+  switch (op) {
+    case FakeRegistry::Op::kResolve: return "registry.resolve";
+    case FakeRegistry::Op::kManifest: return "registry.manifest";
+    case FakeRegistry::Op::kBlob: return "registry.blob";
+  }
+  return "registry.?";
+}
+
+[[noreturn]] void Die(std::string_view why) {
+  std::fprintf(stderr, "FakeRegistry: %.*s\n", static_cast<int>(why.size()), why.data());
+  std::abort();
+}
+
+// splitmix64 (Steele, Lea, Flood 2014): tiny, seedable with any value, and
+// the same on every platform, unlike std::*_distribution.
+uint64_t SplitMix64(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// A double in [0, 1) from the top 53 bits.
+double UnitInterval(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
+
+// Flips every bit of the byte at index (an empty string gains a byte, so
+// the result still differs from the original).
+void FlipByte(std::string& bytes, size_t index) {
+  if (bytes.empty()) {
+    bytes.push_back('\xff');
+    return;
+  }
+  bytes[index] = static_cast<char>(~static_cast<unsigned char>(bytes[index]));
+}
+
+Status NotFound(std::string what) { return Status(Code::kNotFound, std::move(what)); }
+
+std::string Quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+
+std::map<std::string, uint64_t> ByDigestText(const std::map<Digest, uint64_t>& counts) {
+  std::map<std::string, uint64_t> out;
+  for (const auto& [digest, count] : counts) out.emplace(digest.ToString(), count);
+  return out;
+}
+
+}  // namespace
+
+FakeRegistry::FakeRegistry(Executor* executor) : executor_(executor) {}
+
+Status FakeRegistry::Enter(const CancelToken& token, Op op) {
+  const std::string_view name = OpName(op);
+  if (executor_ == nullptr) {
+    // No clock to compare a deadline with; cancellation still counts.
+    if (token.canceled()) return Status(Code::kCanceled, std::string(name) + ": operation canceled");
+    return Status::Ok();
+  }
+  executor_->Yield(name);
+  int64_t latency_ms = 0;
+  {
+    std::lock_guard lock(mu_);
+    latency_ms = latency_ms_;
+  }
+  // Checked before the sleep (an expired token should not wait) and after
+  // it (the deadline may pass while waiting).
+  if (Status status = token.Check(executor_->NowMs()); !status.ok()) return status.Annotate(name);
+  if (latency_ms > 0) executor_->SleepUntil(executor_->NowMs() + latency_ms);
+  if (Status status = token.Check(executor_->NowMs()); !status.ok()) return status.Annotate(name);
+  return Status::Ok();
+}
+
+uint64_t FakeRegistry::NextRandomLocked() { return SplitMix64(rng_state_); }
+
+Status FakeRegistry::InjectLocked(Op op, std::string_view what, Draw& draw) {
+  ++calls_[op];
+  draw = Draw::kNone;
+  auto& queue = fail_next_[op];
+  if (!queue.empty()) {
+    const Code code = queue.front().first;
+    if (--queue.front().second == 0) queue.pop_front();
+    ++faults_.fail_next;
+    return Status(code, "injected fault (FailNext) at " + std::string(OpName(op)) + " " +
+                            std::string(what));
+  }
+  if (!random_faults_) return Status::Ok();
+  const double u = UnitInterval(NextRandomLocked());
+  if (u < transient_rate_) {
+    ++faults_.transient;
+    return Status(Code::kUnavailable, "injected transient fault at " + std::string(OpName(op)) +
+                                          " " + std::string(what));
+  }
+  if (u < transient_rate_ + corrupt_rate_) {
+    draw = Draw::kCorrupt;
+  } else if (u < transient_rate_ + corrupt_rate_ + truncate_rate_) {
+    draw = Draw::kTruncate;
+  }
+  return Status::Ok();
+}
+
+void FakeRegistry::DamageLocked(Draw draw, std::string& bytes) {
+  if (draw == Draw::kCorrupt) {
+    const uint64_t r = NextRandomLocked();
+    FlipByte(bytes, bytes.empty() ? 0 : static_cast<size_t>(r % bytes.size()));
+    ++faults_.corrupt;
+  } else if (draw == Draw::kTruncate && !bytes.empty()) {
+    bytes.resize(static_cast<size_t>(NextRandomLocked() % bytes.size()));
+    ++faults_.truncate;
+  }
+}
+
+Result<Digest> FakeRegistry::Resolve(const CancelToken& token, const Reference& reference) {
+  MS_RETURN_IF_ERROR(Enter(token, Op::kResolve));
+  std::lock_guard lock(mu_);
+  const std::string ref_text = reference.ToString();
+  Draw draw;
+  MS_RETURN_IF_ERROR(InjectLocked(Op::kResolve, ref_text, draw));
+  const auto repo = repositories_.find(reference.repository());
+  if (repo == repositories_.end()) {
+    return NotFound("resolve " + Quoted(ref_text) + ": no repository " +
+                    Quoted(reference.repository()));
+  }
+  // A digest wins over a tag ("repo:tag@sha256:..."), as in OCI clients.
+  if (reference.digest()) {
+    if (!repo->second.manifests.contains(*reference.digest())) {
+      return NotFound("resolve " + Quoted(ref_text) + ": no such manifest");
+    }
+    ++resolves_;
+    return *reference.digest();
+  }
+  const auto tag = repo->second.tags.find(reference.tag());
+  if (tag == repo->second.tags.end()) {
+    return NotFound("resolve " + Quoted(ref_text) + ": no tag " + Quoted(reference.tag()));
+  }
+  ++resolves_;
+  return tag->second;
+}
+
+Result<std::string> FakeRegistry::FetchLocked(Op op, const Reference& reference,
+                                              const Digest& digest,
+                                              std::map<Digest, std::string> Repository::*table) {
+  const std::string what = digest.ToString() + " of " + Quoted(reference.ToString());
+  Draw draw;
+  MS_RETURN_IF_ERROR(InjectLocked(op, what, draw));
+  const auto repo = repositories_.find(reference.repository());
+  if (repo == repositories_.end()) {
+    return NotFound(std::string(OpName(op)) + " " + what + ": no repository " +
+                    Quoted(reference.repository()));
+  }
+  const auto& stored = repo->second.*table;
+  const auto it = stored.find(digest);
+  if (it == stored.end()) return NotFound(std::string(OpName(op)) + " " + what + ": not found");
+  std::string bytes = it->second;
+  DamageLocked(draw, bytes);
+  ++(op == Op::kBlob ? blob_fetches_ : manifest_fetches_)[digest];
+  return bytes;
+}
+
+Result<std::string> FakeRegistry::FetchManifest(const CancelToken& token,
+                                                const Reference& reference, const Digest& digest) {
+  MS_RETURN_IF_ERROR(Enter(token, Op::kManifest));
+  std::lock_guard lock(mu_);
+  return FetchLocked(Op::kManifest, reference, digest, &Repository::manifests);
+}
+
+Result<std::string> FakeRegistry::FetchBlob(const CancelToken& token, const Reference& reference,
+                                            const Digest& digest) {
+  MS_RETURN_IF_ERROR(Enter(token, Op::kBlob));
+  std::lock_guard lock(mu_);
+  return FetchLocked(Op::kBlob, reference, digest, &Repository::blobs);
+}
+
+Digest FakeRegistry::PutBlob(const std::string& repository, std::string bytes) {
+  Digest digest = Digest::Sha256Of(bytes);
+  std::lock_guard lock(mu_);
+  repositories_[repository].blobs.insert_or_assign(digest, std::move(bytes));
+  return digest;
+}
+
+Status FakeRegistry::PutBlobAs(const std::string& repository, std::string_view digest_text,
+                               std::string bytes) {
+  MS_ASSIGN_OR_RETURN(Digest digest, Digest::Parse(digest_text));
+  std::lock_guard lock(mu_);
+  repositories_[repository].blobs.insert_or_assign(std::move(digest), std::move(bytes));
+  return Status::Ok();
+}
+
+Digest FakeRegistry::PutManifest(const std::string& repository, std::string bytes) {
+  Digest digest = Digest::Sha256Of(bytes);
+  std::lock_guard lock(mu_);
+  repositories_[repository].manifests.insert_or_assign(digest, std::move(bytes));
+  return digest;
+}
+
+void FakeRegistry::Push(const std::string& repository, const std::string& tag,
+                        const BuiltModel& model) {
+  std::lock_guard lock(mu_);
+  Repository& repo = repositories_[repository];
+  for (const auto& [digest_text, bytes] : model.blobs) {
+    // A malformed descriptor digest names no fetchable blob; skip it.
+    Result<Digest> digest = Digest::Parse(digest_text);
+    if (digest.ok()) repo.blobs.insert_or_assign(std::move(digest).value(), bytes);
+  }
+  repo.manifests.insert_or_assign(model.manifest_digest, model.manifest_bytes);
+  repo.tags.insert_or_assign(tag, model.manifest_digest);
+}
+
+Status FakeRegistry::Tag(const std::string& repository, const std::string& tag,
+                         const Digest& manifest) {
+  std::lock_guard lock(mu_);
+  const auto repo = repositories_.find(repository);
+  if (repo == repositories_.end() || !repo->second.manifests.contains(manifest)) {
+    return NotFound("tag " + Quoted(tag) + ": no manifest " + manifest.ToString() +
+                    " in repository " + Quoted(repository));
+  }
+  repo->second.tags.insert_or_assign(tag, manifest);
+  return Status::Ok();
+}
+
+Status FakeRegistry::DeleteTag(const std::string& repository, const std::string& tag) {
+  std::lock_guard lock(mu_);
+  const auto repo = repositories_.find(repository);
+  if (repo == repositories_.end() || repo->second.tags.erase(tag) == 0) {
+    return NotFound("delete tag " + Quoted(tag) + ": not in repository " + Quoted(repository));
+  }
+  return Status::Ok();
+}
+
+Status FakeRegistry::DeleteManifest(const std::string& repository, const Digest& manifest) {
+  std::lock_guard lock(mu_);
+  const auto repo = repositories_.find(repository);
+  if (repo == repositories_.end() || repo->second.manifests.erase(manifest) == 0) {
+    return NotFound("delete manifest " + manifest.ToString() + ": not in repository " +
+                    Quoted(repository));
+  }
+  std::erase_if(repo->second.tags, [&](const auto& tag) { return tag.second == manifest; });
+  return Status::Ok();
+}
+
+Status FakeRegistry::DeleteBlob(const std::string& repository, const Digest& blob) {
+  std::lock_guard lock(mu_);
+  const auto repo = repositories_.find(repository);
+  if (repo == repositories_.end() || repo->second.blobs.erase(blob) == 0) {
+    return NotFound("delete blob " + blob.ToString() + ": not in repository " +
+                    Quoted(repository));
+  }
+  return Status::Ok();
+}
+
+Status FakeRegistry::LoadLayout(const std::string& dir, const std::string& repository) {
+  // Disk reads happen outside the lock; only the merge holds it.
+  Result<OciLayout> layout = ReadOciLayout(dir);
+  if (!layout.ok()) return layout.status().Annotate("load layout into " + Quoted(repository));
+  std::lock_guard lock(mu_);
+  Repository& repo = repositories_[repository];
+  for (auto& [digest, bytes] : layout->manifests) repo.manifests.insert_or_assign(digest, bytes);
+  for (auto& [digest, bytes] : layout->blobs) repo.blobs.insert_or_assign(digest, bytes);
+  for (auto& [tag, digest] : layout->tags) repo.tags.insert_or_assign(tag, digest);
+  return Status::Ok();
+}
+
+void FakeRegistry::FailNext(Op op, Code code, int count) {
+  if (code == Code::kOk) Die("FailNext with Code::kOk");
+  if (count < 0 || count > kFailNextMaxCount) Die("FailNext count out of [0, 1000000]");
+  if (count == 0) return;
+  std::lock_guard lock(mu_);
+  fail_next_[op].emplace_back(code, count);
+}
+
+Status FakeRegistry::CorruptBlob(const Digest& blob) {
+  std::lock_guard lock(mu_);
+  bool found = false;
+  for (auto& [name, repo] : repositories_) {
+    const auto it = repo.blobs.find(blob);
+    if (it == repo.blobs.end()) continue;
+    FlipByte(it->second, it->second.size() / 2);
+    found = true;
+  }
+  if (!found) return NotFound("corrupt blob " + blob.ToString() + ": in no repository");
+  return Status::Ok();
+}
+
+Status FakeRegistry::TruncateBlob(const Digest& blob, uint64_t new_size_bytes) {
+  std::lock_guard lock(mu_);
+  // Check every copy before cutting any, so an error leaves nothing changed.
+  std::vector<std::string*> copies;
+  for (auto& [name, repo] : repositories_) {
+    const auto it = repo.blobs.find(blob);
+    if (it == repo.blobs.end()) continue;
+    if (new_size_bytes >= it->second.size()) {
+      return Status(Code::kInvalidArgument,
+                    "truncate blob " + blob.ToString() + " to " + std::to_string(new_size_bytes) +
+                        " bytes: not smaller than its " + std::to_string(it->second.size()));
+    }
+    copies.push_back(&it->second);
+  }
+  if (copies.empty()) return NotFound("truncate blob " + blob.ToString() + ": in no repository");
+  for (std::string* bytes : copies) bytes->resize(static_cast<size_t>(new_size_bytes));
+  return Status::Ok();
+}
+
+Status FakeRegistry::SetRandomFaults(uint64_t seed, double transient_rate, double corrupt_rate,
+                                     double truncate_rate) {
+  auto is_rate = [](double r) { return r >= 0.0 && r <= 1.0; };  // false for NaN too
+  if (!is_rate(transient_rate) || !is_rate(corrupt_rate) || !is_rate(truncate_rate) ||
+      transient_rate + corrupt_rate + truncate_rate > 1.0) {
+    return Status(Code::kInvalidArgument,
+                  "random fault rates transient=" + std::to_string(transient_rate) +
+                      " corrupt=" + std::to_string(corrupt_rate) + " truncate=" +
+                      std::to_string(truncate_rate) + ": each must be in [0, 1], sum <= 1");
+  }
+  std::lock_guard lock(mu_);
+  random_faults_ = true;
+  rng_state_ = seed;
+  transient_rate_ = transient_rate;
+  corrupt_rate_ = corrupt_rate;
+  truncate_rate_ = truncate_rate;
+  return Status::Ok();
+}
+
+void FakeRegistry::ClearRandomFaults() {
+  std::lock_guard lock(mu_);
+  random_faults_ = false;
+}
+
+void FakeRegistry::set_latency_ms(int64_t latency_ms) {
+  if (latency_ms < 0) Die("negative latency_ms");
+  std::lock_guard lock(mu_);
+  latency_ms_ = latency_ms;
+}
+
+uint64_t FakeRegistry::ResolveCount() const {
+  std::lock_guard lock(mu_);
+  return resolves_;
+}
+
+uint64_t FakeRegistry::ManifestFetches(const Digest& manifest) const {
+  std::lock_guard lock(mu_);
+  const auto it = manifest_fetches_.find(manifest);
+  return it == manifest_fetches_.end() ? 0 : it->second;
+}
+
+uint64_t FakeRegistry::BlobFetches(const Digest& blob) const {
+  std::lock_guard lock(mu_);
+  const auto it = blob_fetches_.find(blob);
+  return it == blob_fetches_.end() ? 0 : it->second;
+}
+
+std::map<std::string, uint64_t> FakeRegistry::AllManifestFetches() const {
+  std::lock_guard lock(mu_);
+  return ByDigestText(manifest_fetches_);
+}
+
+std::map<std::string, uint64_t> FakeRegistry::AllBlobFetches() const {
+  std::lock_guard lock(mu_);
+  return ByDigestText(blob_fetches_);
+}
+
+uint64_t FakeRegistry::CallCount(Op op) const {
+  std::lock_guard lock(mu_);
+  const auto it = calls_.find(op);
+  return it == calls_.end() ? 0 : it->second;
+}
+
+FakeRegistry::FaultCounts FakeRegistry::InjectedFaults() const {
+  std::lock_guard lock(mu_);
+  return faults_;
+}
+
+void FakeRegistry::ResetCounters() {
+  std::lock_guard lock(mu_);
+  resolves_ = 0;
+  manifest_fetches_.clear();
+  blob_fetches_.clear();
+  calls_.clear();
+  faults_ = {};
+}
+
+}  // namespace ms::sim

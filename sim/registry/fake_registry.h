@@ -1,0 +1,151 @@
+// An in-memory OCI registry implementing the Registry port, for the
+// simulator and the tests.
+//
+// Repositories are keyed by Reference::repository(): the host part of a
+// reference is ignored, so "registry.local/models/a:v1" and "models/a:v1"
+// name the same repository "models/a". Each repository holds tags ->
+// manifest digests, manifests and blobs, all bytes stored exactly as given:
+// nothing is verified, so a fixture can serve bytes that do not match their
+// digest and the store under test has to notice.
+//
+// It counts every fetch per digest (the dedup metric), and injects faults on
+// demand (FailNext, CorruptBlob, TruncateBlob) or from a seed
+// (SetRandomFaults). With an Executor every call is a scheduling point and
+// may take virtual time; without one it is a plain thread-safe map, callable
+// from many threads at once.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "core/registry.h"
+#include "sim/scheduling/executor.h"
+#include "sim/registry/model_builder.h"
+
+namespace ms::sim {
+
+class FakeRegistry final : public Registry {
+ public:
+  enum class Op { kResolve, kManifest, kBlob };
+
+  struct FaultCounts {
+    uint64_t fail_next = 0;  // calls failed by FailNext
+    uint64_t transient = 0;  // random kUnavailable failures
+    uint64_t corrupt = 0;    // random fetches served with one byte flipped
+    uint64_t truncate = 0;   // random fetches served short
+    bool operator==(const FaultCounts&) const = default;
+  };
+
+  // executor may be nullptr (no scheduling points, no latency). It must
+  // outlive the registry.
+  explicit FakeRegistry(Executor* executor = nullptr);
+
+  // --- Registry port ---------------------------------------------------
+  // Each call, in order: a scheduling point (executor->Yield), the
+  // configured latency on the virtual clock, the token check (kCanceled /
+  // kDeadlineExceeded), then injected faults, then the lookup.
+  Result<Digest> Resolve(const CancelToken& token, const Reference& reference) override;
+  Result<std::string> FetchManifest(const CancelToken& token, const Reference& reference,
+                                    const Digest& digest) override;
+  Result<std::string> FetchBlob(const CancelToken& token, const Reference& reference,
+                                const Digest& digest) override;
+
+  // --- Content -----------------------------------------------------------
+  // Stores bytes under their sha256; returns it.
+  Digest PutBlob(const std::string& repository, std::string bytes);
+  // Stores bytes under digest_text whatever they hash to. kInvalidArgument if
+  // digest_text does not parse (FetchBlob could never ask for it).
+  Status PutBlobAs(const std::string& repository, std::string_view digest_text, std::string bytes);
+  // Stores manifest bytes (unvalidated) under their sha256; returns it.
+  Digest PutManifest(const std::string& repository, std::string bytes);
+  // The manifest, every blob of model whose digest text parses, and the tag.
+  void Push(const std::string& repository, const std::string& tag, const BuiltModel& model);
+  // Points tag at a manifest of the repository, creating or moving it.
+  // kNotFound if the repository has no such manifest.
+  Status Tag(const std::string& repository, const std::string& tag, const Digest& manifest);
+  Status DeleteTag(const std::string& repository, const std::string& tag);
+  // Also deletes the tags naming the manifest, as registries do.
+  Status DeleteManifest(const std::string& repository, const Digest& manifest);
+  Status DeleteBlob(const std::string& repository, const Digest& blob);
+  // Adds an OCI image layout's manifests, blobs and tags (ReadOciLayout) to
+  // repository; tags already present are moved. Errors name the file.
+  Status LoadLayout(const std::string& dir, const std::string& repository);
+
+  // --- Faults --------------------------------------------------------------
+  // The next count calls of op fail with code (queued after earlier ones).
+  // code must not be kOk.
+  void FailNext(Op op, Code code, int count = 1);
+  // Permanent damage to the stored bytes, in every repository holding the
+  // blob: flips all bits of the middle byte (an empty blob gains one byte);
+  // truncates to new_size_bytes, which must be smaller than the size.
+  // kNotFound if no repository holds the blob.
+  Status CorruptBlob(const Digest& blob);
+  Status TruncateBlob(const Digest& blob, uint64_t new_size_bytes);
+  // From now on each call draws once from a splitmix64 stream seeded with
+  // seed: with probability transient_rate it fails with kUnavailable; a
+  // manifest or blob fetch is served, this once, with one byte flipped
+  // (corrupt_rate) or cut short (truncate_rate). Same seed and same call
+  // sequence, same faults. kInvalidArgument unless every rate is in [0, 1]
+  // and they sum to at most 1.
+  Status SetRandomFaults(uint64_t seed, double transient_rate, double corrupt_rate,
+                         double truncate_rate);
+  void ClearRandomFaults();
+
+  // Each call sleeps this long on the executor's virtual clock (ignored
+  // without an executor: there is no clock to sleep on). Must be >= 0.
+  void set_latency_ms(int64_t latency_ms);
+
+  // --- Counters ------------------------------------------------------------
+  // Fetch counters count calls that returned bytes (damaged ones included);
+  // failed calls are counted only by CallCount.
+  uint64_t ResolveCount() const;
+  uint64_t ManifestFetches(const Digest& manifest) const;
+  uint64_t BlobFetches(const Digest& blob) const;
+  std::map<std::string, uint64_t> AllManifestFetches() const;  // digest text -> count
+  std::map<std::string, uint64_t> AllBlobFetches() const;
+  uint64_t CallCount(Op op) const;  // every call, failed or not
+  FaultCounts InjectedFaults() const;
+  void ResetCounters();
+
+ private:
+  struct Repository {
+    std::map<std::string, Digest> tags;
+    std::map<Digest, std::string> manifests;
+    std::map<Digest, std::string> blobs;
+  };
+  // The fault one call draws under SetRandomFaults.
+  enum class Draw { kNone, kTransient, kCorrupt, kTruncate };
+
+  // Scheduling point, latency and token check; before taking mu_, since an
+  // executor may switch actors here.
+  Status Enter(const CancelToken& token, Op op);
+  // Under mu_: counts the call, then any FailNext or random fault.
+  Status InjectLocked(Op op, std::string_view what, Draw& draw);
+  // Under mu_: applies a corrupt/truncate draw to bytes being served.
+  void DamageLocked(Draw draw, std::string& bytes);
+  Result<std::string> FetchLocked(Op op, const Reference& reference, const Digest& digest,
+                                  std::map<Digest, std::string> Repository::*table);
+  uint64_t NextRandomLocked();
+
+  Executor* const executor_;
+  mutable std::mutex mu_;
+  int64_t latency_ms_ = 0;
+  std::map<std::string, Repository> repositories_;
+  std::map<Op, std::deque<std::pair<Code, int>>> fail_next_;
+  bool random_faults_ = false;
+  uint64_t rng_state_ = 0;
+  double transient_rate_ = 0, corrupt_rate_ = 0, truncate_rate_ = 0;
+  // Counters.
+  uint64_t resolves_ = 0;
+  std::map<Digest, uint64_t> manifest_fetches_;
+  std::map<Digest, uint64_t> blob_fetches_;
+  std::map<Op, uint64_t> calls_;
+  FaultCounts faults_;
+};
+
+}  // namespace ms::sim

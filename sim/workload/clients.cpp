@@ -1,0 +1,203 @@
+#include "sim/workload/world.h"
+
+namespace ms::sim {
+
+std::string World::ModelFileLeft(const ClientOp& op) {
+  std::string left;
+  fs_->Walk(RecordDir(op.volume, op.mount) + "/model", [&](const WalkEntry& e) {
+    if (left.empty() && e.info.type != FileType::kDirectory) left = std::string(e.path);
+  });
+  return left;
+}
+
+std::optional<VolumeStatus> World::ReadRecord(const std::string& record) {
+  auto view = fs_->Inspect(record + "/status.json");
+  if (!view || view->info.type != FileType::kRegular) return std::nullopt;
+  auto status = DecodeStatus(view->bytes, record);
+  if (!status.ok()) return std::nullopt;
+  return std::move(*status);
+}
+
+bool World::RecordSucceeded(const ClientOp& op) {
+  const auto status = ReadRecord(RecordDir(op.volume, op.mount));
+  return status && status->state == VolumeState::kSucceeded;
+}
+
+bool World::FailedPullOwnsItsSlot(const ClientOp& op, bool unfinished_before) {
+  // A record that still says succeeded is the last successful pull's, left
+  // as it was by a call refused before it changed anything (an invalid name,
+  // a fault before the first "running" record landed); I1 judges its model.
+  if (RecordSucceeded(op)) return false;
+  // A model some earlier call left unfinished (a killed attempt of this
+  // very call, retried) is not this call's doing if it fails before
+  // reaching it; the kubelet retries until a call cleans it up.
+  if (unfinished_before) return false;
+  // Another call into the slot in flight (a delete of it, a release of its
+  // volume) owns its files now; whatever it leaves, I3 judges at quiescence.
+  for (const auto& [actor, other] : running_op_) {
+    if (actor == sched_->CurrentActor() || other->volume != op.volume) continue;
+    if (IsVolumeWide(*other) || other->mount == op.mount) return false;
+  }
+  return true;
+}
+
+Status World::Execute(VolumeManager* manager, const ClientOp& op, const std::string& who) {
+  const std::string name(OpKindName(op.kind));
+  ++report_.ops[name];
+  Status st;
+  switch (op.kind) {
+    case OpKind::kPull:
+    case OpKind::kPullPartial: {
+      PullRequest req{op.volume, op.mount, op.reference, op.kind == OpKind::kPullPartial, {}, 0};
+      const uint64_t faults_before = explicit_faults_by_actor_[sched_->CurrentActor()];
+      const bool judged = config_.fault_rate == 0;
+      const bool unfinished_before = judged && !RecordSucceeded(op) && !ModelFileLeft(op).empty();
+      auto r = manager->PullModel(req);
+      st = r.status();
+      // A second explicit fault in one call may have hit its cleanup.
+      const bool cleanup_hit = explicit_faults_by_actor_[sched_->CurrentActor()] - faults_before > 1;
+      // DESIGN §5: a failed call leaves nothing half-done. Judged only when
+      // no fault may have hit the cleanup itself (no random faults, at most
+      // one explicit fault in the call; the link limit hits links, which a
+      // cleanup never makes), and only when the files under the slot are
+      // this call's to clean up.
+      if (judged && !st.ok() && st.code() != Code::kConflict && !cleanup_hit &&
+          FailedPullOwnsItsSlot(op, unfinished_before)) {
+        const std::string left = ModelFileLeft(op);
+        if (!left.empty()) {
+          checker_->AddViolation("I3 footprint", sched_->steps(),
+                                 "a failed pull (" + st.ToString().substr(0, 120) + ") left a half-populated model: " + left);
+        }
+      }
+      break;
+    }
+    case OpKind::kDelete:
+      st = manager->DeleteModel(op.volume, op.mount);
+      break;
+    case OpKind::kRelease:
+      st = manager->ReleaseVolume(op.volume);
+      break;
+    case OpKind::kStatus: {
+      auto r = manager->GetStatus(op.volume, op.mount);
+      st = r.code() == Code::kNotFound ? Status::Ok() : r.status();
+      break;
+    }
+  }
+  if (!st.ok()) ++report_.op_errors[name + ": " + std::string(CodeName(st.code()))];
+  Note(who + " " + name + " " + SlotKey(op.volume, op.mount) +
+       (op.reference.empty() ? "" : " " + op.reference) + " -> " + st.ToString().substr(0, 160));
+  return st;
+}
+
+void World::SpawnClient(size_t index) {
+  if (config_.client_lanes > 1) {
+    for (int lane = 0; lane < config_.client_lanes; ++lane) SpawnClientLane(index, lane);
+    return;
+  }
+  const int process = clients_[index].process;
+  const std::string name = "client-" + std::to_string(index);
+  sched_->Spawn(name, process, [this, index, process, name] {
+    Client& c = clients_[index];
+    Process* p = current_[static_cast<size_t>(process)];
+    sched_->WaitUntil([p] { return p->ready; }, "client.wait-boot");
+    while (c.next < c.script.size()) {
+      (void)IssueOp(index, c.next, p, name);
+      ++c.next;
+      ++ops_done_;
+    }
+  });
+}
+
+void World::SpawnClientLane(size_t index, int lane) {
+  const int process = clients_[index].process;
+  const std::string name = "client-" + std::to_string(index) + (lane == 0 ? "" : "." + std::to_string(lane));
+  sched_->Spawn(name, process, [this, index, process, name] {
+    Client& c = clients_[index];
+    Process* p = current_[static_cast<size_t>(process)];
+    sched_->WaitUntil([p] { return p->ready; }, "client.wait-boot");
+    // The next call in script order not yet issued (a crash puts the calls
+    // it cut short back: the kubelet retries them).
+    auto first_unstarted = [&c] {
+      size_t j = c.next;
+      while (j < c.script.size() && c.state[j] != 0) ++j;
+      return j;
+    };
+    // What overlaps: calls on different volumes, and a mount's delete over
+    // its pull still in flight (the kubelet's publish timed out, it
+    // unpublishes; the driver's handler goes on). Not: a second publish of
+    // a mount whose publish is in flight (a retry of the identical call
+    // shares its flight), anything into a volume being released, nor
+    // (unless overlap_release) a release over calls into its volume (the
+    // store cancels them; before it did, see docs/findings.md, the release
+    // removed a volume a late publish had just recorded).
+    const bool overlap_release = config_.overlap_release;
+    auto may_start = [&c, &first_unstarted, overlap_release] {
+      const size_t j = first_unstarted();
+      if (j == c.script.size()) return true;
+      const ClientOp& op = c.script[j];
+      const bool is_pull = op.kind == OpKind::kPull || op.kind == OpKind::kPullPartial;
+      for (size_t k = c.next; k < j; ++k) {
+        if (c.state[k] != 1) continue;
+        const ClientOp& other = c.script[k];
+        if (IsVolumeWide(other) && other.volume == op.volume) return false;
+        if (!overlap_release && IsVolumeWide(op) && other.volume == op.volume) return false;
+        const bool other_pull = other.kind == OpKind::kPull || other.kind == OpKind::kPullPartial;
+        if (is_pull && other_pull && other.volume == op.volume && other.mount == op.mount) return false;
+      }
+      return true;
+    };
+    while (true) {
+      sched_->WaitUntil(may_start, "client.wait-release");
+      const size_t j = first_unstarted();
+      if (j == c.script.size()) return;
+      c.state[j] = 1;
+      (void)IssueOp(index, j, p, name);
+      c.state[j] = 2;
+      while (c.next < c.script.size() && c.state[c.next] == 2) ++c.next;
+      ++ops_done_;
+    }
+  });
+}
+
+Status World::IssueOp(size_t index, size_t op_index, Process* p, const std::string& who) {
+  Client& c = clients_[index];
+  const ClientOp& op = c.script[op_index];
+  // The kubelet's intent, retried after a crash until it returns.
+  const std::string key = SlotKey(op.volume, op.mount);
+  const auto found = desired_.find(key);
+  const auto first = c.before_first.find(op_index);
+  const std::optional<Desired> before =
+      first != c.before_first.end()
+          ? first->second
+          : (found == desired_.end() ? std::nullopt : std::optional<Desired>(found->second));
+  c.before_first.emplace(op_index, before);
+  if (op.kind == OpKind::kPull || op.kind == OpKind::kPullPartial) {
+    desired_[key] = Desired{true, op.reference, op.kind == OpKind::kPullPartial};
+  } else if (op.kind == OpKind::kDelete) {
+    desired_[key] = Desired{};
+  } else if (op.kind == OpKind::kRelease) {
+    for (const auto& [v, m] : SlotsOf(clients_[index].index)) {
+      if (v == op.volume) desired_[SlotKey(v, m)] = Desired{};
+    }
+  }
+  const std::optional<Desired> mine =
+      desired_.count(key) != 0 ? std::optional<Desired>(desired_[key]) : std::nullopt;
+  running_op_[sched_->CurrentActor()] = &op;
+  const Status st = Execute(p->manager.get(), op, who);
+  running_op_.erase(sched_->CurrentActor());
+  // A publish refused for a conflict never replaces the accepted one
+  // (unless a later call replaced it meanwhile).
+  const auto now = desired_.find(key);
+  const std::optional<Desired> current =
+      now == desired_.end() ? std::nullopt : std::optional<Desired>(now->second);
+  if (st.code() == Code::kConflict && current == mine) {
+    if (before) {
+      desired_[key] = *before;
+    } else {
+      desired_.erase(key);
+    }
+  }
+  return st;
+}
+
+}  // namespace ms::sim

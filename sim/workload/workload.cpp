@@ -1,0 +1,286 @@
+#include "sim/workload/workload.h"
+
+#include <charconv>
+#include <sstream>
+
+#include "sim/common/prng.h"
+
+namespace ms::sim {
+namespace {
+
+constexpr uint64_t kPoolStream = 0x6d6f64656c73ULL;   // "models"
+constexpr uint64_t kScriptStream = 0x736372697074ULL; // "script"
+
+std::string Bytes(Prng& rng, size_t n) {
+  std::string out(n, '\0');
+  for (char& c : out) c = static_cast<char>('a' + rng.Below(26));
+  return out;
+}
+
+}  // namespace
+
+std::string_view OpKindName(OpKind kind) {
+  switch (kind) {
+    case OpKind::kPull: return "pull";
+    case OpKind::kPullPartial: return "pull-partial";
+    case OpKind::kDelete: return "delete";
+    case OpKind::kRelease: return "release";
+    case OpKind::kStatus: return "status";
+  }
+  return "?";
+}
+
+Result<OpKind> ParseOpKind(std::string_view name) {
+  for (OpKind k : {OpKind::kPull, OpKind::kPullPartial, OpKind::kDelete, OpKind::kRelease, OpKind::kStatus}) {
+    if (OpKindName(k) == name) return k;
+  }
+  return Status(Code::kCorrupt, "unknown op kind \"" + std::string(name) + "\"");
+}
+
+namespace {
+Result<Code> ParseCodeName(std::string_view name) {
+  for (int i = 0; i <= static_cast<int>(Code::kInternal); ++i) {
+    if (CodeName(static_cast<Code>(i)) == name) return static_cast<Code>(i);
+  }
+  return Status(Code::kCorrupt, "unknown error code \"" + std::string(name) + "\"");
+}
+
+std::vector<std::string> SplitComma(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = s.find(',', start);
+    out.push_back(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+}  // namespace
+
+SimConfig DefaultCampaignConfig() {
+  SimConfig config;
+  config.fault_rate = 0.005;
+  config.crash_rate = 0.0005;
+  // The tenant and the status corruptor are how weaknesses 5 and 6
+  // (DESIGN §2) show.
+  config.tenant_writes = 2;
+  config.status_corruptions = 1;
+  config.corrupt_at_sweep = true;
+  // An impatient kubelet: an unpublish may overlap its publish.
+  config.client_lanes = 2;
+  // ... and a release (a static unpublish) may start over them.
+  config.overlap_release = true;
+  // Tags move between pulls, not only while the drivers boot.
+  config.tag_moves_spread = true;
+  return config;
+}
+
+std::string SimConfig::ToText() const {
+  std::ostringstream out;
+  out << "seed=" << seed << "\nstrategy=" << strategy << "\nactors=" << actors << "\nops=" << ops
+      << "\nprocesses=" << processes << "\nfault_rate=" << fault_rate
+      << "\ncrash_rate=" << crash_rate << "\ncrashes_max=" << crashes_max
+      << "\ngc_rounds=" << gc_rounds << "\ntag_moves=" << tag_moves
+      << "\nmax_steps=" << max_steps << "\nbreak_entry_lock=" << (break_entry_lock ? 1 : 0) << "\n";
+  // op=<actor>,<kind>,<volume>,<mount>,<reference> (names never hold ',').
+  for (size_t a = 0; a < scripts.size(); ++a) {
+    for (const ClientOp& op : scripts[a]) {
+      out << "op=" << a << "," << OpKindName(op.kind) << "," << op.volume << "," << op.mount << ","
+          << op.reference << "\n";
+    }
+    if (scripts[a].empty()) out << "op=" << a << ",none,,,\n";
+  }
+  for (uint64_t step : crash_steps) out << "crash_at=" << step << "\n";
+  for (const FaultAt& f : faults_at) out << "fault_at=" << f.call << "," << CodeName(f.code) << "\n";
+  // Later keys appear only when set, so a config without them reads (and
+  // writes) exactly as before they existed.
+  if (tenant_writes != 0) out << "tenant_writes=" << tenant_writes << "\n";
+  if (status_corruptions != 0) out << "status_corruptions=" << status_corruptions << "\n";
+  if (corrupt_at_sweep) out << "corrupt_at_sweep=1\n";
+  if (link_max != 0) out << "link_max=" << link_max << "\n";
+  if (client_lanes != 1) out << "client_lanes=" << client_lanes << "\n";
+  if (overlap_release) out << "overlap_release=1\n";
+  for (const KillAt& k : kills_at) out << "kill_at=" << k.step << "," << k.process << "\n";
+  if (metadata_durable) out << "metadata_durable=1\n";
+  if (tag_moves_spread) out << "tag_moves_spread=1\n";
+  return out.str();
+}
+
+Result<SimConfig> SimConfig::Parse(std::string_view text) {
+  SimConfig c;
+  std::istringstream in{std::string(text)};
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const size_t eq = line.find('=');
+    if (eq == std::string::npos) return Status(Code::kCorrupt, "config line \"" + line + "\" has no '='");
+    const std::string key = line.substr(0, eq);
+    const std::string value = line.substr(eq + 1);
+    auto num = [&](auto* out) -> Status {
+      const auto r = std::from_chars(value.data(), value.data() + value.size(), *out);
+      if (r.ec != std::errc() || r.ptr != value.data() + value.size()) {
+        return Status(Code::kCorrupt, "config " + key + "=\"" + value + "\" is not a number");
+      }
+      return Status::Ok();
+    };
+    if (key == "seed") MS_RETURN_IF_ERROR(num(&c.seed));
+    else if (key == "strategy") c.strategy = value;
+    else if (key == "actors") MS_RETURN_IF_ERROR(num(&c.actors));
+    else if (key == "ops") MS_RETURN_IF_ERROR(num(&c.ops));
+    else if (key == "processes") MS_RETURN_IF_ERROR(num(&c.processes));
+    else if (key == "fault_rate") MS_RETURN_IF_ERROR(num(&c.fault_rate));
+    else if (key == "crash_rate") MS_RETURN_IF_ERROR(num(&c.crash_rate));
+    else if (key == "crashes_max") MS_RETURN_IF_ERROR(num(&c.crashes_max));
+    else if (key == "gc_rounds") MS_RETURN_IF_ERROR(num(&c.gc_rounds));
+    else if (key == "tag_moves") MS_RETURN_IF_ERROR(num(&c.tag_moves));
+    else if (key == "max_steps") MS_RETURN_IF_ERROR(num(&c.max_steps));
+    else if (key == "break_entry_lock") c.break_entry_lock = value == "1";
+    else if (key == "tenant_writes") MS_RETURN_IF_ERROR(num(&c.tenant_writes));
+    else if (key == "status_corruptions") MS_RETURN_IF_ERROR(num(&c.status_corruptions));
+    else if (key == "corrupt_at_sweep") c.corrupt_at_sweep = value == "1";
+    else if (key == "link_max") MS_RETURN_IF_ERROR(num(&c.link_max));
+    else if (key == "client_lanes") MS_RETURN_IF_ERROR(num(&c.client_lanes));
+    else if (key == "overlap_release") c.overlap_release = value == "1";
+    else if (key == "metadata_durable") c.metadata_durable = value == "1";
+    else if (key == "tag_moves_spread") c.tag_moves_spread = value == "1";
+    else if (key == "kill_at") {
+      const auto parts = SplitComma(value);
+      KillAt k;
+      const auto r1 = std::from_chars(parts[0].data(), parts[0].data() + parts[0].size(), k.step);
+      const auto r2 = parts.size() == 2 ? std::from_chars(parts[1].data(), parts[1].data() + parts[1].size(), k.process)
+                                        : std::from_chars_result{nullptr, std::errc::invalid_argument};
+      if (parts.size() != 2 || r1.ec != std::errc() || r2.ec != std::errc() || k.process < 0 || k.process > 7) {
+        return Status(Code::kCorrupt, "config kill_at=\"" + value + "\" is not step,process");
+      }
+      c.kills_at.push_back(k);
+    }
+    else if (key == "op") {
+      const auto parts = SplitComma(value);
+      size_t actor = 0;
+      const auto r = std::from_chars(parts[0].data(), parts[0].data() + parts[0].size(), actor);
+      if (parts.size() != 5 || r.ec != std::errc() || actor > 1000) {
+        return Status(Code::kCorrupt, "config op=\"" + value + "\" is not actor,kind,volume,mount,reference");
+      }
+      if (c.scripts.size() <= actor) c.scripts.resize(actor + 1);
+      if (parts[1] == "none") continue;
+      MS_ASSIGN_OR_RETURN(const OpKind kind, ParseOpKind(parts[1]));
+      c.scripts[actor].push_back(ClientOp{kind, parts[2], parts[3], parts[4]});
+    } else if (key == "crash_at") {
+      uint64_t step = 0;
+      MS_RETURN_IF_ERROR(num(&step));
+      c.crash_steps.push_back(step);
+    } else if (key == "fault_at") {
+      const auto parts = SplitComma(value);
+      uint64_t call = 0;
+      const auto r = std::from_chars(parts[0].data(), parts[0].data() + parts[0].size(), call);
+      if (parts.size() != 2 || r.ec != std::errc()) {
+        return Status(Code::kCorrupt, "config fault_at=\"" + value + "\" is not call,code");
+      }
+      MS_ASSIGN_OR_RETURN(const Code code, ParseCodeName(parts[1]));
+      c.faults_at.push_back(FaultAt{call, code});
+    }
+    else return Status(Code::kCorrupt, "unknown config key \"" + key + "\"");
+  }
+  return c;
+}
+
+ModelPool MakeModelPool(uint64_t seed) {
+  Prng rng(seed ^ kPoolStream);
+  ModelPool pool;
+  // Two models share their weight blob (layer dedup is upstream's §2.8 gap;
+  // the store keys by manifest, so they are stored twice, by design).
+  const std::string shared_weight = Bytes(rng, 64 + rng.Below(64));
+  auto add = [&](std::string name, BuiltModel model) {
+    pool.models.emplace_back(std::move(name), std::move(model));
+    return pool.models.size() - 1;
+  };
+  const size_t a1 = add("a1", ModelBuilder("a", "1")
+                                  .AddRawFile("weights/model.bin", shared_weight)
+                                  .AddRawFile("config.json", "{\"v\":1}", std::string(media_type::kWeightConfigRaw))
+                                  .AddRawFile("README.md", Bytes(rng, 20), std::string(media_type::kDocRaw))
+                                  .Build());
+  const size_t a2 = add("a2", ModelBuilder("a", "2")
+                                  .AddRawFile("weights/model.bin", shared_weight)
+                                  .AddRawFile("config.json", "{\"v\":2}", std::string(media_type::kWeightConfigRaw))
+                                  .Build());
+  const size_t b1 = add("b1", ModelBuilder("b", "1")
+                                  .AddRawFile("weights/model.bin", shared_weight)
+                                  .AddRawFile("tokenizer.json", Bytes(rng, 30), std::string(media_type::kWeightConfigRaw))
+                                  .Build());
+  const size_t empty = add("empty", ModelBuilder("empty", "1")
+                                        .AddTarLayer("assets", {TarEntry::Directory("assets"),
+                                                                TarEntry::Directory("assets/sub"),
+                                                                TarEntry::Symlink("assets/current", "sub")})
+                                        .Build());
+  const size_t nested = add("nested", ModelBuilder("nested", "1")
+                                          .AddTarLayer("code", {TarEntry::Directory("code"),
+                                                                TarEntry::Directory("code/lib"),
+                                                                TarEntry::File("code/lib/run.py", Bytes(rng, 40), 0755),
+                                                                TarEntry::Symlink("code/latest", "lib")},
+                                                       std::string(media_type::kCodeTar))
+                                          .AddRawFile("weights/w.bin", Bytes(rng, 50))
+                                          .Build());
+  const size_t c1 = add("c1", ModelBuilder("c", "1").AddRawFile("w.bin", Bytes(rng, 33)).Build());
+  const size_t c2 = add("c2", ModelBuilder("c", "2").AddRawFile("w.bin", Bytes(rng, 34)).Build());
+  pool.tags = {{"models/a", "v1", a1},       {"models/a", "latest", a1}, {"models/b", "v1", b1},
+               {"models/empty", "v1", empty}, {"models/nested", "v1", nested},
+               {"models/c", "latest", c1}};
+  pool.moving = {{"models/a", "latest", {a1, a2}}, {"models/c", "latest", {c1, c2}}};
+  pool.references = {"models/a:v1", "models/a:latest", "models/b:v1", "models/empty:v1",
+                     "models/nested:v1", "models/c:latest"};
+  return pool;
+}
+
+void PushPool(const ModelPool& pool, FakeRegistry* registry) {
+  // Every model goes into the repositories that may tag it.
+  for (const auto& [repo, tag, index] : pool.tags) registry->Push(repo, tag, pool.models[index].second);
+  for (const auto& [repo, tag, candidates] : pool.moving) {
+    for (size_t index : candidates) {
+      const BuiltModel& m = pool.models[index].second;
+      for (const auto& [digest, bytes] : m.blobs) (void)registry->PutBlobAs(repo, digest, bytes);
+      registry->PutManifest(repo, m.manifest_bytes);
+    }
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> SlotsOf(int index) {
+  const std::string i = std::to_string(index);
+  return {{"s" + i, ""}, {"d" + i, "m0"}, {"d" + i, "m1"}, {"d" + i, "m2"}};
+}
+
+std::vector<ClientOp> MakeScript(const SimConfig& config, const ModelPool& pool, int index) {
+  if (!config.scripts.empty()) return config.scripts[static_cast<size_t>(index)];
+  Prng rng(config.seed ^ kScriptStream ^ (static_cast<uint64_t>(index) * 0x9E3779B97F4A7C15ULL));
+  const auto slots = SlotsOf(index);
+  // Each slot has a home reference; one pull in twenty asks for another one
+  // and meets the mount-id conflict.
+  std::vector<size_t> home;
+  for (size_t s = 0; s < slots.size(); ++s) home.push_back(rng.Below(pool.references.size()));
+  std::vector<ClientOp> script;
+  for (int i = 0; i < config.ops; ++i) {
+    const size_t s = rng.Below(slots.size());
+    ClientOp op;
+    op.volume = slots[s].first;
+    op.mount = slots[s].second;
+    const uint64_t roll = rng.Below(100);
+    if (roll < 50) {
+      op.kind = OpKind::kPull;
+    } else if (roll < 58) {
+      op.kind = OpKind::kPullPartial;
+    } else if (roll < 85) {
+      op.kind = OpKind::kDelete;
+    } else if (roll < 92) {
+      op.kind = OpKind::kRelease;
+      op.mount.clear();
+    } else {
+      op.kind = OpKind::kStatus;
+    }
+    if (op.kind == OpKind::kPull || op.kind == OpKind::kPullPartial) {
+      op.reference = pool.references[rng.Below(20) == 0 ? rng.Below(pool.references.size()) : home[s]];
+    }
+    script.push_back(std::move(op));
+  }
+  return script;
+}
+
+}  // namespace ms::sim

@@ -1,0 +1,136 @@
+// The simulated world's workload: the models the registry serves, the tags
+// that move, and one script of CSI calls per client actor (a kubelet
+// stream). Everything is drawn from the seed.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sim/registry/fake_registry.h"
+#include "sim/registry/model_builder.h"
+
+namespace ms::sim {
+
+enum class OpKind { kPull, kPullPartial, kDelete, kRelease, kStatus };
+std::string_view OpKindName(OpKind kind);
+Result<OpKind> ParseOpKind(std::string_view name);
+
+struct ClientOp {
+  OpKind kind = OpKind::kPull;
+  std::string volume;
+  std::string mount;      // empty: static volume
+  std::string reference;  // pulls only
+  bool operator==(const ClientOp&) const = default;
+};
+
+// A fault at one filesystem call, by the call's global index.
+struct FaultAt {
+  uint64_t call = 0;
+  Code code = Code::kIo;
+  bool operator==(const FaultAt&) const = default;
+};
+
+// A driver process killed at one scheduling step (its disk state stays).
+struct KillAt {
+  uint64_t step = 0;
+  int process = 0;
+  bool operator==(const KillAt&) const = default;
+};
+
+struct SimConfig {
+  uint64_t seed = 1;
+  std::string strategy = "random";  // random | pct:D | rr
+  int actors = 4;                   // client actors (kubelet streams)
+  int ops = 10;                     // CSI calls per client actor
+  int processes = 2;                // driver processes sharing one root
+  double fault_rate = 0.0;          // per port call (filesystem and registry)
+  double crash_rate = 0.0;          // per scheduling step
+  int crashes_max = 3;              // crashes per run, at most
+  int gc_rounds = 6;                // sweeps/GCs per GC actor
+  int tag_moves = 4;                // registry mutations
+  uint64_t max_steps = 2'000'000;   // I4: more is a livelock
+  // A deliberately broken store, to prove the checker can fail: the
+  // per-digest entry lock (in-process and file lock) is not taken.
+  bool break_entry_lock = false;
+  // Explicit workload (property tests and regressions): when non-empty,
+  // scripts replace the generated ones, one per client actor (actors is
+  // then scripts.size()); each op must name a slot of its actor (SlotsOf).
+  std::vector<std::vector<ClientOp>> scripts;
+  // Node crashes at these scheduling steps (before the finale), in
+  // addition to crash_rate.
+  std::vector<uint64_t> crash_steps;
+  // Faults at these filesystem call indices, in addition to fault_rate.
+  std::vector<FaultAt> faults_at;
+  // Node mishaps and tenants (proptests/mutants need them to kill the
+  // weaknesses of DESIGN §2; all off by default, so older trace files,
+  // which lack these keys, replay unchanged):
+  // A container writes through a file of a succeeded volume this many
+  // times per run (§2.5: a read-only store file refuses; a writable one
+  // changes every volume sharing the inode).
+  int tenant_writes = 0;
+  // This many status.json files are truncated or garbled during the run
+  // (§2.6); the kubelet's reconciliation must still converge.
+  int status_corruptions = 0;
+  // One succeeded record's status.json is garbled after the final
+  // reconciliation, right before the final sweep, which must then reclaim
+  // what that record held (§2.6).
+  bool corrupt_at_sweep = false;
+  // Hard links to one regular file beyond this count fail with EMLINK, as
+  // at ext4's 65000, persistently (also in the final reconciliation, where
+  // faults are off). 0: no limit (§2.7).
+  uint64_t link_max = 0;
+  // Calls each client actor may have in flight at once: an impatient
+  // kubelet that issues its next call (maybe on the same volume: an
+  // unpublish while the publish still runs) before the last returned.
+  // Calls still start in script order. 1: one at a time.
+  int client_lanes = 1;
+  // With client_lanes > 1: a release may also start over calls still in
+  // flight into its volume (the store does not handle it yet).
+  bool overlap_release = false;
+  // Driver processes killed at these steps (before the finale): a process
+  // crash, the disk keeps everything (crash_steps are power losses).
+  std::vector<KillAt> kills_at;
+  // The disk journals its namespace: created, renamed and removed entries
+  // survive a power loss once the call returns; only file bytes need an
+  // fsync (ext4/XFS-like). Off: DESIGN's adversarial model, where an entry
+  // needs its parent fsynced.
+  bool metadata_durable = false;
+  // Tag moves wait for a random number of client calls to finish, so they
+  // land between pulls; off: they happen as the run starts.
+  bool tag_moves_spread = false;
+
+  // Canonical text, one key=value per line (goes into trace files).
+  std::string ToText() const;
+  static Result<SimConfig> Parse(std::string_view text);
+};
+
+// The default campaign (`modelstore-sim run`, `./run sim`) for one seed:
+// faults and crashes, the tenant, the status corruptor, an impatient
+// kubelet and tag moves between pulls.
+SimConfig DefaultCampaignConfig();
+
+
+// Every manifest the run may serve, by digest text, with the references
+// that can name it.
+struct ModelPool {
+  std::vector<std::pair<std::string, BuiltModel>> models;  // (name, model)
+  // (repository, tag, model index): the initial tags.
+  std::vector<std::tuple<std::string, std::string, size_t>> tags;
+  // Tags that move: (repository, tag, candidate model indices).
+  std::vector<std::tuple<std::string, std::string, std::vector<size_t>>> moving;
+  std::vector<std::string> references;  // what clients pull
+};
+
+ModelPool MakeModelPool(uint64_t seed);
+void PushPool(const ModelPool& pool, FakeRegistry* registry);
+
+// The volumes actor `index` owns: static s<index>, dynamic d<index> with
+// mounts m0..m2. Ownership is exclusive, so each slot's desired state is
+// the last call its one actor issued.
+std::vector<std::pair<std::string, std::string>> SlotsOf(int index);
+
+std::vector<ClientOp> MakeScript(const SimConfig& config, const ModelPool& pool, int index);
+
+}  // namespace ms::sim

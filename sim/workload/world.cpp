@@ -1,0 +1,283 @@
+#include "sim/workload/world.h"
+
+#include <algorithm>
+
+#include "core/puller.h"
+
+namespace ms::sim {
+
+std::string SlotKey(const std::string& volume, const std::string& mount) {
+  return mount.empty() ? volume : volume + "/" + mount;
+}
+
+bool IsVolumeWide(const ClientOp& op) {
+  return op.kind == OpKind::kRelease || (op.kind == OpKind::kDelete && op.mount.empty());
+}
+
+std::string RecordDir(const std::string& volume, const std::string& mount) {
+  return mount.empty() ? std::string(kRoot) + "/volumes/" + volume
+                       : std::string(kRoot) + "/volumes/" + volume + "/models/" + mount;
+}
+
+Result<std::string> FetchWatch::FetchManifest(const CancelToken& t, const Reference& r, const Digest& d) {
+  world_->OnManifestFetch(d);
+  return target_->FetchManifest(t, r, d);
+}
+
+void World::Note(std::string line) {
+  history_.push_back("step " + std::to_string(sched_->steps()) + " " + std::move(line));
+  if (history_.size() > kHistoryMax) history_.pop_front();
+}
+
+void World::OnManifestFetch(const Digest& digest) {
+  auto it = running_op_.find(sched_->CurrentActor());
+  if (it == running_op_.end() || it->second->kind != OpKind::kPull) return;
+  checker_->OnFullPullFetch(digest.ToString(), sched_->steps());
+}
+
+void World::ComputeExpected() {
+  // Pull every model once into a scratch disk, whole and without weights.
+  InlineExecutor inline_exec;
+  SimFilesystem scratch(&inline_exec);
+  FakeRegistry registry;
+  PushPool(pool_, &registry);
+  SimRuntime runtime(&inline_exec);
+  InvariantChecker reader(&scratch, "/", {});
+  CancelToken token;
+  std::map<size_t, std::string> repo_of;
+  for (const auto& [repo, tag, index] : pool_.tags) repo_of.emplace(index, repo);
+  for (const auto& [repo, tag, candidates] : pool_.moving) {
+    for (size_t index : candidates) repo_of.emplace(index, repo);
+  }
+  for (const auto& [index, repo] : repo_of) {
+    const BuiltModel& model = pool_.models[index].second;
+    const Reference ref = Reference::Parse(repo).value();
+    ExpectedModel expected;
+    for (bool partial : {false, true}) {
+      const std::string dir = "/m" + std::to_string(index) + (partial ? "p" : "f");
+      (void)scratch.MakeDirsForTest(dir);
+      PullOptions options;
+      options.exclude_weights = partial;
+      Status st = PullPayload(&scratch, &runtime, &registry, token, ref, model.manifest_digest, dir,
+                              options, nullptr);
+      if (!st.ok()) std::abort();  // the pool is ours: it must pull
+      (partial ? expected.partial : expected.full) = reader.ReadTree(dir);
+    }
+    for (const auto& [path, node] : expected.full) {
+      if (node.type == FileType::kRegular) expected.payload_bytes += node.content.size();
+    }
+    expected_[model.manifest_digest.ToString()] = std::move(expected);
+  }
+}
+
+Status World::Setup() {
+  SchedulerOptions options;
+  options.seed = config_.seed;
+  options.max_steps = config_.max_steps;
+  if (replay_) {
+    options.strategy.kind = StrategySpec::Kind::kReplay;
+    options.replay = replay_;
+  } else {
+    MS_ASSIGN_OR_RETURN(options.strategy, ParseStrategySpec(config_.strategy));
+  }
+  MS_ASSIGN_OR_RETURN(sched_, Scheduler::Create(options));
+  fs_ = std::make_unique<SimFilesystem>(sched_.get());
+  registry_ = std::make_unique<FakeRegistry>(sched_.get());
+  pool_ = MakeModelPool(config_.seed);
+  PushPool(pool_, registry_.get());
+  ComputeExpected();
+
+  std::vector<std::string> records;
+  if (!config_.scripts.empty()) config_.actors = static_cast<int>(config_.scripts.size());
+  for (int i = 0; i < config_.actors; ++i) {
+    for (const auto& [volume, mount] : SlotsOf(i)) records.push_back(RecordDir(volume, mount));
+  }
+  record_dirs_ = records;
+  checker_ = std::make_unique<InvariantChecker>(fs_.get(), kRoot, records);
+  for (const auto& [digest, expected] : expected_) checker_->AddExpected(digest, expected);
+
+  MS_RETURN_IF_ERROR(fs_->MakeDirsForTest(kRoot));
+  MS_RETURN_IF_ERROR(fs_->MakeDirsForTest(kSibling));
+  MS_RETURN_IF_ERROR(fs_->WriteFileForTest(std::string(kSibling) + "/keep.txt", "outside the root"));
+  std::map<uint64_t, Code> faults_at;
+  for (const FaultAt& f : config_.faults_at) faults_at[f.call] = f.code;
+  fs_->SetCallHook([this, faults_at](const CallInfo& call) {
+    checker_->OnCall(call);
+    // A real link limit (ext4: 65000) fails the same link every time, also
+    // in the finale: not a fault but the disk's shape.
+    if (config_.link_max > 0 && call.op == FsOp::kLink) {
+      auto source = fs_->Inspect(std::string(call.path));
+      if (source && source->info.type == FileType::kRegular && source->info.link_count >= config_.link_max) {
+        return Status(Code::kTooManyLinks, "link " + std::string(call.path) + " -> " + std::string(call.path2) +
+                                               ": too many links (limit " + std::to_string(config_.link_max) + ")");
+      }
+    }
+    if (finale_started_) return Status::Ok();
+    auto it = faults_at.find(call.index);
+    if (it == faults_at.end()) return Status::Ok();
+    ++explicit_faults_;
+    ++explicit_faults_by_actor_[sched_->CurrentActor()];
+    return Status(it->second, std::string(call.name) + " " + std::string(call.path) +
+                                  ": injected fault at call " + std::to_string(call.index));
+  });
+  if (config_.fault_rate > 0) {
+    FaultPlan plan;
+    plan.seed = config_.seed ^ 0x6661756c74ULL;
+    plan.rate = config_.fault_rate;
+    fs_->SetFaultPlan(plan);
+    MS_RETURN_IF_ERROR(registry_->SetRandomFaults(config_.seed ^ 0x726567ULL, config_.fault_rate,
+                                                  config_.fault_rate / 2, config_.fault_rate / 2));
+  }
+  current_.assign(static_cast<size_t>(config_.processes), nullptr);
+  gc_rounds_left_.assign(static_cast<size_t>(config_.processes), config_.gc_rounds);
+  tag_moves_left_ = config_.tag_moves;
+  tenant_writes_left_ = config_.tenant_writes;
+  corruptions_left_ = config_.status_corruptions;
+  for (int i = 0; i < config_.actors; ++i) {
+    Client c;
+    c.index = i;
+    c.process = i % config_.processes;
+    c.script = MakeScript(config_, pool_, i);
+    c.state.assign(c.script.size(), 0);
+    ops_total_ += c.script.size();
+    clients_.push_back(std::move(c));
+  }
+  return Status::Ok();
+}
+
+void World::WaitForOps(uint64_t target, std::string_view what) {
+  sched_->WaitUntil(
+      [this, target] {
+        if (ops_done_ >= target) return true;
+        for (const Client& c : clients_) {
+          if (c.next < c.script.size()) return false;
+        }
+        return true;
+      },
+      what);
+}
+
+uint64_t World::FaultsSoFar() const {
+  uint64_t n = explicit_faults_;
+  for (const auto& [code, count] : fs_->FaultCounts()) n += count;
+  const auto rf = registry_->InjectedFaults();
+  return n + rf.fail_next + rf.transient + rf.corrupt + rf.truncate;
+}
+
+bool World::AllDone() const {
+  for (const Client& c : clients_) {
+    if (c.next < c.script.size()) return false;
+  }
+  for (int left : gc_rounds_left_) {
+    if (left > 0) return false;
+  }
+  return tag_moves_left_ == 0 && tenant_writes_left_ == 0 && corruptions_left_ == 0;
+}
+
+void World::Crash(bool force_node, int kill_process) {
+  ++report_.crashes;
+  // kill_process >= 0: an explicit process crash (kill_at), never a node's.
+  const bool node = kill_process < 0 && (force_node || config_.processes == 1 || crash_rng_.Below(2) == 0);
+  auto forget_ops_of = [this](int process) {
+    std::erase_if(running_op_, [&](const auto& kv) { return sched_->ActorProcess(kv.first) == process; });
+    // Calls cut short are issued again by the respawned lanes.
+    for (Client& c : clients_) {
+      if (c.process != process) continue;
+      for (uint8_t& st : c.state) {
+        if (st == 1) st = 0;
+      }
+    }
+  };
+  if (node) {
+    for (int p = 0; p < config_.processes; ++p) {
+      sched_->KillProcess(p);
+      forget_ops_of(p);
+    }
+    fs_->Crash();
+    Note("CRASH node: every driver killed, unsynced state lost");
+    for (int p = 0; p < config_.processes; ++p) SpawnDriverActors(p);
+  } else {
+    const int victim = kill_process >= 0 ? kill_process
+                                         : static_cast<int>(crash_rng_.Below(static_cast<uint64_t>(config_.processes)));
+    sched_->KillProcess(victim);
+    forget_ops_of(victim);
+    fs_->KillProcess(victim);
+    Note("CRASH process " + std::to_string(victim));
+    SpawnDriverActors(victim);
+  }
+  checker_->MarkAllDirty();
+}
+
+SimReport World::Run() {
+  report_.config = config_;
+  Status setup = Setup();
+  if (!setup.ok()) {
+    report_.outcome = Outcome::kActorFailed;
+    report_.outcome_message = setup.ToString();
+    report_.violations.push_back({"I4 progress", 0, "setup failed: " + setup.ToString()});
+    return report_;
+  }
+  for (int p = 0; p < config_.processes; ++p) SpawnDriverActors(p);
+  SpawnRegistryMutator();
+  if (tenant_writes_left_ > 0) SpawnTenant();
+  if (corruptions_left_ > 0) SpawnCorruptor();
+  sched_->Spawn("kubelet", kKubeletProcess, [this] { Finale(); });
+  const uint64_t crash_threshold =
+      static_cast<uint64_t>(config_.crash_rate * static_cast<double>(uint64_t{1} << 32));
+  size_t violations_seen = 0;
+  std::vector<uint64_t> crash_steps = config_.crash_steps;
+  std::sort(crash_steps.begin(), crash_steps.end());
+  sched_->set_step_observer([&](uint64_t step, ActorId, std::string_view) {
+    checker_->AfterStep(step);
+    if (checker_->violations().size() != violations_seen) {
+      if (violations_seen == 0) {
+        report_.history.assign(history_.begin(), history_.end());
+        for (const auto& [actor, op] : running_op_) {
+          report_.history.push_back("in flight: " + std::string(sched_->ActorName(actor)) + " " +
+                                    std::string(OpKindName(op->kind)) + " " + SlotKey(op->volume, op->mount) +
+                                    (op->reference.empty() ? "" : " " + op->reference));
+        }
+      }
+      violations_seen = checker_->violations().size();
+    }
+    if (finale_started_) return;
+    const bool scheduled = std::binary_search(crash_steps.begin(), crash_steps.end(), step);
+    const bool drawn = crash_threshold > 0 && static_cast<int>(report_.crashes) < config_.crashes_max &&
+                       (crash_rng_.Next() >> 32) < crash_threshold;
+    const auto kill = std::find_if(config_.kills_at.begin(), config_.kills_at.end(),
+                                   [step](const KillAt& k) { return k.step == step; });
+    if (kill != config_.kills_at.end() && kill->process < config_.processes) {
+      Crash(false, kill->process);
+    } else if (scheduled || drawn) {
+      Crash(scheduled);
+    }
+  });
+  const RunResult run = sched_->Run();
+  report_.outcome = run.outcome;
+  report_.outcome_message = run.message;
+  report_.steps = run.steps;
+  report_.trace_hash = run.trace_hash;
+  report_.virtual_ms = run.end_ms;
+  if (run.ok() && finished_) {
+    report_.footprint = checker_->CheckQuiescent(run.steps);
+  } else if (run.outcome == Outcome::kReplayDiverged) {
+    checker_->AddViolation("I6 determinism", run.steps, "replay diverged: " + run.message);
+  } else {
+    checker_->AddViolation("I4 progress", run.steps,
+                           std::string(OutcomeName(run.outcome)) + ": " + run.message);
+  }
+  report_.violations = checker_->violations();
+  if (!report_.violations.empty() && report_.history.empty()) {
+    report_.history.assign(history_.begin(), history_.end());
+  }
+  report_.state_hash = fs_->StateHash();
+  report_.fs_faults = explicit_faults_;
+  for (const auto& [code, n] : fs_->FaultCounts()) report_.fs_faults += n;
+  const auto rf = registry_->InjectedFaults();
+  report_.registry_faults = rf.fail_next + rf.transient + rf.corrupt + rf.truncate;
+  report_.manifest_fetches = registry_->AllManifestFetches();
+  report_.trace_file = "modelstore-sim trace v1\n" + config_.ToText() + "---\n" + sched_->trace().ToText();
+  return report_;
+}
+
+}  // namespace ms::sim
