@@ -10,9 +10,13 @@ namespace {
 
 using sim::SimConfig;
 
+// The shortest text that reads back exactly, in plain decimals ("0.0005")
+// unless that is long, then with an exponent.
 std::string Num(double v) {
-  char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest text that reads back exactly
+  char buf[400];
+  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
+  if (r.ec == std::errc() && r.ptr - buf <= 24) return std::string(buf, r.ptr);
+  r = std::to_chars(buf, buf + sizeof buf, v);
   return std::string(buf, r.ptr);
 }
 
