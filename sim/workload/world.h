@@ -22,6 +22,7 @@
 #include "core/volume_manager.h"
 #include "core/volume_status.h"
 #include "sim/checking/invariant_checker.h"
+#include "sim/checking/result_oracle.h"
 #include "sim/common/prng.h"
 #include "sim/filesystem/sim_filesystem.h"
 #include "sim/registry/fake_registry.h"
@@ -129,7 +130,16 @@ class World {
   std::optional<VolumeStatus> ReadRecord(const std::string& record);
   void SpawnGc(int process);
   void SpawnRegistryMutator();
+  // Runs one CSI call and logs it for the result oracle (I7).
   Status Execute(VolumeManager* manager, const ClientOp& op, const std::string& who);
+  // The slots a call addresses: its own, or every slot of its volume.
+  std::vector<std::string> SlotsOfCall(const ClientOp& op) const;
+  // The slot whose record lives in record_dir ("" if none).
+  std::string SlotOfRecord(const std::string& record_dir) const;
+  // A power loss: the oracle starts every slot over from its record.
+  void LogPowerLoss();
+  // I7 over the whole run's call log.
+  void CheckResults();
   // Waits until about `target` client operations have finished (or all).
   void WaitForOps(uint64_t target, std::string_view what);
   void SpawnTenant();
@@ -169,6 +179,13 @@ class World {
   std::map<ActorId, const ClientOp*> running_op_;
   // Explicit faults (fault_at) injected into each actor's calls so far.
   std::map<ActorId, uint64_t> explicit_faults_by_actor_;
+  // Faults of every kind (filesystem plan, explicit, registry) injected
+  // into each actor's calls so far: a call they hit may answer an error.
+  std::map<ActorId, uint64_t> faults_by_actor_;
+  // The call each actor has in flight, by its id in calls_.
+  std::map<ActorId, uint64_t> running_call_;
+  CallLog calls_;
+  std::map<std::string, std::string> slot_of_record_;  // record dir -> slot key
   std::map<std::string, Desired> desired_;
   Prng crash_rng_;
   bool finale_started_ = false;
