@@ -25,8 +25,8 @@ Result<std::string> FetchWatch::FetchManifest(const CancelToken& t, const Refere
 }
 
 void World::Note(std::string line) {
-  history_.push_back("step " + std::to_string(sched_->steps()) + " " + std::move(line));
-  if (history_.size() > kHistoryMax) history_.pop_front();
+  if (history_.size() == kNotesMax) history_.pop_front();
+  history_.emplace_back(sched_->steps(), "step " + std::to_string(sched_->steps()) + " " + std::move(line));
 }
 
 void World::OnManifestFetch(const Digest& digest) {
@@ -168,6 +168,15 @@ Status World::Setup() {
   return Status::Ok();
 }
 
+std::vector<std::string> World::HistoryUpTo(uint64_t step) const {
+  auto end = history_.begin();
+  while (end != history_.end() && end->first <= step) ++end;
+  auto begin = end - std::min<std::ptrdiff_t>(end - history_.begin(), kHistoryMax);
+  std::vector<std::string> out;
+  for (auto it = begin; it != end; ++it) out.push_back(it->second);
+  return out;
+}
+
 std::string World::SlotOfRecord(const std::string& record_dir) const {
   const auto it = slot_of_record_.find(record_dir);
   return it == slot_of_record_.end() ? "" : it->second;
@@ -301,7 +310,7 @@ SimReport World::Run() {
     checker_->AfterStep(step);
     if (checker_->violations().size() != violations_seen) {
       if (violations_seen == 0) {
-        report_.history.assign(history_.begin(), history_.end());
+        report_.history = HistoryUpTo(step);
         for (const auto& [actor, op] : running_op_) {
           report_.history.push_back("in flight: " + std::string(sched_->ActorName(actor)) + " " +
                                     std::string(OpKindName(op->kind)) + " " + SlotKey(op->volume, op->mount) +
@@ -339,7 +348,10 @@ SimReport World::Run() {
   }
   report_.violations = checker_->violations();
   if (!report_.violations.empty() && report_.history.empty()) {
-    report_.history.assign(history_.begin(), history_.end());
+    // Judged after the run (I7, I3 at quiescence): what led to its step.
+    uint64_t first_step = report_.violations.front().step;
+    for (const Violation& v : report_.violations) first_step = std::min(first_step, v.step);
+    report_.history = HistoryUpTo(first_step);
   }
   report_.state_hash = fs_->StateHash();
   report_.fs_faults = explicit_faults_;

@@ -41,7 +41,8 @@ inline constexpr uint64_t kTenantStream = 0x74656e616e74ULL;     // "tenant"
 inline constexpr uint64_t kCorruptorStream = 0x636f7272ULL;      // "corr"
 inline constexpr uint64_t kCrashStream = 0x6372617368ULL;
 inline constexpr uint64_t kGcStream = 0x6763ULL;
-inline constexpr size_t kHistoryMax = 24;
+inline constexpr size_t kHistoryMax = 24;   // notes a failure report shows
+inline constexpr size_t kNotesMax = 100'000;  // notes a run keeps (a bound)
 inline constexpr int64_t kStagingGraceMs = 60'000;
 
 
@@ -154,6 +155,8 @@ class World {
   void Crash(bool force_node = false, int kill_process = -1);
   void Finale();
   void Note(std::string line);
+  // The last kHistoryMax notes at or before step.
+  std::vector<std::string> HistoryUpTo(uint64_t step) const;
   bool AllDone() const;
 
   SimConfig config_;
@@ -192,7 +195,7 @@ class World {
   uint64_t explicit_faults_ = 0;
   bool finished_ = false;
   SimReport report_;
-  std::deque<std::string> history_;
+  std::deque<std::pair<uint64_t, std::string>> history_;  // (step, note)
 };
 
 }  // namespace ms::sim
