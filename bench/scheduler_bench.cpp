@@ -238,6 +238,7 @@ void SimulatorEndToEnd(benchmark::State& state) {
 std::pair<double, uint64_t> TimeCampaign(int jobs, const std::string& fail_dir) {
   ms::cli::CampaignOptions options;
   options.config = ms::sim::DefaultCampaignConfig();
+  options.swarm = true;  // as `modelstore-sim run` runs it
   options.seeds = kJobsCampaignSeeds;
   options.jobs = jobs;
   options.fail_dir = fail_dir;

@@ -12,7 +12,8 @@
 //                          in runs with no crash, fault or corrupted record,
 //                          before it too (nothing should need a sweep)
 //   I5 confinement         at every filesystem call
-// I4 progress and I6 determinism are judged per run by the simulator.
+// I4 progress and I6 determinism are judged per run by the simulator; I7
+// results (the answers of calls) by the result oracle (result_oracle.h).
 #pragma once
 
 #include <cstdint>
@@ -30,7 +31,7 @@ namespace ms::sim {
 
 inline constexpr const char* kInvariantNames[] = {
     "I1 no-referenced-loss", "I2 dedup", "I3 footprint", "I4 progress", "I5 confinement",
-    "I6 determinism"};
+    "I6 determinism", "I7 results"};
 
 struct Violation {
   std::string invariant;  // one of kInvariantNames

@@ -60,9 +60,11 @@ uint64_t PlannedSeeds(const CampaignOptions& o) {
   return (o.seeds - o.shard.index - 1) / o.shard.count + 1;
 }
 
-sim::SimReport RunSeed(const sim::SimConfig& base, uint64_t seed, bool check_determinism, bool keep_trace) {
+sim::SimReport RunSeed(const sim::SimConfig& base, uint64_t seed, bool swarm, bool check_determinism,
+                       bool keep_trace) {
   sim::SimConfig config = base;
   config.seed = seed;
+  if (swarm) config = sim::SwarmConfig(base, seed);
   sim::SimReport r = sim::RunSimulation(config);
   if (check_determinism) {
     const sim::SimReport again = sim::RunSimulation(config);
@@ -86,6 +88,7 @@ CampaignReport RunCampaign(const CampaignOptions& o, Status* output_error) {
   report.config = o.config;
   report.config.seed = o.first_seed;
   report.check_determinism = o.check_determinism;
+  report.swarm = o.swarm;
   report.single_seed = o.single_seed;
   report.first_seed = o.first_seed;
   report.seeds = o.single_seed ? 1 : o.seeds;
@@ -136,7 +139,7 @@ CampaignReport RunCampaign(const CampaignOptions& o, Status* output_error) {
   auto worker = [&] {
     uint64_t k = 0;
     while (take(&k)) {
-      sim::SimReport r = RunSeed(o.config, SeedAt(o, k), o.check_determinism, !o.trace_path.empty());
+      sim::SimReport r = RunSeed(o.config, SeedAt(o, k), o.swarm, o.check_determinism, !o.trace_path.empty());
       std::lock_guard lock(mu);
       done.emplace(k, std::move(r));
       cv.notify_all();
@@ -157,7 +160,7 @@ CampaignReport RunCampaign(const CampaignOptions& o, Status* output_error) {
     if (jobs == 1) {
       uint64_t k = 0;
       if (!take(&k)) break;
-      r = RunSeed(o.config, SeedAt(o, k), o.check_determinism, !o.trace_path.empty());
+      r = RunSeed(o.config, SeedAt(o, k), o.swarm, o.check_determinism, !o.trace_path.empty());
     } else {
       std::unique_lock lock(mu);
       cv.wait(lock, [&] { return done.count(consumed) != 0 || ((stop || next >= planned) && consumed >= issued); });
@@ -198,9 +201,10 @@ CampaignReport RunCampaign(const CampaignOptions& o, Status* output_error) {
       } else if (output_error->ok()) {
         *output_error = st.Annotate(o.trace_path.empty() ? "--fail-dir" : "--trace");
       }
+      // The seed's own configuration (a swarm's draw), exactly, swarm off.
       const std::string flags = RerunFlags(r.config);
       if (!flags.empty()) {
-        f.rerun = flags;
+        f.rerun = flags + " --swarm 0";
       } else {
         const std::string from = !f.trace_path.empty() ? f.trace_path : o.config_file;
         f.rerun = "--config " + Pretty(from) + " --seed " + std::to_string(seed);

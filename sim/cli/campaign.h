@@ -21,6 +21,9 @@ struct CampaignOptions {
   uint64_t seeds = 300;
   Shard shard;
   bool check_determinism = false;
+  // Swarm testing: each seed runs sim::SwarmConfig(config, seed), a random
+  // subset of the configuration's features drawn from the seed.
+  bool swarm = false;
   std::string trace_path;  // --trace, with --seed
   std::string fail_dir;    // where failing seeds' traces go
   uint64_t max_failures = 0;  // 0: no limit
@@ -42,6 +45,7 @@ CampaignReport RunCampaign(const CampaignOptions& options, Status* output_error)
 
 // One seed, as `run` runs it (with the determinism check when asked). The
 // trace file text is kept only for a failure, or with keep_trace.
-sim::SimReport RunSeed(const sim::SimConfig& config, uint64_t seed, bool check_determinism, bool keep_trace = false);
+sim::SimReport RunSeed(const sim::SimConfig& config, uint64_t seed, bool swarm, bool check_determinism,
+                       bool keep_trace = false);
 
 }  // namespace ms::cli

@@ -116,6 +116,9 @@ void Accumulate(Totals* t, const sim::SimReport& r) {
   t->disk_bytes += r.footprint.bytes_on_disk;
   t->referenced_bytes += r.footprint.unique_referenced;
   t->content_bytes += r.footprint.unique_content_bytes;
+  t->results_calls += r.results.calls;
+  t->results_histories += r.results.histories;
+  t->results_inconclusive += r.results.inconclusive;
   if (!r.ok()) ++t->failed;
   std::set<std::string> seen;
   for (const auto& v : r.violations) {
@@ -137,6 +140,9 @@ void Add(Totals* t, const Totals& m) {
   t->referenced_bytes += m.referenced_bytes;
   t->content_bytes += m.content_bytes;
   t->virtual_ms += m.virtual_ms;
+  t->results_calls += m.results_calls;
+  t->results_histories += m.results_histories;
+  t->results_inconclusive += m.results_inconclusive;
   for (const auto& [k, v] : m.ops) t->ops[k] += v;
   for (const auto& [k, v] : m.op_errors) t->op_errors[k] += v;
   for (const auto& [k, v] : m.failed_seeds) t->failed_seeds[k] += v;
@@ -208,8 +214,9 @@ std::string TextReport(const CampaignReport& r) {
     out += Format("  missing        shard(s) %s of %llu: no report\n", list.c_str(), U(r.shard_count));
   }
   const sim::SimConfig& c = r.config;
-  out += Format("  workload       strategy %s, %d processes, %d actors x %d ops, faults %g, crashes %g\n",
-                c.strategy.c_str(), c.processes, c.actors, c.ops, c.fault_rate, c.crash_rate);
+  out += Format("  workload       strategy %s, %d processes, %d actors x %d ops, faults %g, crashes %g, shared slots %g%s\n",
+                c.strategy.c_str(), c.processes, c.actors, c.ops, c.fault_rate, c.crash_rate, c.shared_slots,
+                r.swarm ? "; swarm: each seed a random subset around these" : "");
   out += Format("  steps          %llu (%.0f per seed), %.1f virtual s\n", U(t.steps),
                 Per(static_cast<double>(t.steps), static_cast<double>(t.seeds)), static_cast<double>(t.virtual_ms) / 1000.0);
   out += Format("  speed          %.1f seeds/s, %.0f scheduling points/s (wall %.2f s, %d job%s%s)\n",
@@ -241,6 +248,8 @@ std::string TextReport(const CampaignReport& r) {
   out += Format("  blob-level     bytes on disk / unique file-content bytes = %.4f (%llu / %llu): manifest-level dedup only (DESIGN 2.8)\n",
                 t.content_bytes > 0 ? Per(static_cast<double>(t.disk_bytes), static_cast<double>(t.content_bytes)) : 1.0,
                 U(t.disk_bytes), U(t.content_bytes));
+  out += Format("  results        %llu call answers judged in %llu slot histories, %llu inconclusive (I7)\n",
+                U(t.results_calls), U(t.results_histories), U(t.results_inconclusive));
   for (const std::string& name : InvariantNames()) {
     const std::string verdict = Verdict(r, name);
     if (verdict == "FAIL") {
@@ -268,6 +277,7 @@ std::string ToJson(const CampaignReport& r) {
   campaign["first_seed"] = r.first_seed;
   campaign["seeds"] = r.seeds;
   campaign["check_determinism"] = r.check_determinism;
+  campaign["swarm"] = r.swarm;
   campaign["shard_count"] = r.shard_count;
   campaign["time_budget_s"] = r.time_budget_s;
   campaign["max_failures"] = r.max_failures;
@@ -299,7 +309,10 @@ std::string ToJson(const CampaignReport& r) {
                  {"unique_fetched_digests", t.unique_fetched},
                  {"bytes_on_disk", t.disk_bytes},
                  {"unique_referenced_bytes", t.referenced_bytes},
-                 {"unique_content_bytes", t.content_bytes}};
+                 {"unique_content_bytes", t.content_bytes},
+                 {"results_calls", t.results_calls},
+                 {"results_histories", t.results_histories},
+                 {"results_inconclusive", t.results_inconclusive}};
   const double wall_s = r.WallSeconds();
   j["figures"] = {
       {"steps_per_seed", Per(static_cast<double>(t.steps), static_cast<double>(t.seeds))},
@@ -363,6 +376,7 @@ Result<CampaignReport> FromJson(const std::string& text) {
     r.first_seed = c.at("first_seed").get<uint64_t>();
     r.seeds = c.at("seeds").get<uint64_t>();
     r.check_determinism = c.at("check_determinism").get<bool>();
+    r.swarm = c.at("swarm").get<bool>();
     r.shard_count = c.at("shard_count").get<uint64_t>();
     r.time_budget_s = c.at("time_budget_s").get<double>();
     r.max_failures = c.at("max_failures").get<uint64_t>();
@@ -393,6 +407,9 @@ Result<CampaignReport> FromJson(const std::string& text) {
     r.totals.disk_bytes = t.at("bytes_on_disk").get<uint64_t>();
     r.totals.referenced_bytes = t.at("unique_referenced_bytes").get<uint64_t>();
     r.totals.content_bytes = t.at("unique_content_bytes").get<uint64_t>();
+    r.totals.results_calls = t.at("results_calls").get<uint64_t>();
+    r.totals.results_histories = t.at("results_histories").get<uint64_t>();
+    r.totals.results_inconclusive = t.at("results_inconclusive").get<uint64_t>();
     for (const Json& inv : j.at("invariants")) {
       const std::string name = inv.at("name").get<std::string>();
       if (const uint64_t n = inv.at("failed_seeds").get<uint64_t>(); n > 0) r.totals.failed_seeds[name] = n;
@@ -463,6 +480,7 @@ std::string ToJUnit(const CampaignReport& r) {
   out += "      <property name=\"seeds\" value=\"" + Xml(SeedsText(r)) + "\"/>\n";
   out += "      <property name=\"seeds_run\" value=\"" + std::to_string(r.totals.seeds) + "\"/>\n";
   out += std::string("      <property name=\"check_determinism\" value=\"") + (r.check_determinism ? "1" : "0") + "\"/>\n";
+  out += std::string("      <property name=\"swarm\" value=\"") + (r.swarm ? "1" : "0") + "\"/>\n";
   for (const auto& [k, v] : ConfigPairs(r.config)) {
     out += "      <property name=\"config." + Xml(k) + "\" value=\"" + Xml(v) + "\"/>\n";
   }
@@ -536,6 +554,7 @@ Result<CampaignReport> Merge(const std::vector<CampaignReport>& reports, const s
     }
     if (ConfigTextWithoutSeed(r.config) != first_config) return differs("the configuration");
     if (r.check_determinism != first.check_determinism) return differs("--check-determinism");
+    if (r.swarm != first.swarm) return differs("--swarm");
     if (r.first_seed != first.first_seed || r.seeds != first.seeds) return differs("the seed range");
     if (r.shard_count != first.shard_count) return differs("the shard count");
     if (r.time_budget_s != first.time_budget_s) return differs("--time-budget");

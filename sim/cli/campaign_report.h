@@ -31,6 +31,7 @@ struct Totals {
   uint64_t seeds = 0, failed = 0, steps = 0, crashes = 0, fs_faults = 0, registry_faults = 0;
   uint64_t fetches = 0, unique_fetched = 0, disk_bytes = 0, referenced_bytes = 0, content_bytes = 0;
   int64_t virtual_ms = 0;
+  uint64_t results_calls = 0, results_histories = 0, results_inconclusive = 0;  // I7's oracle
   std::map<std::string, uint64_t> ops, op_errors;
   std::map<std::string, uint64_t> failed_seeds;  // invariant -> seeds that violated it
   std::map<std::string, uint64_t> violations;    // invariant -> violations
@@ -53,6 +54,7 @@ struct ShardRun {
 struct CampaignReport {
   sim::SimConfig config;  // the configuration every seed shares (its seed field unused)
   bool check_determinism = false;
+  bool swarm = false;        // each seed ran SwarmConfig(config, seed)
   bool single_seed = false;  // --seed S: first_seed = S, seeds = 1
   uint64_t first_seed = 1;
   uint64_t seeds = 0;  // seeds of the whole campaign, all shards

@@ -53,6 +53,17 @@ ConfigFlag RateFlag(const char* name, const char* help) {
       [](const SimConfig& c) { return Num(c.*Field); }};
 }
 
+template <uint32_t SimConfig::*Field, sim::KindSet Set>
+ConfigFlag KindsFlag(const char* name, const std::string& help) {
+  return ConfigFlag{
+      name, help + sim::KindSetNames(Set) + " (or none)",
+      [](SimConfig* c, std::string_view t) -> Status {
+        MS_ASSIGN_OR_RETURN(c->*Field, sim::ParseKindSet(Set, t));
+        return Status::Ok();
+      },
+      [](const SimConfig& c) { return sim::KindSetText(Set, c.*Field); }};
+}
+
 std::vector<ConfigFlag> MakeTable() {
   std::vector<ConfigFlag> t;
   t.push_back(ConfigFlag{
@@ -101,6 +112,14 @@ std::vector<ConfigFlag> MakeTable() {
       "--overlap-release",
       "1: with --client-lanes > 1, a release (a static unpublish) may start over calls in flight into its volume; "
       "0: it waits for them"));
+  t.push_back(RateFlag<&SimConfig::shared_slots>(
+      "--shared-slots", "probability that a client's call addresses another client's slot (conflicting calls); 0: none"));
+  t.push_back(KindsFlag<&SimConfig::fault_kinds, sim::KindSet::kFaults>(
+      "--fault-kinds", "faults --faults injects, a comma list of: "));
+  t.push_back(KindsFlag<&SimConfig::crash_kinds, sim::KindSet::kCrashes>(
+      "--crash-kinds", "crashes --crashes makes (node: a power loss; process: one driver killed), a comma list of: "));
+  t.push_back(KindsFlag<&SimConfig::op_kinds, sim::KindSet::kOps>(
+      "--op-kinds", "CSI calls the scripts draw (pulls always), a comma list of: "));
   t.push_back(ConfigFlag{
       "--link-max", "hard links per file beyond which link fails with EMLINK, every time; 0: none (DESIGN 2.7)",
       [](SimConfig* c, std::string_view text) -> Status {

@@ -17,7 +17,7 @@ namespace ms::cli {
 
 struct ConfigFlag {
   const char* name;  // "--actors"
-  const char* help;
+  std::string help;
   // Reads text into config; the error does not name the flag (the caller does).
   Status (*set)(sim::SimConfig* config, std::string_view text);
   // The field as the flag's value ("1" / "0" for a switch).

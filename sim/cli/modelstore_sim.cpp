@@ -87,7 +87,7 @@ Result<SimConfig> ReadConfigFile(const std::string& path) {
 }
 
 struct RunArgs {
-  std::string seed, seeds, first_seed, shard, jobs, time_budget, max_failures;
+  std::string seed, seeds, first_seed, shard, jobs, time_budget, max_failures, swarm;
   std::string trace_path, fail_dir, json_path, junit_path, config_path;
   bool check_determinism = false, quiet = false, no_progress = false, stop_on_failure = false;
   // Config flags given, in the table's order (value, or "1" for a switch).
@@ -182,6 +182,12 @@ int Run(const RunArgs& a, CLI::App* run) {
     auto j = cli::ParseIntIn(a.jobs, 1, 1024);
     if (!j.ok()) return UsageError("--jobs: " + j.status().message());
     o.jobs = *j;
+  }
+  o.swarm = a.config_path.empty();  // the default campaign swarms; a --config file runs as it says
+  if (given("--swarm")) {
+    auto swarm = cli::ParseZeroOne(a.swarm);
+    if (!swarm.ok()) return UsageError("--swarm: " + swarm.status().message());
+    o.swarm = *swarm;
   }
   o.check_determinism = a.check_determinism;
   o.quiet = a.quiet;
@@ -328,6 +334,10 @@ int main(int argc, char** argv) {
       config_options.push_back(run->add_option(flag.name, a.config_values[i], flag.help)->default_str(flag.get(defaults)));
     }
   }
+  run->add_option("--swarm", a.swarm,
+                  "1: each seed runs a random subset of the features around these flags (swarm testing); 0: every "
+                  "seed runs exactly these flags")
+      ->default_str("1, or 0 with --config");
   run->add_option("--config", a.config_path,
                   "take the configuration from this file: the key=value lines of a trace file's header (or the "
                   "trace file itself: explicit scripts, crash_at, fault_at, ...); flags given too override it, "

@@ -93,6 +93,7 @@ Status FakeRegistry::InjectLocked(Op op, std::string_view what, Draw& draw) {
     const Code code = queue.front().first;
     if (--queue.front().second == 0) queue.pop_front();
     ++faults_.fail_next;
+    if (fault_observer_) fault_observer_();
     return Status(code, "injected fault (FailNext) at " + std::string(OpName(op)) + " " +
                             std::string(what));
   }
@@ -100,6 +101,7 @@ Status FakeRegistry::InjectLocked(Op op, std::string_view what, Draw& draw) {
   const double u = UnitInterval(NextRandomLocked());
   if (u < transient_rate_) {
     ++faults_.transient;
+    if (fault_observer_) fault_observer_();
     return Status(Code::kUnavailable, "injected transient fault at " + std::string(OpName(op)) +
                                           " " + std::string(what));
   }
@@ -116,9 +118,11 @@ void FakeRegistry::DamageLocked(Draw draw, std::string& bytes) {
     const uint64_t r = NextRandomLocked();
     FlipByte(bytes, bytes.empty() ? 0 : static_cast<size_t>(r % bytes.size()));
     ++faults_.corrupt;
+    if (fault_observer_) fault_observer_();
   } else if (draw == Draw::kTruncate && !bytes.empty()) {
     bytes.resize(static_cast<size_t>(NextRandomLocked() % bytes.size()));
     ++faults_.truncate;
+    if (fault_observer_) fault_observer_();
   }
 }
 
@@ -270,6 +274,11 @@ Status FakeRegistry::LoadLayout(const std::string& dir, const std::string& repos
   for (auto& [digest, bytes] : layout->blobs) repo.blobs.insert_or_assign(digest, bytes);
   for (auto& [tag, digest] : layout->tags) repo.tags.insert_or_assign(tag, digest);
   return Status::Ok();
+}
+
+void FakeRegistry::SetFaultObserver(std::function<void()> observer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fault_observer_ = std::move(observer);
 }
 
 void FakeRegistry::FailNext(Op op, Code code, int count) {

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -95,6 +96,10 @@ class FakeRegistry final : public Registry {
   Status SetRandomFaults(uint64_t seed, double transient_rate, double corrupt_rate,
                          double truncate_rate);
   void ClearRandomFaults();
+  // Called (under the registry's lock, so it must not call back) each time a
+  // fault is injected, in the calling actor's turn: the simulator charges
+  // the fault to the call that met it. Empty: none.
+  void SetFaultObserver(std::function<void()> observer);
 
   // Each call sleeps this long on the executor's virtual clock (ignored
   // without an executor: there is no clock to sleep on). Must be >= 0.
@@ -146,6 +151,7 @@ class FakeRegistry final : public Registry {
   std::map<Digest, uint64_t> blob_fetches_;
   std::map<Op, uint64_t> calls_;
   FaultCounts faults_;
+  std::function<void()> fault_observer_;
 };
 
 }  // namespace ms::sim
