@@ -442,6 +442,16 @@ def merge_refuses_different_configurations(ctx):
 
 
 @case
+def merge_refuses_shards_with_and_without_swarm(ctx):
+    a = shard_reports(ctx, 2, seeds=6)
+    b = ctx.path("no-swarm.json")
+    p = ctx.run("run", "--seeds", 6, "--shard", "1/2", "--swarm", "0", "--fail-dir", ctx.path("fails"), "--json", b)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert json.load(open(a[0]))["campaign"]["swarm"] is True and json.load(open(b))["campaign"]["swarm"] is False
+    expect_usage_error(ctx.run("merge", a[0], b), b, "--swarm")
+
+
+@case
 def merge_refuses_overlapping_shards(ctx):
     a = shard_reports(ctx, 2, seeds=6)
     shutil.copy(a[0], ctx.path("copy.json"))
