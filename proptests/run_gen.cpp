@@ -68,7 +68,8 @@ rc::Gen<SpecOp> GenOp(const GenLimits& limits) {
       rc::gen::set(&SpecOp::ref, Weighted<int>({{10, 0}, {1, 1}, {1, 2}, {1, 3}, {1, 4}, {1, 5}})),
       rc::gen::set(&SpecOp::hostile, limits.hostile ? rc::gen::map(Range(0, 3 * kHostileNames),
                                                                   [](int x) { return x < 2 * kHostileNames ? 0 : x - 2 * kHostileNames; })
-                                                  : rc::gen::just(0)));
+                                                  : rc::gen::just(0)),
+      rc::gen::set(&SpecOp::other, limits.conflicts ? Weighted<int>({{4, 0}, {1, 1}, {1, 2}}) : rc::gen::just(0)));
 }
 
 // An explicit fault lands on whatever call has that index, so its code must

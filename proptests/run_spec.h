@@ -44,6 +44,9 @@ struct SpecOp {
   // which a mount already holding the home reference refuses (kConflict).
   int ref = 0;
   int hostile = 0;  // 0: none; else a hostile name (I5 properties only)
+  // Whose slot: 0 the op's own actor's; k > 0 the same slot of actor
+  // (a + k) mod actors: calls of several clients on one slot (I7).
+  int other = 0;
   bool operator==(const SpecOp&) const = default;
 };
 

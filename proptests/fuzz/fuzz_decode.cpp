@@ -68,6 +68,7 @@ RunSpec DecodeRunSpec(const uint8_t* data, size_t size) {
       op.slot = b % 5;
       op.ref = (b / 5) % 6;
       op.hostile = (r & 0x20u) != 0 ? 1 + (b / 30) % 8 : 0;
+      op.other = (r & 0x40u) != 0 ? 1 : 0;  // the next actor's slot
       const size_t actor = r & 3u;
       if (spec.actors.size() <= actor) spec.actors.resize(actor + 1);
       spec.actors[actor].push_back(op);
@@ -107,7 +108,7 @@ std::string EncodeRunSpec(const RunSpec& spec) {
     for (const SpecOp& op : spec.actors[a]) {
       const unsigned kind = static_cast<unsigned>(op.kind);
       const bool hostile = op.hostile > 0 && op.hostile < kHostileNames;
-      out.push_back(static_cast<char>(a | (kind << 2) | (hostile ? 0x20u : 0u)));
+      out.push_back(static_cast<char>(a | (kind << 2) | (hostile ? 0x20u : 0u) | (op.other > 0 ? 0x40u : 0u)));
       const int b = std::clamp(op.slot, 0, 4) + 5 * std::clamp(op.ref, 0, 5) + (hostile ? 30 * (op.hostile - 1) : 0);
       out.push_back(static_cast<char>(b));
     }

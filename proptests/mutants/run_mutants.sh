@@ -75,8 +75,9 @@ read -r -d '' TABLE <<EOF || true
 13-no-blob-digest-check|--swarm 0 --faults 0.02 --crashes 0|100
 14-delete-refuses-corrupt-status|$CLEAN --status-corruptions 4|300
 15-lock-file-removed-first|$CLEAN --processes 2 --strategy pct:3|600
-16-release-admits-late-publish|$CLEAN --client-lanes 2 --overlap-release 1|100
 17-volume-lock-per-process|--swarm 0 --processes 2 --shared-slots 0.5|100
+18-conflict-answered-ok|$CLEAN --processes 1|100
+19-flight-shared-across-references|--swarm 0 --faults 0 --crashes 0 --processes 1 --shared-slots 0.5 --client-lanes 3|300
 EOF
 
 lookup() {  # lookup NAME FIELD -> the table's field (2 fast flags, 3 fast seeds)
