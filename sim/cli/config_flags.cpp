@@ -39,7 +39,7 @@ ConfigFlag BoolFlag(const char* name, const char* help) {
         MS_ASSIGN_OR_RETURN(c->*Field, ParseZeroOne(t));
         return Status::Ok();
       },
-      [](const SimConfig& c) { return std::string(c.*Field ? "1" : "0"); }};
+      [](const SimConfig& c) { return std::string(c.*Field ? "1" : "0"); }, false, "0|1"};
 }
 
 template <double SimConfig::*Field>
@@ -50,7 +50,7 @@ ConfigFlag RateFlag(const char* name, const char* help) {
         MS_ASSIGN_OR_RETURN(c->*Field, ParseRate(t));
         return Status::Ok();
       },
-      [](const SimConfig& c) { return Num(c.*Field); }};
+      [](const SimConfig& c) { return Num(c.*Field); }, false, "P"};
 }
 
 template <uint32_t SimConfig::*Field, sim::KindSet Set>
@@ -61,7 +61,7 @@ ConfigFlag KindsFlag(const char* name, const std::string& help) {
         MS_ASSIGN_OR_RETURN(c->*Field, sim::ParseKindSet(Set, t));
         return Status::Ok();
       },
-      [](const SimConfig& c) { return sim::KindSetText(Set, c.*Field); }};
+      [](const SimConfig& c) { return sim::KindSetText(Set, c.*Field); }, false, "LIST"};
 }
 
 std::vector<ConfigFlag> MakeTable() {
@@ -77,7 +77,7 @@ std::vector<ConfigFlag> MakeTable() {
         c->strategy = std::string(text);
         return Status::Ok();
       },
-      [](const SimConfig& c) { return c.strategy; }});
+      [](const SimConfig& c) { return c.strategy; }, false, "SPEC"});
   t.push_back(IntFlag<&SimConfig::actors, 1, 64>("--actors", "client actors (kubelet streams)"));
   t.push_back(IntFlag<&SimConfig::ops, 0, 10000>("--ops", "CSI calls per client actor"));
   t.push_back(IntFlag<&SimConfig::processes, 1, 8>("--processes", "driver processes sharing the root"));

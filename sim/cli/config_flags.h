@@ -23,6 +23,7 @@ struct ConfigFlag {
   // The field as the flag's value ("1" / "0" for a switch).
   std::string (*get)(const sim::SimConfig& config);
   bool is_switch = false;  // given bare (--break-entry-lock), never with a value
+  const char* value_name = "N";  // in --help: N, P (a probability), 0|1, LIST, SPEC
 };
 
 const std::vector<ConfigFlag>& ConfigFlags();

@@ -308,19 +308,19 @@ int main(int argc, char** argv) {
   // A flag given twice takes its last value, so a script can append
   // overrides to a base set of flags.
   run->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  run->add_option("--seed", a.seed, "run exactly this seed");
-  run->add_option("--seeds", a.seeds, "number of seeds in the campaign (default 300; with --time-budget: no limit)");
-  run->add_option("--first-seed", a.first_seed, "first seed of the campaign")->default_str("1");
+  run->add_option("--seed", a.seed, "run exactly this seed")->type_name("N");
+  run->add_option("--seeds", a.seeds, "number of seeds in the campaign (default 300; with --time-budget: no limit)")->type_name("N");
+  run->add_option("--first-seed", a.first_seed, "first seed of the campaign")->default_str("1")->type_name("N");
   run->add_option("--shard", a.shard,
                   "run the I-th of N disjoint slices of the seeds, as I/N; auto (or auto/N): I (and N) from "
                   "MS_SHARD_INDEX/MS_SHARD_COUNT, JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or "
                   "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT")
-      ->default_str("0/1");
-  run->add_option("--jobs", a.jobs, "seeds run in parallel (threads); the report is the same for any N")
+      ->default_str("0/1")->type_name("I/N");
+  run->add_option("--jobs", a.jobs, "seeds run in parallel (threads); the report is the same for any N")->type_name("N")
       ->default_str(std::to_string(std::max(1u, std::thread::hardware_concurrency())) + " (the machine's cores)");
   run->add_option("--time-budget", a.time_budget,
-                  "start no seed after this long (90s, 10m, 1.5h): runs seeds until the budget is spent");
-  run->add_option("--max-failures", a.max_failures, "stop after this many failing seeds");
+                  "start no seed after this long (90s, 10m, 1.5h): runs seeds until the budget is spent")->type_name("DURATION");
+  run->add_option("--max-failures", a.max_failures, "stop after this many failing seeds")->type_name("K");
   run->add_flag("--stop-on-failure", a.stop_on_failure, "end the campaign at the first failing seed (--max-failures 1)");
   const auto& flags = cli::ConfigFlags();
   a.config_values.resize(flags.size());
@@ -331,48 +331,50 @@ int main(int argc, char** argv) {
     if (flag.is_switch) {
       config_options.push_back(run->add_flag(flag.name, flag.help));
     } else {
-      config_options.push_back(run->add_option(flag.name, a.config_values[i], flag.help)->default_str(flag.get(defaults)));
+      config_options.push_back(run->add_option(flag.name, a.config_values[i], flag.help)
+                                   ->default_str(flag.get(defaults))
+                                   ->type_name(flag.value_name));
     }
   }
   run->add_option("--swarm", a.swarm,
                   "1: each seed runs a random subset of the features around these flags (swarm testing); 0: every "
                   "seed runs exactly these flags")
-      ->default_str("1, or 0 with --config");
+      ->default_str("1, or 0 with --config")->type_name("0|1");
   run->add_option("--config", a.config_path,
                   "take the configuration from this file: the key=value lines of a trace file's header (or the "
                   "trace file itself: explicit scripts, crash_at, fault_at, ...); flags given too override it, "
-                  "--seed/--seeds still choose the seeds");
-  run->add_option("--trace", a.trace_path, "with --seed: write the run's trace file here");
+                  "--seed/--seeds still choose the seeds")->type_name("FILE");
+  run->add_option("--trace", a.trace_path, "with --seed: write the run's trace file here")->type_name("FILE");
   run->add_option("--fail-dir", a.fail_dir,
                   "where failing seeds' traces go (seed-N.trace; a passing seed's old trace there is removed)")
-      ->default_str("sim-failures beside the build's sim/ directory");
-  run->add_option("--json", a.json_path, "also write the report as JSON (schema modelstore-sim-report v1, see README)");
-  run->add_option("--junit", a.junit_path, "also write the report as JUnit XML (a test case per invariant and per failing seed)");
+      ->default_str("sim-failures beside the build's sim/ directory")->type_name("DIR");
+  run->add_option("--json", a.json_path, "also write the report as JSON (schema modelstore-sim-report v1, see README)")->type_name("FILE");
+  run->add_option("--junit", a.junit_path, "also write the report as JUnit XML (a test case per invariant and per failing seed)")->type_name("FILE");
   run->add_flag("--check-determinism", a.check_determinism, "run each seed twice, compare trace and disk hashes (I6)");
   run->add_flag("--quiet", a.quiet, "only the report");
   run->add_flag("--no-progress", a.no_progress, "no progress bar");
 
   std::string replay_path;
   auto* replay = app.add_subcommand("replay", "re-run a trace file exactly and report the same verdict");
-  replay->add_option("file", replay_path, "trace file written by a run")->required();
+  replay->add_option("file", replay_path, "trace file written by a run")->required()->type_name("TRACE");
 
   std::vector<std::string> merge_paths;
   std::string merge_json, merge_junit;
   auto* merge = app.add_subcommand(
       "merge", "combine the --json reports of the shards of one campaign into one report (text, --json, --junit)");
-  merge->add_option("reports", merge_paths, "REPORT.json files, one per shard")->required();
-  merge->add_option("--json", merge_json, "write the merged report as JSON");
-  merge->add_option("--junit", merge_junit, "write the merged report as JUnit XML");
+  merge->add_option("reports", merge_paths, "REPORT.json files, one per shard")->required()->type_name("REPORT.json");
+  merge->add_option("--json", merge_json, "write the merged report as JSON")->type_name("FILE");
+  merge->add_option("--junit", merge_junit, "write the merged report as JUnit XML")->type_name("FILE");
 
   cli::ShrinkOptions shrink_options;
   std::string max_runs;
   auto* shrink = app.add_subcommand(
       "shrink", "minimise a failing run (actors, operations, faults, crashes, schedule) while the same invariant fails");
-  shrink->add_option("trace", shrink_options.trace_path, "trace file of a failing run")->required();
-  shrink->add_option("--out", shrink_options.out_path, "where the minimal trace goes")->default_str("TRACE with .min.trace");
+  shrink->add_option("trace", shrink_options.trace_path, "trace file of a failing run")->required()->type_name("TRACE");
+  shrink->add_option("--out", shrink_options.out_path, "where the minimal trace goes")->default_str("TRACE with .min.trace")->type_name("FILE");
   shrink->add_option("--invariant", shrink_options.invariant, "the invariant to keep failing")
-      ->default_str("the run's first violation");
-  shrink->add_option("--max-runs", max_runs, "simulations at most")->default_str("5000");
+      ->default_str("the run's first violation")->type_name("NAME");
+  shrink->add_option("--max-runs", max_runs, "simulations at most")->default_str("5000")->type_name("N");
 
   try {
     app.parse(argc, argv);
