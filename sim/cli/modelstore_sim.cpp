@@ -37,7 +37,7 @@ constexpr int kExitPass = 0;
 constexpr int kExitInvariantFailed = 1;
 constexpr int kExitUsage = 2;
 constexpr size_t kTraceBytesMax = size_t{1} << 30;
-constexpr size_t kReportBytesMax = size_t{256} << 20;
+constexpr size_t kReportBytesMax = size_t{256} << 20;  // also --config files
 constexpr std::string_view kTraceMagic = "modelstore-sim trace v1\n";
 
 int UsageError(const std::string& message) {
@@ -67,7 +67,7 @@ std::string DefaultFailDir() {
 
 // The text of a --config file: key=value lines, or a trace file (its header).
 Result<SimConfig> ReadConfigFile(const std::string& path) {
-  MS_ASSIGN_OR_RETURN(std::string text, cli::ReadSmallFile("--config", path, kTraceBytesMax));
+  MS_ASSIGN_OR_RETURN(std::string text, cli::ReadSmallFile("--config", path, kReportBytesMax));
   std::string_view header = text;
   if (header.starts_with(kTraceMagic)) {
     header.remove_prefix(kTraceMagic.size());
