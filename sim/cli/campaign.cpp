@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -19,12 +20,21 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-void Progress(uint64_t done, uint64_t total, uint64_t failed) {
+// The bar fills with seeds, or with time under a --time-budget.
+void Progress(uint64_t done, uint64_t total, uint64_t failed, double elapsed_s, double budget_s) {
   constexpr int kWidth = 40;
-  const int filled = total ? static_cast<int>(static_cast<double>(kWidth) * static_cast<double>(done) / static_cast<double>(total)) : kWidth;
-  std::fprintf(stderr, "\r[%.*s%*s] %llu/%llu seeds, %llu failed", filled, "========================================",
-               kWidth - filled, "", static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
-               static_cast<unsigned long long>(failed));
+  const double part = budget_s > 0 ? std::min(1.0, elapsed_s / budget_s)
+                                   : (total ? static_cast<double>(done) / static_cast<double>(total) : 1.0);
+  const int filled = static_cast<int>(kWidth * part);
+  std::fprintf(stderr, "\r[%.*s%*s] %llu", filled, "========================================", kWidth - filled, "",
+               static_cast<unsigned long long>(done));
+  if (budget_s > 0) {
+    std::fprintf(stderr, " seeds, %llu failed, %.0f of %.0f s", static_cast<unsigned long long>(failed), elapsed_s,
+                 budget_s);
+  } else {
+    std::fprintf(stderr, "/%llu seeds, %llu failed", static_cast<unsigned long long>(total),
+                 static_cast<unsigned long long>(failed));
+  }
 }
 
 void PrintFailure(const FailedSeed& f, const CampaignOptions& o) {
@@ -222,8 +232,9 @@ CampaignReport RunCampaign(const CampaignOptions& o, Status* output_error) {
         cv.notify_all();
       }
     }
-    if (progress && (consumed == planned || consumed % std::max<uint64_t>(1, planned / 100) == 0)) {
-      Progress(consumed, planned, report.totals.failed);
+    if (progress && (consumed == planned || consumed % std::max<uint64_t>(1, std::min<uint64_t>(planned / 100, 50)) == 0)) {
+      Progress(consumed, planned, report.totals.failed,
+               std::chrono::duration<double>(Clock::now() - start).count(), o.time_budget_s);
     }
     if (o.single_seed && !o.quiet) {
       std::printf("seed %llu: %s, %llu steps, trace %s, disk %s\n", static_cast<unsigned long long>(seed),
@@ -233,7 +244,11 @@ CampaignReport RunCampaign(const CampaignOptions& o, Status* output_error) {
     if (stopped_for_failures) break;
   }
   for (std::thread& t : threads) t.join();
-  if (progress) std::fprintf(stderr, "\n");
+  if (progress) {
+    Progress(consumed, planned, report.totals.failed, std::chrono::duration<double>(Clock::now() - start).count(),
+             o.time_budget_s);
+    std::fprintf(stderr, "\n");
+  }
   if (stopped_for_failures) shard.stopped_by = "max-failures";
   if (report.failures.size() > detailed) {
     std::printf("\n... and %zu more failing seed(s), not detailed above: each has its trace in %s and its line in "
