@@ -505,26 +505,22 @@ Result<VolumeStatus> VolumeManager::GetStatus(const std::string& volume, const s
 }
 
 Status VolumeManager::DropRecord(const std::string& record_dir) {
-  // The record goes first and durably, so that no crash or concurrent
-  // reader ever finds a succeeded record over a half-removed model.
-  Status st = fs_->Unlink(JoinPath(record_dir, "status.json"));
-  if (st.code() == Code::kNotFound) return Status::Ok();
-  if (!st.ok()) return st;
-  if (!options_.store.durable) return Status::Ok();
-  st = fs_->SyncDir(record_dir);
-  // Removed meanwhile by a concurrent delete of the same record: done.
-  return st.code() == Code::kNotFound ? Status::Ok() : st;
+  return DropStatusFile(fs_, record_dir, options_.store.durable);
 }
 
 Status VolumeManager::RemoveWithRetry(const std::string& path) {
+  return RemoveTreeWithRetry(fs_, runtime_, path, options_.remove_attempts_max, options_.remove_retry_interval_ms);
+}
+
+Status RemoveTreeWithRetry(Filesystem* fs, Runtime* runtime, const std::string& path, int attempts_max,
+                           int64_t retry_interval_ms) {
   Status st;
-  for (int attempt = 1; attempt <= options_.remove_attempts_max; ++attempt) {
-    st = RemoveAll(fs_, path);
+  for (int attempt = 1; attempt <= attempts_max; ++attempt) {
+    st = RemoveAll(fs, path);
     if (st.code() != Code::kNotEmpty) return st;
-    if (attempt < options_.remove_attempts_max) runtime_->SleepMs(options_.remove_retry_interval_ms);
+    if (attempt < attempts_max) runtime->SleepMs(retry_interval_ms);
   }
-  return st.Annotate("remove " + path + " after " + std::to_string(options_.remove_attempts_max) +
-                     " attempts");
+  return st.Annotate("remove " + path + " after " + std::to_string(attempts_max) + " attempts");
 }
 
 void VolumeManager::GcLogged(const std::string& cache_key, std::string_view why) {

@@ -16,6 +16,7 @@
 
 #include "core/model_store.h"
 #include "core/registry.h"
+#include "core/volume_service.h"
 #include "core/volume_status.h"
 
 namespace ms {
@@ -28,26 +29,12 @@ struct VolumeOptions {
   int64_t remove_retry_interval_ms = 1000;
 };
 
-struct PullRequest {
-  std::string volume;    // a safe path component
-  std::string mount_id;  // empty: a static volume; else a safe path component
-  std::string reference;
-  bool exclude_weights = false;
-  std::vector<std::string> exclude_patterns;
-  int64_t timeout_ms = 0;  // 0: no deadline
-};
-
-struct PullResult {
-  VolumeStatus status;
-  std::string model_dir;
-};
-
-class VolumeManager {
+class VolumeManager final : public VolumeService {
  public:
   VolumeManager(Filesystem* fs, Runtime* runtime, Registry* registry, VolumeOptions options);
 
   // Validates the root and creates store/ and volumes/.
-  Status Init();
+  Status Init() override;
 
   // Pulls reference into the volume (mount). One at a time per (volume,
   // mount); identical concurrent calls share one execution. A mount already
@@ -56,26 +43,29 @@ class VolumeManager {
   // state becomes failed / canceled / timeout, the model dir is removed and
   // the error returned. A pull into a volume that ReleaseVolume is
   // removing fails kCanceled before it touches the disk.
-  Result<PullResult> PullModel(const PullRequest& request);
+  Result<PullResult> PullModel(const PullRequest& request) override;
 
   // Cancels an in-flight pull of the mount, removes its record and model,
   // and collects the cache entry if nothing else references it. A missing
   // volume is OK. With an empty mount_id (a static volume) this is
   // ReleaseVolume: the volume dir may also hold dynamic mounts. A corrupt status.json does not stop the removal (it is
   // logged; the sweep reclaims the entry it hid).
-  Status DeleteModel(const std::string& volume, const std::string& mount_id);
+  Status DeleteModel(const std::string& volume, const std::string& mount_id) override;
 
   // Removes volumes/<volume> and everything below it, then collects every
   // cache key its records named. Pulls into the volume in flight are
   // canceled and waited for; pulls that start meanwhile are refused. Only the removal's error is returned; GC
   // errors are logged. A missing volume is OK.
-  Status ReleaseVolume(const std::string& volume);
+  Status ReleaseVolume(const std::string& volume) override;
 
-  Result<VolumeStatus> GetStatus(const std::string& volume, const std::string& mount_id);
+  Result<VolumeStatus> GetStatus(const std::string& volume, const std::string& mount_id) override;
 
   // Sweep of the store (crash leftovers, lost records, tag moves), then of
   // lock files whose volume or mount is gone.
-  Result<SweepReport> Sweep();
+  Result<SweepReport> Sweep() override;
+
+  // The GC actor's per-digest hook: ModelStore::MaybeGc.
+  Status CollectDigest(const Digest& manifest) override { return store_.MaybeGc(manifest); }
 
   ModelStore& store() { return store_; }
   std::string VolumeDir(const std::string& volume) const;
@@ -132,5 +122,10 @@ class VolumeManager {
 // Checks a volume name or mount id: a safe path component of
 // [A-Za-z0-9._-], at most 253 characters. kInvalidArgument naming it.
 Status ValidateVolumeName(std::string_view name, std::string_view what);
+
+// RemoveAll of path, retrying a transient "directory not empty" (a
+// concurrent writer) up to attempts_max times, retry_interval_ms apart.
+Status RemoveTreeWithRetry(Filesystem* fs, Runtime* runtime, const std::string& path, int attempts_max,
+                           int64_t retry_interval_ms);
 
 }  // namespace ms

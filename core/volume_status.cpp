@@ -218,4 +218,12 @@ Status WriteStatusFile(Filesystem* fs, const std::string& path, const VolumeStat
   return WriteFileAtomic(fs, path, EncodeStatus(status), 0644);
 }
 
+Status DropStatusFile(Filesystem* fs, const std::string& record_dir, bool durable) {
+  Status st = fs->Unlink(JoinPath(record_dir, "status.json"));
+  if (st.code() == Code::kNotFound) return Status::Ok();
+  if (!st.ok() || !durable) return st;
+  st = fs->SyncDir(record_dir);
+  return st.code() == Code::kNotFound ? Status::Ok() : st;
+}
+
 }  // namespace ms

@@ -40,4 +40,10 @@ Result<VolumeStatus> DecodeStatusGeneral(std::string_view bytes, std::string_vie
 Result<VolumeStatus> ReadStatusFile(Filesystem* fs, const std::string& path);
 Status WriteStatusFile(Filesystem* fs, const std::string& path, const VolumeStatus& status);
 
+// Removes record_dir/status.json, durably when asked (the record goes first,
+// so that no crash or concurrent reader ever finds a succeeded record over a
+// half-removed model). A missing record, or a record dir removed meanwhile
+// by a concurrent delete of the same record, is OK.
+Status DropStatusFile(Filesystem* fs, const std::string& record_dir, bool durable);
+
 }  // namespace ms

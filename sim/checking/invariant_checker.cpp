@@ -67,6 +67,11 @@ const VolumeStatus* InvariantChecker::CachedStatus(size_t index, const std::stri
 }
 
 void InvariantChecker::AddExpected(const std::string& manifest_digest, ExpectedModel expected) {
+  for (const Tree* tree : {&expected.full, &expected.partial}) {
+    for (const auto& [path, node] : *tree) {
+      if (node.type == FileType::kRegular && !node.content.empty()) payload_contents_.insert(node.content);
+    }
+  }
   expected_[manifest_digest] = std::move(expected);
 }
 
@@ -98,7 +103,7 @@ void InvariantChecker::OnCall(const CallInfo& call) {
   // An entry's data/ moved away (a collection's commit point) or removed
   // in place: judged after the step, once the call has acted.
   const std::string_view store = store_prefix_;
-  if ((call.op == FsOp::kRename || call.op == FsOp::kRemoveDir) && call.path.size() > store.size() + 5 &&
+  if (store_checks_ && (call.op == FsOp::kRename || call.op == FsOp::kRemoveDir) && call.path.size() > store.size() + 5 &&
       call.path.substr(0, store.size()) == store && call.path.substr(call.path.size() - 5) == "/data") {
     const std::string_view rest = call.path.substr(store.size(), call.path.size() - 5 - store.size());
     const size_t slash = rest.find('/');
@@ -150,7 +155,10 @@ void InvariantChecker::AfterStep(uint64_t step) {
   collected_.clear();
 }
 
-void InvariantChecker::ExemptTenantWritten(const std::string& record) { tenant_written_.insert(record); }
+void InvariantChecker::ExemptTenantWritten(const std::string& record) {
+  tenant_written_.insert(record);
+  tenant_wrote_ = true;
+}
 
 void InvariantChecker::ExemptCorruptedAtSweep(const std::string& record) {
   corrupted_at_sweep_.insert(record);
@@ -172,6 +180,13 @@ void InvariantChecker::CheckCollected(const std::string& manifest_digest, uint64
                      records_[i] + " is recorded succeeded on it");
     return;
   }
+}
+
+std::string InvariantChecker::ModelView(const std::string& record_dir) const {
+  const std::string model = record_dir + "/model";
+  const auto view = fs_->Inspect(model);
+  if (!view || view->info.type != FileType::kSymlink) return model;
+  return view->target.starts_with("/") ? view->target : record_dir + "/" + view->target;
 }
 
 Tree InvariantChecker::ReadTree(const std::string& dir) const {
@@ -202,7 +217,7 @@ void InvariantChecker::CheckRecord(size_t index, uint64_t step) {
     return;
   }
   const Tree& want = status->partial ? it->second.partial : it->second.full;
-  const std::string diff = FirstDifference(want, ReadTree(record + "/model"));
+  const std::string diff = FirstDifference(want, ReadTree(ModelView(record)));
   if (!diff.empty()) {
     AddViolation("I1 no-referenced-loss", step,
                  record + " is recorded succeeded (" + status->reference + " = " + status->manifest +
@@ -216,12 +231,88 @@ std::string InvariantChecker::EntryData(const std::string& manifest_digest) cons
   return root_ + "/store/" + std::string(digest->algorithm_name()) + "/" + digest->hex() + "/data";
 }
 
-void InvariantChecker::OnFullPullFetch(const std::string& manifest_digest, uint64_t step) {
+void InvariantChecker::OnFullPullFetch(uint64_t actor, const std::string& manifest_digest, uint64_t step) {
+  fetching_manifest_[actor] = manifest_digest;
+  if (!store_checks_) return;
   const std::string data = EntryData(manifest_digest);
   if (!data.empty() && fs_->Exists(data)) {
     AddViolation("I2 dedup", step,
                  "payload of " + manifest_digest + " fetched again while " + data + " holds it");
   }
+}
+
+void InvariantChecker::OnFullPullBlobFetch(uint64_t actor, const std::string& blob, uint64_t step) {
+  const auto it = fetching_manifest_.find(actor);
+  if (it == fetching_manifest_.end()) return;
+  const std::string& manifest = it->second;
+  for (size_t i = 0; i < records_.size(); ++i) {
+    if (tenant_written_.count(records_[i]) != 0) continue;
+    const std::string* bytes = fs_->RegularFileBytes(status_paths_[i]);
+    if (bytes == nullptr) continue;
+    const VolumeStatus* status = CachedStatus(i, *bytes);
+    if (status == nullptr || status->state != VolumeState::kSucceeded || status->partial || status->manifest != manifest) {
+      continue;
+    }
+    AddViolation("I2 dedup", step,
+                 "blob " + blob + " of " + manifest + " fetched by a full pull while " + records_[i] +
+                     " is recorded succeeded on " + manifest + " (the node holds it)");
+    break;
+  }
+  PullFetches& mine = in_flight_[actor];
+  const std::pair<std::string, std::string> pair{manifest, blob};
+  for (const auto& [other, theirs] : in_flight_) {
+    if (other == actor || theirs.fetched.count(pair) == 0) continue;
+    // Only while its record says running is the other pull's download in
+    // flight: once it says succeeded the node holds it (judged above), once
+    // it says failed or is gone the download was dropped.
+    const std::string* bytes = fs_->RegularFileBytes(theirs.record_dir + "/status.json");
+    if (bytes == nullptr) continue;
+    auto status = DecodeStatus(*bytes, theirs.record_dir);
+    if (!status.ok() || status->state != VolumeState::kRunning) continue;
+    double_fetches_.push_back({theirs.call, mine.call, false, false, manifest, blob, step});
+  }
+  mine.fetched.insert(pair);
+}
+
+void InvariantChecker::CallBegan(uint64_t actor, const std::string& record_dir) {
+  fetching_manifest_.erase(actor);
+  in_flight_[actor] = PullFetches{++calls_, record_dir, {}};
+}
+
+void InvariantChecker::CallEnded(uint64_t actor, bool succeeded, uint64_t step) {
+  fetching_manifest_.erase(actor);
+  auto it = in_flight_.find(actor);
+  if (it == in_flight_.end()) return;
+  const uint64_t call = it->second.call;
+  in_flight_.erase(it);
+  for (auto d = double_fetches_.begin(); d != double_fetches_.end();) {
+    const bool first = d->first_call == call, second = d->second_call == call;
+    if (!first && !second) {
+      ++d;
+      continue;
+    }
+    if (!succeeded) {
+      d = double_fetches_.erase(d);  // a failed pull's download was not kept
+      continue;
+    }
+    d->first_done = d->first_done || first;
+    d->second_done = d->second_done || second;
+    if (d->first_done && d->second_done) {
+      AddViolation("I2 dedup", step,
+                   "blob " + d->blob + " of " + d->manifest + " downloaded twice: at step " + std::to_string(d->step) +
+                       " a full pull fetched it while another pull of " + d->manifest +
+                       " in flight had fetched it already, and both pulls succeeded");
+      d = double_fetches_.erase(d);
+      continue;
+    }
+    ++d;
+  }
+}
+
+void InvariantChecker::ForgetFetches() {
+  fetching_manifest_.clear();
+  in_flight_.clear();
+  double_fetches_.clear();
 }
 
 std::set<std::string> InvariantChecker::ReferencedKeys(std::vector<std::string>* full_models) const {
@@ -249,30 +340,135 @@ std::set<std::string> InvariantChecker::EntryKeys() const {
 }
 
 void InvariantChecker::CheckNothingToSweep(uint64_t step) {
-  const std::set<std::string> referenced = ReferencedKeys(nullptr);
-  for (const std::string& e : EntryKeys()) {
-    const size_t colon = e.find(':');
-    const std::string entry = root_ + "/store/" + e.substr(0, colon) + "/" + e.substr(colon + 1);
-    std::string why;
-    // An entry dir holding neither payload nor staging (say, a lock file a
-    // waiter re-created while a collection removed the entry) costs an
-    // inode, not a payload: only the final check wants it gone.
-    if (referenced.count(e) == 0 && fs_->Exists(entry + "/data")) why = "unreferenced entry " + e;
-    if (fs_->Exists(entry + "/data.tmp")) why = "staging left: " + entry + "/data.tmp";
-    if (!why.empty()) {
-      AddViolation("I3 footprint", step,
-                   "before the final sweep, in a run with no crash, fault or corrupted record: " + why +
-                       " (only a sweep would reclaim it)");
-      return;
+  if (store_checks_) {
+    const std::set<std::string> referenced = ReferencedKeys(nullptr);
+    for (const std::string& e : EntryKeys()) {
+      const size_t colon = e.find(':');
+      const std::string entry = root_ + "/store/" + e.substr(0, colon) + "/" + e.substr(colon + 1);
+      std::string why;
+      // An entry dir holding neither payload nor staging (say, a lock file a
+      // waiter re-created while a collection removed the entry) costs an
+      // inode, not a payload: only the final check wants it gone.
+      if (referenced.count(e) == 0 && fs_->Exists(entry + "/data")) why = "unreferenced entry " + e;
+      if (fs_->Exists(entry + "/data.tmp")) why = "staging left: " + entry + "/data.tmp";
+      if (!why.empty()) {
+        AddViolation("I3 footprint", step,
+                     "before the final sweep, in a run with no crash, fault or corrupted record: " + why +
+                         " (only a sweep would reclaim it)");
+        return;
+      }
     }
   }
+  Footprint fp;
+  if (const auto why = PayloadBytesMismatch(&fp)) {
+    AddViolation("I3 footprint", step,
+                 "before the final sweep, in a run with no crash, fault or corrupted record: " + *why +
+                     " (only a sweep would reclaim it)");
+  }
+}
+
+std::map<std::string, VolumeStatus> InvariantChecker::ActiveRecords() const {
+  std::map<std::string, VolumeStatus> out;
+  for (const std::string& record : records_) {
+    const std::string* bytes = fs_->RegularFileBytes(record + "/status.json");
+    if (bytes == nullptr) continue;
+    auto status = DecodeStatus(*bytes, record);
+    if (!status.ok()) continue;
+    if (status->state == VolumeState::kRunning || status->state == VolumeState::kSucceeded) {
+      out.emplace(record, std::move(status).value());
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> InvariantChecker::PayloadBytesMismatch(Footprint* fp) const {
+  // What the active records need: each full manifest once, each partial
+  // volume's own files.
+  std::set<std::string> manifests;
+  std::set<std::string> contents;
+  uint64_t partial_bytes = 0;
+  for (const auto& [record, status] : ActiveRecords()) {
+    if (!status.partial) {
+      if (!status.cache_key.empty()) manifests.insert(status.cache_key);
+      continue;
+    }
+    const auto it = expected_.find(status.manifest);
+    if (it == expected_.end()) continue;
+    for (const auto& [path, node] : it->second.partial) {
+      if (node.type == FileType::kRegular) partial_bytes += node.content.size();
+    }
+  }
+  fp->referenced_digests = manifests.size();
+  fp->unique_referenced = partial_bytes;
+  fp->unique_content_bytes = partial_bytes;
+  for (const std::string& m : manifests) {
+    const auto it = expected_.find(m);
+    if (it == expected_.end()) continue;
+    fp->unique_referenced += it->second.payload_bytes;
+    for (const auto& [path, node] : it->second.full) {
+      if (node.type == FileType::kRegular && contents.insert(node.content).second) {
+        fp->unique_content_bytes += node.content.size();
+      }
+    }
+  }
+  // What the disk holds: every regular inode once. A payload inode linked
+  // only below a record garbled right before the final sweep is left out:
+  // its files await the kubelet.
+  struct InodeUse {
+    uint64_t size = 0;
+    bool payload = false;
+    bool counted = false;  // some link outside the exempt records
+    std::string path;
+  };
+  std::map<uint64_t, InodeUse> inodes;
+  std::vector<std::string> exempt;
+  for (const std::string& r : corrupted_at_sweep_) exempt.push_back(r + "/");
+  fs_->Walk(root_, [&](const WalkEntry& e) {
+    if (e.info.type != FileType::kRegular) return;
+    InodeUse& use = inodes[e.info.inode];
+    if (use.path.empty()) {
+      use.size = e.info.size_bytes;
+      use.payload = payload_contents_.count(std::string(e.bytes)) != 0;
+      use.path = std::string(e.path);
+    }
+    bool under_exempt = false;
+    for (const std::string& x : exempt) under_exempt = under_exempt || e.path.starts_with(x);
+    use.counted = use.counted || !under_exempt;
+  });
+  for (const auto& [inode, use] : inodes) {
+    fp->all_bytes_on_disk += use.size;
+    if (use.payload && use.counted) fp->bytes_on_disk += use.size;
+  }
+  if (tenant_wrote_) return std::nullopt;  // the bytes are the tenant's business
+  // No payload kept that no active volume's view holds (a leak) ...
+  std::set<uint64_t> viewed;
+  for (const auto& [record, status] : ActiveRecords()) {
+    fs_->Walk(ModelView(record), [&](const WalkEntry& e) {
+      if (e.info.type == FileType::kRegular) viewed.insert(e.info.inode);
+    });
+  }
+  for (const auto& [inode, use] : inodes) {
+    if (use.payload && use.counted && viewed.count(inode) == 0) {
+      return "payload held by no active volume: " + use.path + " (" + std::to_string(use.size) + " bytes)";
+    }
+  }
+  // ... and no copy beyond one per manifest (a design that shares blobs
+  // across manifests keeps less, which is fine; lost files are I1's).
+  if (fp->bytes_on_disk > fp->unique_referenced) {
+    return "payload bytes on disk " + std::to_string(fp->bytes_on_disk) +
+           " > the unique bytes the active records need " + std::to_string(fp->unique_referenced) +
+           " (a copy too many)";
+  }
+  return std::nullopt;
 }
 
 void InvariantChecker::CheckOrphans(uint64_t step) {
   // At quiescence every file under volumes/ belongs to a record: its
-  // status.json, and its model/ while the record is active. Anything else
-  // (a failed pull's half-linked model, a record left undeletable) is disk
-  // nobody will reclaim.
+  // status.json, its model while the record is active, and (any design but
+  // our core, which keeps nothing else there) the design's bookkeeping beside
+  // them in the record dir while the record exists. Anything else (a failed
+  // pull's half-linked model, a record left undeletable, a removed volume
+  // re-created) is disk nobody will reclaim.
   std::map<std::string, bool> active;  // decodable records -> active
   for (const std::string& record : records_) {
     auto view = fs_->Inspect(record + "/status.json");
@@ -291,7 +487,9 @@ void InvariantChecker::CheckOrphans(uint64_t step) {
       const auto it = active.find(record);
       if (it == active.end()) continue;
       if (path == record + "/status.json") return;
-      if (it->second && path.compare(0, record.size() + 7, record + "/model/") == 0) return;
+      const std::string model = record + "/model";
+      if (it->second && (path == model || path.compare(0, model.size() + 1, model + "/") == 0)) return;
+      if (!store_checks_ && ParentPath(path) == record) return;
     }
     orphan = path;
   });
@@ -303,68 +501,41 @@ void InvariantChecker::CheckOrphans(uint64_t step) {
 
 Footprint InvariantChecker::CheckQuiescent(uint64_t step) {
   Footprint fp;
-  std::vector<std::string> full_models;
-  const std::set<std::string> referenced = ReferencedKeys(&full_models);
-  const std::set<std::string> entries = EntryKeys();
-  for (const std::string& e : entries) {
-    const size_t colon = e.find(':');
-    const std::string entry = root_ + "/store/" + e.substr(0, colon) + "/" + e.substr(colon + 1);
-    if (fs_->Exists(entry + "/data.tmp")) {
-      AddViolation("I3 footprint", step, "staging left at quiescence: " + entry + "/data.tmp");
+  if (store_checks_) {
+    const std::set<std::string> referenced = ReferencedKeys(nullptr);
+    const std::set<std::string> entries = EntryKeys();
+    for (const std::string& e : entries) {
+      const size_t colon = e.find(':');
+      const std::string entry = root_ + "/store/" + e.substr(0, colon) + "/" + e.substr(colon + 1);
+      if (fs_->Exists(entry + "/data.tmp")) {
+        AddViolation("I3 footprint", step, "staging left at quiescence: " + entry + "/data.tmp");
+      }
     }
-  }
-  for (const std::string& e : entries) {
-    if (referenced.count(e) == 0) AddViolation("I3 footprint", step, "unreferenced entry " + e);
-  }
-  for (const std::string& r : referenced) {
-    if (entries.count(r) == 0) AddViolation("I3 footprint", step, "referenced digest " + r + " has no entry");
+    for (const std::string& e : entries) {
+      if (referenced.count(e) == 0) AddViolation("I3 footprint", step, "unreferenced entry " + e);
+    }
+    for (const std::string& r : referenced) {
+      if (entries.count(r) == 0) AddViolation("I3 footprint", step, "referenced digest " + r + " has no entry");
+    }
+    fp.entries = entries.size();
+    // A volume's (or mount's) lock file goes with it, or at the sweep.
+    for (const std::string& name : fs_->ListDir(root_ + "/locks")) {
+      const size_t plus = name.find('+');
+      const std::string base = name.size() > 5 ? name.substr(0, name.size() - 5) : name;
+      const std::string tree = plus == std::string::npos
+                                   ? root_ + "/volumes/" + base
+                                   : root_ + "/volumes/" + base.substr(0, plus) + "/models/" + base.substr(plus + 1);
+      if (!fs_->Exists(tree)) {
+        AddViolation("I3 footprint", step, "lock file left at quiescence: " + root_ + "/locks/" + name +
+                                               " guards " + tree + ", which is gone");
+        break;
+      }
+    }
   }
   CheckOrphans(step);
-  // A volume's (or mount's) lock file goes with it, or at the sweep.
-  for (const std::string& name : fs_->ListDir(root_ + "/locks")) {
-    const size_t plus = name.find('+');
-    const std::string base = name.size() > 5 ? name.substr(0, name.size() - 5) : name;
-    const std::string tree = plus == std::string::npos
-                                 ? root_ + "/volumes/" + base
-                                 : root_ + "/volumes/" + base.substr(0, plus) + "/models/" + base.substr(plus + 1);
-    if (!fs_->Exists(tree)) {
-      AddViolation("I3 footprint", step, "lock file left at quiescence: " + root_ + "/locks/" + name +
-                                             " guards " + tree + ", which is gone");
-      break;
-    }
-  }
-  // Bytes on disk: store payloads and full volumes, each inode once.
-  std::set<uint64_t> seen;
-  auto count = [&](const std::string& dir) {
-    fs_->Walk(dir, [&](const WalkEntry& e) {
-      if (e.info.type == FileType::kRegular && seen.insert(e.info.inode).second) {
-        fp.bytes_on_disk += e.info.size_bytes;
-      }
-    });
-  };
-  for (const std::string& e : entries) {
-    const size_t colon = e.find(':');
-    count(root_ + "/store/" + e.substr(0, colon) + "/" + e.substr(colon + 1) + "/data");
-  }
-  for (const std::string& m : full_models) count(m);
-  std::set<std::string> contents;
-  for (const std::string& r : referenced) {
-    auto it = expected_.find(r);
-    if (it == expected_.end()) continue;
-    fp.unique_referenced += it->second.payload_bytes;
-    for (const auto& [path, node] : it->second.full) {
-      if (node.type == FileType::kRegular && contents.insert(node.content).second) {
-        fp.unique_content_bytes += node.content.size();
-      }
-    }
-  }
-  fp.entries = entries.size();
-  fp.referenced_digests = referenced.size();
-  if (fp.bytes_on_disk != fp.unique_referenced) {
-    AddViolation("I3 footprint", step,
-                 "bytes on disk " + std::to_string(fp.bytes_on_disk) +
-                     " != unique referenced payload bytes " + std::to_string(fp.unique_referenced));
-  }
+  const size_t entries = fp.entries;
+  if (const auto why = PayloadBytesMismatch(&fp)) AddViolation("I3 footprint", step, *why);
+  fp.entries = entries;
   return fp;
 }
 

@@ -1,17 +1,35 @@
 // The invariants of DESIGN §4, checked against the simulated filesystem
-// directly (never through the store):
-//   I1 no-referenced-loss  after every step touching a volume record; and
-//                          after every step that moved or removed an
-//                          entry's data/: no volume may be recorded
-//                          succeeded on that entry ("no referenced blob is
-//                          ever collected", even while the volume's
-//                          hardlinks keep its bytes)
-//   I2 dedup               at every full-pull manifest fetch
-//   I3 footprint           at quiescence, after the final sweep (entries,
-//                          bytes, and no orphan files under volumes/); and,
-//                          in runs with no crash, fault or corrupted record,
-//                          before it too (nothing should need a sweep)
+// directly (never through the store). Every design (our core, and the
+// models of the upstream proposals in designs/) is judged by the same
+// design-independent statements, made on what the volumes, the registry and
+// the disk say:
+//   I1 no-referenced-loss  after every step touching a volume record: a
+//                          record that says succeeded has exactly the
+//                          registry's files, bytes and symlinks in what its
+//                          pod sees (model/, or what a model/ symlink, a
+//                          bind mount's stand-in, names)
+//   I2 dedup               at every blob a full pull of manifest M fetches:
+//                          no volume is recorded succeeded on M (the node
+//                          holds it), and no other pull of M whose record
+//                          still says running fetched it already, unless
+//                          one of the two fails (one download, however many
+//                          volumes pull at once)
+//   I3 footprint           at quiescence, after the final sweep: every
+//                          payload inode on disk (the whole root) is held by
+//                          some active volume's view, payload bytes on disk
+//                          (each inode once) are at most the unique bytes the
+//                          active records need (one copy per manifest), and
+//                          no file under volumes/ belongs to no record; in
+//                          runs with no crash, fault or corrupted record,
+//                          the bytes before the sweep too (nothing should
+//                          need a sweep)
 //   I5 confinement         at every filesystem call
+// Our core's store layout adds stronger statements (store_checks, on for
+// the design "core" only): I1 at every step that moved or removed an
+// entry's data/ (no volume may be recorded succeeded on it, even while the
+// volume's hardlinks keep its bytes); I2 at every manifest fetch (no entry
+// holds the payload complete); I3's entries (one per referenced digest, no
+// staging, no lock file of a gone volume).
 // I4 progress and I6 determinism are judged per run by the simulator; I7
 // results (the answers of calls) by the result oracle (result_oracle.h).
 #pragma once
@@ -53,16 +71,24 @@ struct ExpectedModel {
   uint64_t payload_bytes = 0;  // regular-file bytes of the full tree
 };
 
+// The disk at quiescence, the same way for every design.
 struct Footprint {
-  uint64_t bytes_on_disk = 0;       // store payloads + full volumes, each inode once
-  uint64_t unique_referenced = 0;   // sum of payloads of referenced digests
-  size_t entries = 0;
-  size_t referenced_digests = 0;
-  // What a blob-level store would keep for the same volumes: each distinct
-  // file content of the referenced payloads once (DESIGN §2.8; the store
-  // is manifest-level by design, so two manifests sharing a layer hold it
-  // twice and bytes_on_disk exceeds this).
+  // Payload bytes under the root (regular files whose bytes are some
+  // model's file), each inode once, the whole root: store, caches, volumes.
+  uint64_t bytes_on_disk = 0;
+  // What the active records need: each referenced manifest's payload once,
+  // plus each partial volume's own files (a private copy by design).
+  uint64_t unique_referenced = 0;
+  // What a blob-level design would keep for the same volumes: each distinct
+  // file content of the referenced payloads once, plus the partial volumes
+  // (DESIGN §2.8: a manifest-level store holds a layer two manifests share
+  // twice, and bytes_on_disk exceeds this).
   uint64_t unique_content_bytes = 0;
+  // Every regular file under the root, each inode once: payload and
+  // bookkeeping (records, refs, indexes, lock files).
+  uint64_t all_bytes_on_disk = 0;
+  size_t entries = 0;  // our core's store entries (store_checks only)
+  size_t referenced_digests = 0;
 };
 
 class InvariantChecker {
@@ -71,15 +97,30 @@ class InvariantChecker {
 
   void AddExpected(const std::string& manifest_digest, ExpectedModel expected);
 
+  // Our core's layout-specific statements (see above): on for "core" only.
+  void SetStoreChecks(bool on) { store_checks_ = on; }
+
   // Filesystem call hook: I5, and marks the records a call may change.
   void OnCall(const CallInfo& call);
   // After a scheduling step: I1 over the records touched since the last one.
   void AfterStep(uint64_t step);
   // After a crash every record may have changed.
   void MarkAllDirty();
-  // A manifest fetch of a full (store-bound) pull: I2 wants no complete
-  // copy of that digest in the store at that moment.
-  void OnFullPullFetch(const std::string& manifest_digest, uint64_t step);
+  // A manifest fetch of a full (store-bound) pull by actor: with
+  // store_checks, I2 wants no complete copy of that digest in the store at
+  // that moment; for every design it names the manifest the actor's next
+  // blob fetches belong to.
+  void OnFullPullFetch(uint64_t actor, const std::string& manifest_digest, uint64_t step);
+  // A blob a full pull by actor fetched (the registry returned bytes): I2.
+  void OnFullPullBlobFetch(uint64_t actor, const std::string& blob, uint64_t step);
+  // actor's call returned (succeeded: a full pull that answered OK) or died.
+  // A blob fetched while another pull of the same manifest in flight held it
+  // is a violation once both pulls succeed. ForgetFetches: a power loss ends
+  // every call and what they fetched.
+  // record_dir: the record the call writes (a pull's slot), or "".
+  void CallBegan(uint64_t actor, const std::string& record_dir);
+  void CallEnded(uint64_t actor, bool succeeded, uint64_t step);
+  void ForgetFetches();
   // At quiescence, after the final sweep: I3.
   Footprint CheckQuiescent(uint64_t step);
   // At quiescence, before the final sweep, in a run where nothing (a
@@ -102,6 +143,9 @@ class InvariantChecker {
 
   // The tree below dir (relative paths), read directly.
   Tree ReadTree(const std::string& dir) const;
+  // What the pod of the record at record_dir sees: record_dir/model, or the
+  // directory a symlink there names (a bind mount's stand-in).
+  std::string ModelView(const std::string& record_dir) const;
 
  private:
   void CheckRecord(size_t index, uint64_t step);
@@ -115,6 +159,10 @@ class InvariantChecker {
   std::set<std::string> ReferencedKeys(std::vector<std::string>* full_models) const;
   std::set<std::string> EntryKeys() const;
   void CheckOrphans(uint64_t step);
+  // The payload bytes check of I3: nullopt when it holds, else why not.
+  std::optional<std::string> PayloadBytesMismatch(Footprint* fp) const;
+  // The decoded, active record of each record dir that has one.
+  std::map<std::string, VolumeStatus> ActiveRecords() const;
 
   SimFilesystem* fs_;
   std::string root_;
@@ -127,10 +175,33 @@ class InvariantChecker {
   bool any_dirty_ = false;
   std::set<std::string> collected_;       // digests whose data/ a call moved or removed
   std::set<std::string> tenant_written_;  // records I1 skips (ExemptTenantWritten)
+  bool tenant_wrote_ = false;             // some tenant write went through
   std::set<std::string> corrupted_at_sweep_;
   std::vector<std::string> status_bytes_;                // per record
   std::vector<std::optional<VolumeStatus>> status_parsed_;  // per record
   std::vector<Violation> violations_;
+  bool store_checks_ = true;
+  // Every regular-file content of every expected tree (payload detection).
+  std::set<std::string> payload_contents_;
+  // I2: the manifest each actor's full pull fetched, the (manifest, blob)
+  // pairs it fetched since its call began, and when it began; the same for
+  // the successful pulls that ended.
+  struct PullFetches {
+    uint64_t call = 0;  // a number per call (an actor makes many)
+    std::string record_dir;
+    std::set<std::pair<std::string, std::string>> fetched;
+  };
+  // A blob two pulls in flight both fetched: a violation if both succeed.
+  struct DoubleFetch {
+    uint64_t first_call = 0, second_call = 0;
+    bool first_done = false, second_done = false;
+    std::string manifest, blob;
+    uint64_t step = 0;
+  };
+  std::map<uint64_t, std::string> fetching_manifest_;
+  std::map<uint64_t, PullFetches> in_flight_;  // by actor
+  std::vector<DoubleFetch> double_fetches_;
+  uint64_t calls_ = 0;
 };
 
 }  // namespace ms::sim

@@ -219,7 +219,7 @@ CampaignReport RunCampaign(const CampaignOptions& o, Status* output_error) {
         const std::string from = !f.trace_path.empty() ? f.trace_path : o.config_file;
         f.rerun = "--config " + Pretty(from) + " --seed " + std::to_string(seed);
       }
-      if (detailed < o.detailed_failures_max) {
+      if (!o.silent && detailed < o.detailed_failures_max) {
         if (progress) std::fprintf(stderr, "\r\033[K");
         PrintFailure(f, o);
         ++detailed;
@@ -236,7 +236,7 @@ CampaignReport RunCampaign(const CampaignOptions& o, Status* output_error) {
       Progress(consumed, planned, report.totals.failed,
                std::chrono::duration<double>(Clock::now() - start).count(), o.time_budget_s);
     }
-    if (o.single_seed && !o.quiet) {
+    if (o.single_seed && !o.quiet && !o.silent) {
       std::printf("seed %llu: %s, %llu steps, trace %s, disk %s\n", static_cast<unsigned long long>(seed),
                   std::string(sim::OutcomeName(r.outcome)).c_str(), static_cast<unsigned long long>(r.steps),
                   sim::HashToHex(r.trace_hash).c_str(), sim::HashToHex(r.state_hash).c_str());
@@ -250,7 +250,7 @@ CampaignReport RunCampaign(const CampaignOptions& o, Status* output_error) {
     std::fprintf(stderr, "\n");
   }
   if (stopped_for_failures) shard.stopped_by = "max-failures";
-  if (report.failures.size() > detailed) {
+  if (!o.silent && report.failures.size() > detailed) {
     std::printf("\n... and %zu more failing seed(s), not detailed above: each has its trace in %s and its line in "
                 "--json/--junit\n",
                 report.failures.size() - detailed, Pretty(o.fail_dir).c_str());

@@ -31,6 +31,7 @@ struct CampaignOptions {
   int jobs = 1;
   bool progress = false;  // a progress bar on stderr
   bool quiet = false;     // no per-seed line for a single seed
+  bool silent = false;    // nothing on stdout at all (compare prints its own)
   std::string self;       // how to call this tool in printed commands
   size_t detailed_failures_max = 5;
 };

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "designs/design_registry.h"
 #include "sim/cli/config_flags.h"
 
 #ifndef MS_BUILD_VERSION
@@ -113,9 +114,14 @@ void Accumulate(Totals* t, const sim::SimReport& r) {
     t->fetches += n;
     ++t->unique_fetched;
   }
+  for (const auto& [d, n] : r.blob_fetches) {
+    t->blob_fetches += n;
+    ++t->unique_blobs;
+  }
   t->disk_bytes += r.footprint.bytes_on_disk;
   t->referenced_bytes += r.footprint.unique_referenced;
   t->content_bytes += r.footprint.unique_content_bytes;
+  t->all_disk_bytes += r.footprint.all_bytes_on_disk;
   t->results_calls += r.results.calls;
   t->results_histories += r.results.histories;
   t->results_inconclusive += r.results.inconclusive;
@@ -139,6 +145,9 @@ void Add(Totals* t, const Totals& m) {
   t->disk_bytes += m.disk_bytes;
   t->referenced_bytes += m.referenced_bytes;
   t->content_bytes += m.content_bytes;
+  t->blob_fetches += m.blob_fetches;
+  t->unique_blobs += m.unique_blobs;
+  t->all_disk_bytes += m.all_disk_bytes;
   t->virtual_ms += m.virtual_ms;
   t->results_calls += m.results_calls;
   t->results_histories += m.results_histories;
@@ -217,6 +226,11 @@ std::string TextReport(const CampaignReport& r) {
   out += Format("  workload       strategy %s, %d processes, %d actors x %d ops, faults %g, crashes %g, shared slots %g%s\n",
                 c.strategy.c_str(), c.processes, c.actors, c.ops, c.fault_rate, c.crash_rate, c.shared_slots,
                 r.swarm ? "; swarm: each seed a random subset around these" : "");
+  if (c.design != designs::kDefaultDesign) {
+    const designs::DesignInfo* d = designs::FindDesign(c.design);
+    out += Format("  design         %s: %s%s\n", c.design.c_str(), d ? std::string(d->title).c_str() : "?",
+                  d && !d->proposal.empty() ? (" (" + std::string(d->proposal) + ")").c_str() : "");
+  }
   out += Format("  steps          %llu (%.0f per seed), %.1f virtual s\n", U(t.steps),
                 Per(static_cast<double>(t.steps), static_cast<double>(t.seeds)), static_cast<double>(t.virtual_ms) / 1000.0);
   out += Format("  speed          %.1f seeds/s, %.0f scheduling points/s (wall %.2f s, %d job%s%s)\n",
@@ -239,9 +253,10 @@ std::string TextReport(const CampaignReport& r) {
   }
   out += Format("  faults         filesystem %llu, registry %llu; crashes %llu\n", U(t.fs_faults), U(t.registry_faults),
                 U(t.crashes));
-  out += Format("  fetches        %.3f manifest fetches per unique digest per seed (%llu / %llu)\n",
+  out += Format("  fetches        %.3f manifest fetches per unique digest per seed (%llu / %llu), %.3f blob fetches per unique blob (%llu / %llu)\n",
                 Per(static_cast<double>(t.fetches), static_cast<double>(t.unique_fetched)), U(t.fetches),
-                U(t.unique_fetched));
+                U(t.unique_fetched), Per(static_cast<double>(t.blob_fetches), static_cast<double>(t.unique_blobs)),
+                U(t.blob_fetches), U(t.unique_blobs));
   out += Format("  footprint      bytes on disk / unique referenced bytes = %.4f (%llu / %llu, at quiescence)\n",
                 t.referenced_bytes > 0 ? Per(static_cast<double>(t.disk_bytes), static_cast<double>(t.referenced_bytes)) : 1.0,
                 U(t.disk_bytes), U(t.referenced_bytes));
@@ -310,6 +325,9 @@ std::string ToJson(const CampaignReport& r) {
                  {"bytes_on_disk", t.disk_bytes},
                  {"unique_referenced_bytes", t.referenced_bytes},
                  {"unique_content_bytes", t.content_bytes},
+                 {"all_bytes_on_disk", t.all_disk_bytes},
+                 {"blob_fetches", t.blob_fetches},
+                 {"unique_fetched_blobs", t.unique_blobs},
                  {"results_calls", t.results_calls},
                  {"results_histories", t.results_histories},
                  {"results_inconclusive", t.results_inconclusive}};
@@ -318,6 +336,7 @@ std::string ToJson(const CampaignReport& r) {
       {"steps_per_seed", Per(static_cast<double>(t.steps), static_cast<double>(t.seeds))},
       {"virtual_s", static_cast<double>(t.virtual_ms) / 1000.0},
       {"fetches_per_unique_digest", Per(static_cast<double>(t.fetches), static_cast<double>(t.unique_fetched))},
+      {"fetches_per_unique_blob", Per(static_cast<double>(t.blob_fetches), static_cast<double>(t.unique_blobs))},
       {"footprint_ratio",
        t.referenced_bytes > 0 ? Per(static_cast<double>(t.disk_bytes), static_cast<double>(t.referenced_bytes)) : 1.0},
       {"blob_level_ratio",
@@ -407,6 +426,10 @@ Result<CampaignReport> FromJson(const std::string& text) {
     r.totals.disk_bytes = t.at("bytes_on_disk").get<uint64_t>();
     r.totals.referenced_bytes = t.at("unique_referenced_bytes").get<uint64_t>();
     r.totals.content_bytes = t.at("unique_content_bytes").get<uint64_t>();
+    // Added later: a report without them merges as zeros.
+    r.totals.all_disk_bytes = t.value("all_bytes_on_disk", uint64_t{0});
+    r.totals.blob_fetches = t.value("blob_fetches", uint64_t{0});
+    r.totals.unique_blobs = t.value("unique_fetched_blobs", uint64_t{0});
     r.totals.results_calls = t.at("results_calls").get<uint64_t>();
     r.totals.results_histories = t.at("results_histories").get<uint64_t>();
     r.totals.results_inconclusive = t.at("results_inconclusive").get<uint64_t>();

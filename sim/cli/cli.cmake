@@ -14,7 +14,8 @@ add_library(ms_sim_cli STATIC
   ${CMAKE_CURRENT_LIST_DIR}/output_file.cpp
   ${CMAKE_CURRENT_LIST_DIR}/campaign_report.cpp
   ${CMAKE_CURRENT_LIST_DIR}/campaign.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/shrink.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/shrink.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/compare.cpp)
 add_dependencies(ms_sim_cli ms_build_git)
 target_include_directories(ms_sim_cli PRIVATE ${CMAKE_BINARY_DIR}/generated)
 target_compile_definitions(ms_sim_cli PRIVATE

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <sstream>
 
+#include "designs/design_registry.h"
 #include "sim/cli/cli_values.h"
 
 namespace ms::cli {
@@ -127,6 +128,17 @@ std::vector<ConfigFlag> MakeTable() {
         return Status::Ok();
       },
       [](const SimConfig& c) { return std::to_string(c.link_max); }});
+  t.push_back(ConfigFlag{
+      "--design", "the volume service design the drivers run: " + designs::DesignNames() + " (see docs/designs.md)",
+      [](SimConfig* c, std::string_view text) -> Status {
+        if (designs::FindDesign(text) == nullptr) {
+          return Status(Code::kInvalidArgument,
+                        "unknown design \"" + std::string(text) + "\" (designs: " + designs::DesignNames() + ")");
+        }
+        c->design = std::string(text);
+        return Status::Ok();
+      },
+      [](const SimConfig& c) { return c.design; }, false, "NAME"});
   ConfigFlag broken = BoolFlag<&SimConfig::break_entry_lock>(
       "--break-entry-lock", "simulate a deliberately broken store (no entry lock) to see the checker fail");
   broken.is_switch = true;

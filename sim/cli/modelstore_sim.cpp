@@ -20,9 +20,11 @@
 #include "sim/cli/campaign.h"
 #include "sim/cli/campaign_report.h"
 #include "sim/cli/cli_values.h"
+#include "sim/cli/compare.h"
 #include "sim/cli/config_flags.h"
 #include "sim/cli/output_file.h"
 #include "sim/cli/shrink.h"
+#include "designs/design_registry.h"
 #include "sim/workload/simulator.h"
 
 namespace {
@@ -293,6 +295,107 @@ int Merge(const std::vector<std::string>& paths, const std::string& json_path, c
   return merged->Passed() ? kExitPass : kExitUsage;
 }
 
+struct CompareArgs {
+  std::string seeds = "40", first_seed = "1", designs, jobs, json_path, fail_dir, shrink_runs = "300", expect_path,
+              swarm = "1";
+  bool check_determinism = false, no_progress = false;
+  std::vector<std::string> config_values;
+  std::vector<bool> config_given;
+};
+
+int Compare(const CompareArgs& a) {
+  cli::CompareOptions o;
+  o.self = Self();
+  o.config = ms::sim::DefaultCampaignConfig();
+  const auto& flags = cli::ConfigFlags();
+  for (size_t i = 0; i < flags.size(); ++i) {
+    if (!a.config_given[i]) continue;
+    if (Status st = flags[i].set(&o.config, a.config_values[i]); !st.ok()) {
+      return UsageError(std::string(flags[i].name) + ": " + st.message());
+    }
+  }
+  auto seeds = cli::ParseUnsigned(a.seeds, 1'000'000);
+  if (!seeds.ok() || *seeds == 0) return UsageError("--seeds: \"" + a.seeds + "\" is not a number of seeds from 1 to 1000000");
+  o.seeds = *seeds;
+  auto first = cli::ParseUnsigned(a.first_seed);
+  if (!first.ok()) return UsageError("--first-seed: " + first.status().message());
+  o.first_seed = *first;
+  if (o.seeds - 1 > UINT64_MAX - o.first_seed) return UsageError("--seeds " + a.seeds + ": would pass the last seed");
+  if (!a.designs.empty()) {
+    for (size_t start = 0; start <= a.designs.size();) {
+      size_t comma = a.designs.find(',', start);
+      if (comma == std::string::npos) comma = a.designs.size();
+      const std::string name = a.designs.substr(start, comma - start);
+      if (ms::designs::FindDesign(name) == nullptr) {
+        return UsageError("--designs: unknown design \"" + name + "\" (designs: " + ms::designs::DesignNames() + ")");
+      }
+      if (std::find(o.designs.begin(), o.designs.end(), name) != o.designs.end()) {
+        return UsageError("--designs: \"" + name + "\" named twice");
+      }
+      o.designs.push_back(name);
+      start = comma + 1;
+    }
+  }
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  o.jobs = static_cast<int>(std::min(cores, 1024u));
+  if (!a.jobs.empty()) {
+    auto j = cli::ParseIntIn(a.jobs, 1, 1024);
+    if (!j.ok()) return UsageError("--jobs: " + j.status().message());
+    o.jobs = *j;
+  }
+  auto shrink_runs = cli::ParseUnsigned(a.shrink_runs, 10'000'000);
+  if (!shrink_runs.ok()) return UsageError("--shrink-runs: " + shrink_runs.status().message());
+  o.shrink_runs = *shrink_runs;
+  auto swarm = cli::ParseZeroOne(a.swarm);
+  if (!swarm.ok()) return UsageError("--swarm: " + swarm.status().message());
+  o.swarm = *swarm;
+  o.check_determinism = a.check_determinism;
+  o.progress = !a.no_progress && ::isatty(2);
+  o.fail_dir = a.fail_dir.empty() ? DefaultFailDir() + "/compare" : a.fail_dir;
+  std::string expected;
+  if (!a.expect_path.empty()) {
+    auto text = cli::ReadSmallFile("--expect", a.expect_path, kReportBytesMax);
+    if (!text.ok()) return UsageError(text.status().message());
+    expected = std::move(text).value();
+    cli::CompareReport empty;
+    if (auto parsed = cli::CheckExpectations(empty, expected, "--expect " + a.expect_path); !parsed.ok()) {
+      return UsageError(parsed.status().message());
+    }
+  }
+  if (!a.json_path.empty()) {
+    if (Status st = cli::CheckWritableFile("--json", a.json_path); !st.ok()) return UsageError(st.message());
+  }
+  if (Status st = cli::CheckWritableDir("--fail-dir", o.fail_dir); !st.ok()) return UsageError(st.message());
+
+  Status output_error;
+  const cli::CompareReport report = cli::RunCompare(o, &output_error);
+  std::fputs(cli::CompareText(report, o.self).c_str(), stdout);
+  if (!a.json_path.empty() && output_error.ok()) {
+    output_error = cli::WriteFileAtomically(a.json_path, cli::CompareJson(report)).Annotate("--json");
+  }
+  if (!output_error.ok()) return UsageError(output_error.message());
+  if (!a.expect_path.empty()) {
+    auto mismatches = cli::CheckExpectations(report, expected, "--expect " + a.expect_path);
+    if (!mismatches.ok()) return UsageError(mismatches.status().message());
+    if (!mismatches->empty()) {
+      std::printf("verdicts differ from %s:\n", a.expect_path.c_str());
+      for (const std::string& m : *mismatches) std::printf("  %s\n", m.c_str());
+      return kExitInvariantFailed;
+    }
+    std::printf("verdicts as pinned in %s\n", a.expect_path.c_str());
+    std::fflush(stdout);
+    return kExitPass;
+  }
+  std::fflush(stdout);
+  for (const cli::CompareRow& row : report.rows) {
+    if (row.design != ms::designs::kDefaultDesign) continue;
+    for (const cli::CompareCell& c : row.cells) {
+      if (c.verdict == "FAIL") return kExitInvariantFailed;
+    }
+  }
+  return kExitPass;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -366,6 +469,46 @@ int main(int argc, char** argv) {
   merge->add_option("--json", merge_json, "write the merged report as JSON")->type_name("FILE");
   merge->add_option("--junit", merge_junit, "write the merged report as JUnit XML")->type_name("FILE");
 
+  CompareArgs ca;
+  auto* compare = app.add_subcommand(
+      "compare", "the design shoot-out: one campaign per design on the same seeds, a matrix design x invariant and "
+                 "what each design costs (docs/designs.md)");
+  compare->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  compare->add_option("--seeds", ca.seeds, "seeds per design")->default_str("40")->type_name("N");
+  compare->add_option("--first-seed", ca.first_seed, "first seed")->default_str("1")->type_name("N");
+  compare->add_option("--designs", ca.designs, "the designs to run, a comma list of: " + ms::designs::DesignNames())
+      ->default_str("all")->type_name("LIST");
+  compare->add_option("--jobs", ca.jobs, "seeds (and shrinks) run in parallel; the matrix is the same for any N")
+      ->type_name("N");
+  compare->add_option("--json", ca.json_path, "also write the matrix as JSON (schema modelstore-sim-compare v1)")
+      ->type_name("FILE");
+  compare->add_option("--fail-dir", ca.fail_dir, "failing seeds' traces go to DIR/<design>/, minimal ones as <I#>.min.trace")
+      ->default_str("sim-failures/compare beside the build's sim/ directory")->type_name("DIR");
+  compare->add_option("--shrink-runs", ca.shrink_runs, "simulations per shrink of a first failing seed (0: no shrinking)")
+      ->default_str("300")->type_name("N");
+  compare->add_option("--expect", ca.expect_path,
+                      "pinned verdicts, one \"DESIGN INVARIANT PASS|FAIL|not-checked\" line per cell: exit 1 if the "
+                      "matrix differs")
+      ->type_name("FILE");
+  compare->add_option("--swarm", ca.swarm, "1: each seed a random subset of the features (the default campaign)")
+      ->default_str("1")->type_name("0|1");
+  compare->add_flag("--check-determinism", ca.check_determinism, "run each seed twice (I6)");
+  compare->add_flag("--no-progress", ca.no_progress, "no progress lines");
+  ca.config_values.resize(flags.size());
+  ca.config_given.resize(flags.size());
+  std::vector<CLI::Option*> compare_options(flags.size(), nullptr);
+  for (size_t i = 0; i < flags.size(); ++i) {
+    const cli::ConfigFlag& flag = flags[i];
+    if (std::string_view(flag.name) == "--design") continue;  // compare runs every design
+    if (flag.is_switch) {
+      compare_options[i] = compare->add_flag(flag.name, flag.help);
+    } else {
+      compare_options[i] = compare->add_option(flag.name, ca.config_values[i], flag.help)
+                               ->default_str(flag.get(defaults))
+                               ->type_name(flag.value_name);
+    }
+  }
+
   cli::ShrinkOptions shrink_options;
   std::string max_runs;
   auto* shrink = app.add_subcommand(
@@ -391,7 +534,12 @@ int main(int argc, char** argv) {
     a.config_given[i] = config_options[i]->count() > 0;
     if (a.config_given[i] && flags[i].is_switch) a.config_values[i] = "1";
   }
+  for (size_t i = 0; i < flags.size(); ++i) {
+    ca.config_given[i] = compare_options[i] != nullptr && compare_options[i]->count() > 0;
+    if (ca.config_given[i] && flags[i].is_switch) ca.config_values[i] = "1";
+  }
   if (*run) return Run(a, run);
+  if (*compare) return Compare(ca);
   if (*replay) return Replay(replay_path);
   if (*merge) return Merge(merge_paths, merge_json, merge_junit);
   shrink_options.self = Self();

@@ -177,6 +177,49 @@ Shape ShapeOf(const SimConfig& c, const SimReport& r) {
 
 }  // namespace
 
+size_t OperationCount(const SimConfig& c) {
+  return c.scripts.empty() ? static_cast<size_t>(c.actors) * static_cast<size_t>(c.ops) : OpCount(c);
+}
+
+ShrinkOutcome ShrinkRun(const SimConfig& original, const SimReport& first, const std::string& invariant,
+                        uint64_t max_runs) {
+  ShrinkOutcome out{original, first, 1};
+  // The seed's generated scripts, written out, so single operations can go.
+  if (out.config.scripts.empty()) {
+    SimConfig explicit_scripts = out.config;
+    const sim::ModelPool pool = sim::MakeModelPool(out.config.seed);
+    for (int i = 0; i < out.config.actors; ++i) {
+      explicit_scripts.scripts.push_back(sim::MakeScript(out.config, pool, i));
+    }
+    SimReport r = sim::RunSimulation(explicit_scripts);
+    ++out.runs;
+    if (Violates(r, invariant)) {
+      out.config = std::move(explicit_scripts);
+      out.report = std::move(r);
+    }
+  }
+  bool progressed = true;
+  while (progressed && out.runs < max_runs) {
+    progressed = false;
+    for (const auto& make : Candidates(out.config)) {
+      rc::Seq<SimConfig> seq = make();
+      while (auto candidate = seq.next()) {
+        if (out.runs >= max_runs) break;
+        SimReport r = sim::RunSimulation(*candidate);
+        ++out.runs;
+        if (Violates(r, invariant)) {
+          out.config = std::move(*candidate);
+          out.report = std::move(r);
+          progressed = true;
+          break;
+        }
+      }
+      if (progressed) break;
+    }
+  }
+  return out;
+}
+
 int Shrink(const ShrinkOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   auto text = ReadSmallFile("shrink", o.trace_path, kTraceBytesMax, kTraceMagic, "a modelstore-sim trace");
@@ -205,40 +248,10 @@ int Shrink(const ShrinkOptions& o) {
     if (!Violates(first, invariant)) return Fail(o.trace_path + ": " + invariant + " holds in this run: nothing to shrink");
   }
 
-  uint64_t runs = 1;
-  SimConfig best = original;
-  SimReport best_report = first;
-  // The seed's generated scripts, written out, so single operations can go.
-  if (best.scripts.empty()) {
-    SimConfig explicit_scripts = best;
-    const sim::ModelPool pool = sim::MakeModelPool(best.seed);
-    for (int i = 0; i < best.actors; ++i) explicit_scripts.scripts.push_back(sim::MakeScript(best, pool, i));
-    SimReport r = sim::RunSimulation(explicit_scripts);
-    ++runs;
-    if (Violates(r, invariant)) {
-      best = std::move(explicit_scripts);
-      best_report = std::move(r);
-    }
-  }
-  bool progressed = true;
-  while (progressed && runs < o.max_runs) {
-    progressed = false;
-    for (const auto& make : Candidates(best)) {
-      rc::Seq<SimConfig> seq = make();
-      while (auto candidate = seq.next()) {
-        if (runs >= o.max_runs) break;
-        SimReport r = sim::RunSimulation(*candidate);
-        ++runs;
-        if (Violates(r, invariant)) {
-          best = std::move(*candidate);
-          best_report = std::move(r);
-          progressed = true;
-          break;
-        }
-      }
-      if (progressed) break;
-    }
-  }
+  ShrinkOutcome shrunk = ShrinkRun(original, first, invariant, o.max_runs);
+  const uint64_t runs = shrunk.runs;
+  const SimConfig& best = shrunk.config;
+  const SimReport& best_report = shrunk.report;
 
   // The minimal run must stand on its own: its trace replays to the same failure.
   auto minimal = sim::ParseTraceFile(best_report.trace_file);

@@ -17,6 +17,8 @@
 #include <cstdint>
 #include <string>
 
+#include "sim/workload/simulator.h"
+
 namespace ms::cli {
 
 struct ShrinkOptions {
@@ -30,5 +32,19 @@ struct ShrinkOptions {
 // Exit code: 0 the minimal failing trace was written; 2 bad input (an
 // unreadable or passing trace, an unknown invariant, an unwritable output).
 int Shrink(const ShrinkOptions& options);
+
+// The search itself: from a run of original that violates invariant, the
+// simplest configuration found within max_runs simulations that still
+// violates it, and its run (whose trace_file is the minimal trace).
+struct ShrinkOutcome {
+  sim::SimConfig config;
+  sim::SimReport report;
+  uint64_t runs = 0;
+};
+ShrinkOutcome ShrinkRun(const sim::SimConfig& original, const sim::SimReport& first, const std::string& invariant,
+                        uint64_t max_runs);
+
+// Client calls in a configuration's scripts (explicit or generated).
+size_t OperationCount(const sim::SimConfig& config);
 
 }  // namespace ms::cli

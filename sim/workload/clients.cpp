@@ -1,5 +1,7 @@
 #include "sim/workload/world.h"
 
+#include "core/volume_manager.h"
+
 namespace ms::sim {
 
 std::string World::ModelFileLeft(const ClientOp& op) {
@@ -41,7 +43,7 @@ bool World::FailedPullOwnsItsSlot(const ClientOp& op, bool unfinished_before) {
   return true;
 }
 
-Status World::Execute(VolumeManager* manager, const ClientOp& op, const std::string& who) {
+Status World::Execute(VolumeService* manager, const ClientOp& op, const std::string& who) {
   const std::string name(OpKindName(op.kind));
   ++report_.ops[name];
   const ActorId actor = sched_->CurrentActor();
@@ -51,6 +53,7 @@ Status World::Execute(VolumeManager* manager, const ClientOp& op, const std::str
   const std::string label = who + " " + name + " " + SlotKey(op.volume, op.mount) +
                             (op.reference.empty() ? "" : " " + op.reference);
   const uint64_t faults_at_start = faults_by_actor_[actor];
+  checker_->CallBegan(actor, op.kind == OpKind::kPull ? RecordDir(op.volume, op.mount) : "");
   // Input the service must refuse with InvalidArgument, whatever it holds.
   CallFlags flags;
   flags.invalid = !ValidateVolumeName(op.volume, "volume").ok() ||
@@ -112,6 +115,7 @@ Status World::Execute(VolumeManager* manager, const ClientOp& op, const std::str
   }
   calls_.Return(running_call_[actor], std::move(answer), faults_by_actor_[actor] != faults_at_start, sched_->steps());
   running_call_.erase(actor);
+  checker_->CallEnded(actor, op.kind == OpKind::kPull && st.ok(), sched_->steps());
   if (!st.ok()) ++report_.op_errors[name + ": " + std::string(CodeName(st.code()))];
   Note(label + " -> " + st.ToString().substr(0, 160));
   return st;

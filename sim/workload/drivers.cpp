@@ -1,6 +1,8 @@
 #include "sim/workload/world.h"
 
 #include "core/fs_util.h"
+#include "core/volume_manager.h"
+#include "designs/design_registry.h"
 
 namespace ms::sim {
 namespace {
@@ -95,7 +97,9 @@ World::Process* World::Boot(int process) {
   options.store.staging_grace_ms = kStagingGraceMs;
   options.remove_retry_interval_ms = 100;
   options.remove_attempts_max = 5;
-  p->manager = std::make_unique<VolumeManager>(fs, runtime, p->registry.get(), options);
+  auto manager = designs::MakeVolumeService(config_.design, fs, runtime, p->registry.get(), options);
+  if (!manager.ok()) std::abort();  // the configuration was validated: a known design
+  p->manager = std::move(manager).value();
   Process* raw = p.get();
   incarnations_.push_back(std::move(p));
   current_[static_cast<size_t>(process)] = raw;
@@ -115,6 +119,21 @@ void World::SpawnDriverActors(int process) {
     if (clients_[c].process == process && clients_[c].next < clients_[c].script.size()) SpawnClient(c);
   }
   if (gc_rounds_left_[static_cast<size_t>(process)] > 0) SpawnGc(process);
+  if (p->manager->HasTimers()) SpawnTimers(process);
+}
+
+void World::SpawnTimers(int process) {
+  sched_->Spawn("timers-" + std::to_string(process), process, [this, process] {
+    Process* p = current_[static_cast<size_t>(process)];
+    sched_->WaitUntil([p] { return p->ready; }, "timers.wait-boot");
+    while (true) {
+      sched_->WaitUntil([this, p] { return finished_ || p->manager->NextTimerMs() >= 0; }, "timers.wait");
+      const int64_t due_ms = p->manager->NextTimerMs();
+      if (due_ms < 0) return;  // the run is over and nothing is pending
+      sched_->SleepUntil(due_ms);
+      p->manager->RunDueTimers();
+    }
+  });
 }
 
 void World::SpawnGc(int process) {
@@ -129,7 +148,7 @@ void World::SpawnGc(int process) {
         Note("gc-" + std::to_string(process) + " sweep -> " + r.status().ToString().substr(0, 120));
       } else {
         const auto& model = pool_.models[rng.Below(pool_.models.size())].second;
-        Status st = p->manager->store().MaybeGc(model.manifest_digest);
+        Status st = p->manager->CollectDigest(model.manifest_digest);
         Note("gc-" + std::to_string(process) + " maybe_gc " + model.manifest_digest.ToString().substr(0, 19) +
              " -> " + st.ToString().substr(0, 120));
       }

@@ -50,7 +50,7 @@ void World::TenantWrite(Prng& rng, int n) {
   }
   const std::string record = candidates[rng.Below(candidates.size())];
   std::vector<std::string> files;
-  fs_->Walk(record + "/model", [&](const WalkEntry& e) {
+  fs_->Walk(checker_->ModelView(record), [&](const WalkEntry& e) {
     if (e.info.type == FileType::kRegular) files.emplace_back(e.path);
   });
   if (files.empty()) {

@@ -30,6 +30,7 @@ struct SimReport {
   uint64_t registry_faults = 0;
   uint64_t crashes = 0;
   std::map<std::string, uint64_t> manifest_fetches;  // digest -> fetches
+  std::map<std::string, uint64_t> blob_fetches;      // digest -> fetches
   Footprint footprint;
   // I7: what the result oracle judged.
   struct Results {

@@ -7,7 +7,7 @@ add_library(ms_simulator
   ${CMAKE_CURRENT_LIST_DIR}/mishaps.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kubelet.cpp
   ${CMAKE_CURRENT_LIST_DIR}/simulator.cpp)
-target_link_libraries(ms_simulator PUBLIC ms_core ms_sim_fs ms_sim_runtime ms_fake_registry ms_sim_checking PRIVATE ms_warnings)
+target_link_libraries(ms_simulator PUBLIC ms_core ms_designs ms_sim_fs ms_sim_runtime ms_fake_registry ms_sim_checking PRIVATE ms_warnings)
 
 if(BUILD_TESTING)
   ms_add_gtest(simulator_tests

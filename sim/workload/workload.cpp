@@ -232,6 +232,7 @@ std::string SimConfig::ToText() const {
   if (fault_kinds != kAllFaultKinds) out << "fault_kinds=" << KindSetText(KindSet::kFaults, fault_kinds) << "\n";
   if (crash_kinds != kAllCrashKinds) out << "crash_kinds=" << KindSetText(KindSet::kCrashes, crash_kinds) << "\n";
   if (op_kinds != kAllOpKinds) out << "op_kinds=" << KindSetText(KindSet::kOps, op_kinds) << "\n";
+  if (design != "core") out << "design=" << design << "\n";
   return out.str();
 }
 
@@ -273,6 +274,7 @@ Result<SimConfig> SimConfig::Parse(std::string_view text) {
     else if (key == "metadata_durable") c.metadata_durable = value == "1";
     else if (key == "tag_moves_spread") c.tag_moves_spread = value == "1";
     else if (key == "shared_slots") MS_RETURN_IF_ERROR(num(&c.shared_slots));
+    else if (key == "design") c.design = value;
     else if (key == "fault_kinds" || key == "crash_kinds" || key == "op_kinds") {
       const KindSet set = key == "fault_kinds" ? KindSet::kFaults : key == "crash_kinds" ? KindSet::kCrashes : KindSet::kOps;
       auto mask = ParseKindSet(set, value);

@@ -138,6 +138,10 @@ struct SimConfig {
   uint32_t fault_kinds = kAllFaultKinds;
   uint32_t crash_kinds = kAllCrashKinds;
   uint32_t op_kinds = kAllOpKinds;
+  // The volume service design the driver processes run (designs/): our
+  // core, or a model of an upstream proposal. Written to a trace header
+  // only when not the default, so older traces read as before.
+  std::string design = "core";
 
   // Canonical text, one key=value per line (goes into trace files).
   std::string ToText() const;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/puller.h"
+#include "core/volume_manager.h"
 
 namespace ms::sim {
 
@@ -24,6 +25,12 @@ Result<std::string> FetchWatch::FetchManifest(const CancelToken& t, const Refere
   return target_->FetchManifest(t, r, d);
 }
 
+Result<std::string> FetchWatch::FetchBlob(const CancelToken& t, const Reference& r, const Digest& d) {
+  auto blob = target_->FetchBlob(t, r, d);
+  if (blob.ok()) world_->OnBlobFetch(d);
+  return blob;
+}
+
 void World::Note(std::string line) {
   if (history_.size() == kNotesMax) history_.pop_front();
   history_.emplace_back(sched_->steps(), "step " + std::to_string(sched_->steps()) + " " + std::move(line));
@@ -32,7 +39,13 @@ void World::Note(std::string line) {
 void World::OnManifestFetch(const Digest& digest) {
   auto it = running_op_.find(sched_->CurrentActor());
   if (it == running_op_.end() || it->second->kind != OpKind::kPull) return;
-  checker_->OnFullPullFetch(digest.ToString(), sched_->steps());
+  checker_->OnFullPullFetch(sched_->CurrentActor(), digest.ToString(), sched_->steps());
+}
+
+void World::OnBlobFetch(const Digest& blob) {
+  auto it = running_op_.find(sched_->CurrentActor());
+  if (it == running_op_.end() || it->second->kind != OpKind::kPull) return;
+  checker_->OnFullPullBlobFetch(sched_->CurrentActor(), blob.ToString(), sched_->steps());
 }
 
 void World::ComputeExpected() {
@@ -96,7 +109,21 @@ Status World::Setup() {
     }
   }
   record_dirs_ = records;
+  // A script may name a slot of an actor it does not have (a shared slot
+  // whose owner a shrink removed): the checker and the oracle know it too.
+  // The mishaps keep to the owners' slots (record_dirs_).
+  for (const auto& script : config_.scripts) {
+    for (const ClientOp& op : script) {
+      if (IsVolumeWide(op) || !ValidateVolumeName(op.volume, "volume").ok() ||
+          (!op.mount.empty() && !ValidateVolumeName(op.mount, "mount").ok())) {
+        continue;
+      }
+      const std::string dir = RecordDir(op.volume, op.mount);
+      if (slot_of_record_.emplace(dir, SlotKey(op.volume, op.mount)).second) records.push_back(dir);
+    }
+  }
   checker_ = std::make_unique<InvariantChecker>(fs_.get(), kRoot, records);
+  checker_->SetStoreChecks(config_.design == "core");
   for (const auto& [digest, expected] : expected_) checker_->AddExpected(digest, expected);
 
   MS_RETURN_IF_ERROR(fs_->MakeDirsForTest(kRoot));
@@ -251,7 +278,11 @@ void World::Crash(bool force_node, int kill_process) {
     }
   }
   auto forget_ops_of = [this](int process) {
-    std::erase_if(running_op_, [&](const auto& kv) { return sched_->ActorProcess(kv.first) == process; });
+    std::erase_if(running_op_, [&](const auto& kv) {
+      if (sched_->ActorProcess(kv.first) != process) return false;
+      checker_->CallEnded(kv.first, false, sched_->steps());
+      return true;
+    });
     // Their answers never come: each may or may not have taken effect.
     std::erase_if(running_call_, [&](const auto& kv) {
       if (sched_->ActorProcess(kv.first) != process) return false;
@@ -272,6 +303,7 @@ void World::Crash(bool force_node, int kill_process) {
       forget_ops_of(p);
     }
     fs_->Crash();
+    checker_->ForgetFetches();
     LogPowerLoss();
     Note("CRASH node: every driver killed, unsynced state lost");
     for (int p = 0; p < config_.processes; ++p) SpawnDriverActors(p);
@@ -359,6 +391,7 @@ SimReport World::Run() {
   const auto rf = registry_->InjectedFaults();
   report_.registry_faults = rf.fail_next + rf.transient + rf.corrupt + rf.truncate;
   report_.manifest_fetches = registry_->AllManifestFetches();
+  report_.blob_fetches = registry_->AllBlobFetches();
   report_.trace_file = "modelstore-sim trace v1\n" + config_.ToText() + "---\n" + sched_->trace().ToText();
   return report_;
 }

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "core/registry.h"
-#include "core/volume_manager.h"
+#include "core/volume_service.h"
 #include "core/volume_status.h"
 #include "sim/checking/invariant_checker.h"
 #include "sim/checking/result_oracle.h"
@@ -64,9 +64,7 @@ class FetchWatch final : public Registry {
     return target_->Resolve(t, r);
   }
   Result<std::string> FetchManifest(const CancelToken& t, const Reference& r, const Digest& d) override;
-  Result<std::string> FetchBlob(const CancelToken& t, const Reference& r, const Digest& d) override {
-    return target_->FetchBlob(t, r, d);
-  }
+  Result<std::string> FetchBlob(const CancelToken& t, const Reference& r, const Digest& d) override;
 
  private:
   Registry* target_;
@@ -87,6 +85,8 @@ class World {
 
   SimReport Run();
   void OnManifestFetch(const Digest& digest);
+  // A blob the registry returned to the current actor.
+  void OnBlobFetch(const Digest& blob);
 
  private:
   struct Process {
@@ -95,7 +95,7 @@ class World {
     std::unique_ptr<Filesystem> fs_wrapper;
     std::unique_ptr<Filesystem> durable_fs;
     std::unique_ptr<FetchWatch> registry;
-    std::unique_ptr<VolumeManager> manager;
+    std::unique_ptr<VolumeService> manager;  // the configured design
     bool ready = false;
   };
   struct Client {
@@ -130,9 +130,11 @@ class World {
   // store): nullopt when it is missing or does not decode.
   std::optional<VolumeStatus> ReadRecord(const std::string& record);
   void SpawnGc(int process);
+  // Runs a design's deferred work (a debounced flush) on the virtual clock.
+  void SpawnTimers(int process);
   void SpawnRegistryMutator();
   // Runs one CSI call and logs it for the result oracle (I7).
-  Status Execute(VolumeManager* manager, const ClientOp& op, const std::string& who);
+  Status Execute(VolumeService* manager, const ClientOp& op, const std::string& who);
   // The slots a call addresses: its own, or every slot of its volume.
   std::vector<std::string> SlotsOfCall(const ClientOp& op) const;
   // The slot whose record lives in record_dir ("" if none).
