@@ -11,8 +11,16 @@
 //                          bytes, and no orphan files under volumes/); and,
 //                          in runs with no crash, fault or corrupted record,
 //                          before it too (nothing should need a sweep)
-//   I5 confinement         at every filesystem call
-// I4 progress and I6 determinism are judged per run by the simulator.
+//   I5 confinement         at every filesystem call; and, by comparing
+//                          everything outside the root with its state at
+//                          the start (an escape through a symlink names a
+//                          path inside), after each hostile pull and at
+//                          quiescence
+//   I7 results             a record recorded succeeded on a hostile
+//                          artifact (DESIGN §8), at every step
+// I3 also wants no entry of a hostile digest after the final sweep.
+// I4 progress and I6 determinism are judged per run by the simulator, and
+// so is I7 for the result each hostile pull returns.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +38,7 @@ namespace ms::sim {
 
 inline constexpr const char* kInvariantNames[] = {
     "I1 no-referenced-loss", "I2 dedup", "I3 footprint", "I4 progress", "I5 confinement",
-    "I6 determinism"};
+    "I6 determinism", "I7 results"};
 
 struct Violation {
   std::string invariant;  // one of kInvariantNames
@@ -69,6 +77,13 @@ class InvariantChecker {
   InvariantChecker(SimFilesystem* fs, std::string root, std::vector<std::string> record_dirs);
 
   void AddExpected(const std::string& manifest_digest, ExpectedModel expected);
+  // A digest the hostile registry serves (what its reference resolves to),
+  // with the artifact's class and reference, for the reports.
+  void AddHostile(const std::string& manifest_digest, std::string what);
+  // Remembers everything outside the root (call before the run starts);
+  // CheckOutside then wants it unchanged (I5).
+  void SnapshotOutside();
+  void CheckOutside(uint64_t step, std::string_view when);
 
   // Filesystem call hook: I5, and marks the records a call may change.
   void OnCall(const CallInfo& call);
@@ -122,6 +137,9 @@ class InvariantChecker {
   std::vector<std::string> records_;
   std::vector<std::string> status_paths_;  // per record: its status.json
   std::map<std::string, ExpectedModel> expected_;
+  std::map<std::string, std::string> hostile_;  // digest -> "class (reference)"
+  uint64_t outside_hash_ = 0;
+  uint64_t OutsideHash() const;
   std::vector<uint8_t> dirty_;  // per record: touched since the last AfterStep
   bool any_dirty_ = false;
   std::set<std::string> collected_;       // digests whose data/ a call moved or removed

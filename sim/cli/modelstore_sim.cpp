@@ -52,6 +52,11 @@ std::string RunFlags(const SimConfig& c) {
   out << " --metadata-durable " << (c.metadata_durable ? 1 : 0) << " --tag-moves-spread "
       << (c.tag_moves_spread ? 1 : 0);
   out << " --overlap-release " << (c.overlap_release ? 1 : 0);
+  out << " --hostile " << c.hostile_rate;
+  if (!c.hostile_classes.empty()) {
+    out << " --hostile-classes ";
+    for (size_t i = 0; i < c.hostile_classes.size(); ++i) out << (i == 0 ? "" : ",") << c.hostile_classes[i];
+  }
   if (c.break_entry_lock) out << " --break-entry-lock";
   return out.str();
 }
@@ -92,6 +97,7 @@ struct Totals {
   int64_t virtual_ms = 0;
   std::map<std::string, uint64_t> ops, op_errors;
   std::map<std::string, uint64_t> violated;  // invariant -> seeds
+  std::map<std::string, ms::sim::HostileTally> hostile;  // class -> pulls
   bool determinism_checked = false;
 };
 
@@ -111,6 +117,13 @@ void Accumulate(Totals* t, const SimReport& r) {
   t->disk_bytes += r.footprint.bytes_on_disk;
   t->referenced_bytes += r.footprint.unique_referenced;
   t->content_bytes += r.footprint.unique_content_bytes;
+  for (const auto& [cls, n] : r.hostile) {
+    ms::sim::HostileTally& sum = t->hostile[cls];
+    sum.served += n.served;
+    sum.refused += n.refused;
+    sum.excused += n.excused;
+    sum.accepted += n.accepted;
+  }
   if (!r.ok()) ++t->failed;
   std::set<std::string> seen;
   for (const auto& v : r.violations) {
@@ -158,6 +171,41 @@ void PrintReport(const Totals& t, const SimConfig& c, double wall_s, const std::
   std::printf("  blob-level     bytes on disk / unique file-content bytes = %.4f (%llu / %llu): manifest-level dedup only (DESIGN 2.8)\n",
               t.content_bytes > 0 ? per(static_cast<double>(t.disk_bytes), static_cast<double>(t.content_bytes)) : 1.0,
               static_cast<unsigned long long>(t.disk_bytes), static_cast<unsigned long long>(t.content_bytes));
+  if (c.hostile_rate > 0 || !t.hostile.empty()) {
+    ms::sim::HostileTally all;
+    uint64_t wrongly_accepted = 0;
+    auto must_refuse = [](const std::string& name) {
+      auto cls = ms::sim::ParseHostileClass(name);
+      return !cls.ok() || ms::sim::HostileMustBeRefused(*cls);
+    };
+    for (const auto& [cls, n] : t.hostile) {
+      all.served += n.served;
+      all.refused += n.refused;
+      all.excused += n.excused;
+      all.accepted += n.accepted;
+      if (must_refuse(cls)) wrongly_accepted += n.accepted;
+    }
+    std::printf("  hostile        rate %g, %zu classes served in %llu pulls: %llu refused naming the input, %llu failed "
+                "first otherwise (fault, conflict, cancel), %llu accepted (%llu wrongly)\n",
+                c.hostile_rate, t.hostile.size(), static_cast<unsigned long long>(all.served),
+                static_cast<unsigned long long>(all.refused), static_cast<unsigned long long>(all.excused),
+                static_cast<unsigned long long>(all.accepted), static_cast<unsigned long long>(wrongly_accepted));
+    // Per class, served/refused, wrapped.
+    std::string line;
+    for (const auto& [cls, n] : t.hostile) {
+      std::string item = cls + " " + std::to_string(n.served) + "/" + std::to_string(n.refused);
+      if (n.accepted > 0) {
+        item += " (" + std::to_string(n.accepted) + (must_refuse(cls) ? " WRONGLY ACCEPTED)" : " pulled, by design)");
+      }
+      if (!line.empty() && line.size() + item.size() > 96) {
+        std::printf("    %s\n", line.c_str());
+        line.clear();
+      }
+      line += (line.empty() ? "" : "  ") + item;
+    }
+    if (!line.empty()) std::printf("    %s\n", line.c_str());
+    if (!t.hostile.empty()) std::printf("    (per class: pulls served / refused naming the input; config-missing is whole and must pull)\n");
+  }
   for (const char* name : ms::sim::kInvariantNames) {
     auto it = t.violated.find(name);
     const bool is_i6 = std::string_view(name) == "I6 determinism";
@@ -346,6 +394,12 @@ int main(int argc, char** argv) {
   run->add_option("--link-max", config.link_max,
                   "hard links per file beyond which link fails with EMLINK, every time; 0: none (DESIGN 2.7)")
       ->capture_default_str();
+  run->add_option("--hostile", config.hostile_rate,
+                  "fraction of pulls that address a hostile registry artifact (DESIGN 8); 0: none")
+      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  std::string hostile_classes;
+  run->add_option("--hostile-classes", hostile_classes,
+                  "comma-separated hostile classes the pulls draw from (default: every class; 'list' prints them)");
   run->add_option("--trace", f.trace_path, "with --seed: write the run's trace file here");
   run->add_option("--fail-dir", f.fail_dir, "where failing seeds' traces go")->capture_default_str();
   run->add_option("--json", f.json_path, "also write the summary figures as JSON");
@@ -365,6 +419,21 @@ int main(int argc, char** argv) {
                   "scripts, crash_at, fault_at, ...); workload flags are then ignored, --seed/--seeds still apply");
   CLI11_PARSE(app, argc, argv);
   if (*replay) return Replay(replay_path);
+  if (hostile_classes == "list") {
+    for (ms::sim::HostileClass cls : ms::sim::AllHostileClasses()) {
+      std::printf("%s\n", std::string(ms::sim::HostileClassName(cls)).c_str());
+    }
+    return 0;
+  }
+  if (!hostile_classes.empty()) {
+    // Validated here, so a typo is a clear error, not a silent no-op.
+    auto parsed = SimConfig::Parse("hostile_classes=" + hostile_classes);
+    if (!parsed.ok()) {
+      std::cerr << "error: --hostile-classes: " << parsed.status().message() << "\n";
+      return 2;
+    }
+    config.hostile_classes = parsed->hostile_classes;
+  }
   if (!config_path.empty()) {
     std::ifstream in(config_path, std::ios::binary);
     std::stringstream buf;

@@ -1,15 +1,18 @@
 #include "sim/workload/workload.h"
 
+#include <algorithm>
 #include <charconv>
 #include <sstream>
 
 #include "sim/common/prng.h"
+#include "sim/registry/hostile_models.h"
 
 namespace ms::sim {
 namespace {
 
 constexpr uint64_t kPoolStream = 0x6d6f64656c73ULL;   // "models"
 constexpr uint64_t kScriptStream = 0x736372697074ULL; // "script"
+constexpr uint64_t kHostileStream = 0x686f7374ULL;      // "host"
 
 std::string Bytes(Prng& rng, size_t n) {
   std::string out(n, '\0');
@@ -72,6 +75,8 @@ SimConfig DefaultCampaignConfig() {
   config.overlap_release = true;
   // Tags move between pulls, not only while the drivers boot.
   config.tag_moves_spread = true;
+  // One pull in ten addresses a hostile artifact, of any class (§8).
+  config.hostile_rate = 0.1;
   return config;
 }
 
@@ -103,6 +108,12 @@ std::string SimConfig::ToText() const {
   for (const KillAt& k : kills_at) out << "kill_at=" << k.step << "," << k.process << "\n";
   if (metadata_durable) out << "metadata_durable=1\n";
   if (tag_moves_spread) out << "tag_moves_spread=1\n";
+  if (hostile_rate != 0) out << "hostile_rate=" << hostile_rate << "\n";
+  if (!hostile_classes.empty()) {
+    out << "hostile_classes=";
+    for (size_t i = 0; i < hostile_classes.size(); ++i) out << (i == 0 ? "" : ",") << hostile_classes[i];
+    out << "\n";
+  }
   return out.str();
 }
 
@@ -143,6 +154,21 @@ Result<SimConfig> SimConfig::Parse(std::string_view text) {
     else if (key == "overlap_release") c.overlap_release = value == "1";
     else if (key == "metadata_durable") c.metadata_durable = value == "1";
     else if (key == "tag_moves_spread") c.tag_moves_spread = value == "1";
+    else if (key == "hostile_rate") {
+      MS_RETURN_IF_ERROR(num(&c.hostile_rate));
+      if (!(c.hostile_rate >= 0 && c.hostile_rate <= 1)) {
+        return Status(Code::kCorrupt, "config hostile_rate=\"" + value + "\" is not in [0, 1]");
+      }
+    }
+    else if (key == "hostile_classes") {
+      c.hostile_classes.clear();
+      for (const std::string& name : SplitComma(value)) {
+        if (name.empty()) continue;
+        auto parsed = ParseHostileClass(name);
+        if (!parsed.ok()) return Status(Code::kCorrupt, "config hostile_classes: " + parsed.status().message());
+        c.hostile_classes.push_back(name);
+      }
+    }
     else if (key == "kill_at") {
       const auto parts = SplitComma(value);
       KillAt k;
@@ -248,6 +274,23 @@ std::vector<std::pair<std::string, std::string>> SlotsOf(int index) {
   return {{"s" + i, ""}, {"d" + i, "m0"}, {"d" + i, "m1"}, {"d" + i, "m2"}};
 }
 
+namespace {
+// A release, or a delete of a static volume: every mount of the volume.
+bool IsVolumeWideOp(const ClientOp& op) {
+  return op.kind == OpKind::kRelease || (op.kind == OpKind::kDelete && op.mount.empty());
+}
+}  // namespace
+
+std::vector<HostileClass> EnabledHostileClasses(const SimConfig& config) {
+  if (config.hostile_classes.empty()) return AllHostileClasses();
+  std::vector<HostileClass> out;
+  for (const std::string& name : config.hostile_classes) {
+    auto parsed = ParseHostileClass(name);
+    if (parsed.ok() && std::find(out.begin(), out.end(), *parsed) == out.end()) out.push_back(*parsed);
+  }
+  return out;
+}
+
 std::vector<ClientOp> MakeScript(const SimConfig& config, const ModelPool& pool, int index) {
   if (!config.scripts.empty()) return config.scripts[static_cast<size_t>(index)];
   Prng rng(config.seed ^ kScriptStream ^ (static_cast<uint64_t>(index) * 0x9E3779B97F4A7C15ULL));
@@ -256,6 +299,15 @@ std::vector<ClientOp> MakeScript(const SimConfig& config, const ModelPool& pool,
   // and meets the mount-id conflict.
   std::vector<size_t> home;
   for (size_t s = 0; s < slots.size(); ++s) home.push_back(rng.Below(pool.references.size()));
+  // Hostile episodes: a pull into a free slot (nothing pulled since its
+  // last unpublish) may address a hostile artifact instead; the slot's
+  // pulls then retry that reference, as a kubelet retries a pod's publish,
+  // until an unpublish frees it. (A publish of another reference would
+  // only meet the mount's conflict.) From a stream of its own: with the
+  // rate at 0 the script is the one it always was.
+  Prng hostile_rng(config.seed ^ kHostileStream ^ (static_cast<uint64_t>(index) * 0x9E3779B97F4A7C15ULL));
+  const std::vector<HostileClass> hostile = EnabledHostileClasses(config);
+  std::vector<std::string> held(slots.size());  // per slot: "" free, else what it was last pulled with
   std::vector<ClientOp> script;
   for (int i = 0; i < config.ops; ++i) {
     const size_t s = rng.Below(slots.size());
@@ -277,6 +329,19 @@ std::vector<ClientOp> MakeScript(const SimConfig& config, const ModelPool& pool,
     }
     if (op.kind == OpKind::kPull || op.kind == OpKind::kPullPartial) {
       op.reference = pool.references[rng.Below(20) == 0 ? rng.Below(pool.references.size()) : home[s]];
+      if (config.hostile_rate > 0 && !hostile.empty()) {
+        const bool draw = static_cast<double>(hostile_rng.Below(1'000'000)) < config.hostile_rate * 1e6;
+        if (HostileClassOf(held[s])) {
+          op.reference = held[s];
+        } else if (draw && held[s].empty()) {
+          op.reference = HostileReference(hostile[hostile_rng.Below(hostile.size())]);
+        }
+        if (held[s].empty()) held[s] = op.reference;
+      }
+    } else if (op.kind == OpKind::kDelete || op.kind == OpKind::kRelease) {
+      for (size_t t = 0; t < slots.size(); ++t) {
+        if (t == s || (IsVolumeWideOp(op) && slots[t].first == op.volume)) held[t].clear();
+      }
     }
     script.push_back(std::move(op));
   }
