@@ -68,6 +68,12 @@ RunSpec DecodeRunSpec(const uint8_t* data, size_t size) {
       op.slot = b % 5;
       op.ref = (b / 5) % 6;
       op.hostile = (r & 0x20u) != 0 ? 1 + (b / 30) % 8 : 0;
+      const bool pull = op.kind == sim::OpKind::kPull || op.kind == sim::OpKind::kPullPartial;
+      if ((r & 0x40u) != 0 && pull) {
+        op.artifact = 1 + (b / 5) % static_cast<int>(sim::kHostileClassCount);
+        op.ref = 0;
+        op.hostile = 0;
+      }
       const size_t actor = r & 3u;
       if (spec.actors.size() <= actor) spec.actors.resize(actor + 1);
       spec.actors[actor].push_back(op);
@@ -107,6 +113,15 @@ std::string EncodeRunSpec(const RunSpec& spec) {
     for (const SpecOp& op : spec.actors[a]) {
       const unsigned kind = static_cast<unsigned>(op.kind);
       const bool hostile = op.hostile > 0 && op.hostile < kHostileNames;
+      const bool pull = op.kind == sim::OpKind::kPull || op.kind == sim::OpKind::kPullPartial;
+      const bool artifact = pull && op.artifact > 0;
+      if (artifact) {
+        // The class takes the place of the reference offset and hostile name.
+        out.push_back(static_cast<char>(a | (kind << 2) | 0x40u));
+        out.push_back(static_cast<char>(std::clamp(op.slot, 0, 4) +
+                                        5 * ((op.artifact - 1) % static_cast<int>(sim::kHostileClassCount))));
+        continue;
+      }
       out.push_back(static_cast<char>(a | (kind << 2) | (hostile ? 0x20u : 0u)));
       const int b = std::clamp(op.slot, 0, 4) + 5 * std::clamp(op.ref, 0, 5) + (hostile ? 30 * (op.hostile - 1) : 0);
       out.push_back(static_cast<char>(b));

@@ -67,6 +67,13 @@ read -r -d '' TABLE <<EOF || true
 14-delete-refuses-corrupt-status|$CLEAN --status-corruptions 4|300|3000
 15-lock-file-removed-first|$CLEAN --processes 2 --strategy pct:3|600|3000
 16-release-admits-late-publish|$CLEAN --client-lanes 2 --overlap-release 1|100|2000
+17-dotdot-path-accepted||300|2000
+18-symlink-escape-accepted||300|2000
+19-tar-hardlink-accepted||300|2000
+20-blob-size-unchecked||300|2000
+21-manifest-digest-unchecked||300|2000
+22-refusal-names-no-reference||300|2000
+23-tar-entry-path-unchecked||300|2000
 EOF
 
 lookup() {  # lookup NAME FIELD -> the table's field (2 flags, 3 quick, 4 full)

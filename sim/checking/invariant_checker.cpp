@@ -20,6 +20,17 @@ bool Mutates(FsOp op) {
   }
 }
 
+// Whether a path holds a "." or ".." component. The simulated disk refuses
+// such a path (a kernel would resolve it, out of the root as like as not),
+// so one reaching it is the store joining a name it did not validate.
+bool HasDotComponent(std::string_view path) {
+  for (size_t at = path.find("/."); at != std::string_view::npos; at = path.find("/.", at + 1)) {
+    const size_t end = at + (at + 2 < path.size() && path[at + 2] == '.' ? 3 : 2);
+    if (end == path.size() || path[end] == '/') return true;
+  }
+  return false;
+}
+
 // Whether s starts with prefix, compared from the prefix's end: record dirs
 // share their beginning (root/volumes/) and differ at the end.
 bool StartsWithBackward(std::string_view s, std::string_view prefix) {
@@ -123,6 +134,11 @@ void InvariantChecker::OnCall(const CallInfo& call) {
     AddViolation("I5 confinement", 0,
                  std::string(call.name) + " outside the root: " + std::string(call.path) + " " +
                      std::string(second_is_path ? call.path2 : ""));
+  }
+  if (HasDotComponent(call.path) || (second_is_path && HasDotComponent(call.path2))) {
+    AddViolation("I5 confinement", 0,
+                 std::string(call.name) + " of a path with a dot component (a kernel would resolve it, maybe out of "
+                 "the root): " + std::string(call.path) + " " + std::string(second_is_path ? call.path2 : ""));
   }
   // An entry's data/ moved away (a collection's commit point) or removed
   // in place: judged after the step, once the call has acted.

@@ -11,7 +11,8 @@
 //                          bytes, and no orphan files under volumes/); and,
 //                          in runs with no crash, fault or corrupted record,
 //                          before it too (nothing should need a sweep)
-//   I5 confinement         at every filesystem call; and, by comparing
+//   I5 confinement         at every filesystem call (a path outside the
+//                          root, or with a "." or ".." component); and, by comparing
 //                          everything outside the root with its state at
 //                          the start (an escape through a symlink names a
 //                          path inside), after each hostile pull and at

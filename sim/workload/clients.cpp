@@ -56,9 +56,12 @@ void World::JudgeHostilePull(const ClientOp& op, const HostileArtifact& artifact
     }
     return;
   }
-  // Refused before the artifact could matter, or by a fault that came
+  // Refused before the artifact could matter (a conflict, a cancellation,
+  // a volume or mount name that is no name), or by a fault that came
   // first: the error names that, not the artifact.
-  if (faulted || st.code() == Code::kConflict || st.code() == Code::kCanceled ||
+  const bool bad_names = !ValidateVolumeName(op.volume, "volume").ok() ||
+                         (!op.mount.empty() && !ValidateVolumeName(op.mount, "mount").ok());
+  if (faulted || bad_names || st.code() == Code::kConflict || st.code() == Code::kCanceled ||
       st.code() == Code::kDeadlineExceeded) {
     ++tally.excused;
     return;

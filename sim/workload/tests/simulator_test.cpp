@@ -249,5 +249,15 @@ TEST(SimulatorHostile, AChangeOutsideTheRootIsI5WhateverPathItWasMadeThrough) {
   EXPECT_TRUE(checker.Failed("I5 confinement"));
 }
 
+TEST(SimulatorHostile, AStoreCallWithADotDotComponentIsI5EvenIfItLooksInside) {
+  InlineExecutor exec;
+  SimFilesystem fs(&exec);
+  InvariantChecker checker(&fs, "/node/root", {});
+  checker.OnCall(CallInfo{1, FsOp::kMakeDir, "fs.mkdir", "/node/root/store/.lock-ish/.hidden", ""});
+  EXPECT_FALSE(checker.Failed("I5 confinement")) << "names that start with a dot are names";
+  checker.OnCall(CallInfo{2, FsOp::kNewWritableFile, "fs.create", "/node/root/store/x/data.tmp/../../../../sibling/f", ""});
+  EXPECT_TRUE(checker.Failed("I5 confinement"));
+}
+
 }  // namespace
 }  // namespace ms::sim
