@@ -13,8 +13,9 @@
 //                                 jobs preempt us), bare_switch_cpu_ns (measured
 //                                 in this process) and ratio_to_bare (CPU/CPU).
 //
-//   SimulatorEndToEnd             the default campaign (DefaultCampaignConfig,
-//                                 what `modelstore-sim run` runs) over seeds
+//   SimulatorEndToEnd             the default campaign (SwarmConfig around
+//                                 DefaultCampaignConfig, what `modelstore-sim
+//                                 run` runs) over seeds
 //                                 1..kEndToEndSeeds through RunSimulation:
 //                                 scheduler + simulated filesystem, registry
 //                                 and invariant checker + the production
@@ -190,8 +191,8 @@ void SimulatorEndToEnd(benchmark::State& state) {
     const double cpu_start = ThreadCpuNs();
     const auto start = std::chrono::steady_clock::now();
     for (uint64_t seed = 1; seed <= kEndToEndSeeds; ++seed) {
-      ms::sim::SimConfig config = ms::sim::DefaultCampaignConfig();
-      config.seed = seed;
+      // What the campaign runs for this seed: swarm-drawn around the defaults.
+      const ms::sim::SimConfig config = ms::sim::SwarmConfig(ms::sim::DefaultCampaignConfig(), seed);
       const ms::sim::SimReport report = ms::sim::RunSimulation(config);
       if (!report.ok()) {
         state.SkipWithError(("seed " + std::to_string(seed) + " failed: " + report.violations.front().detail).c_str());

@@ -76,7 +76,8 @@ rc::Gen<SpecOp> GenOp(const GenLimits& limits) {
                    limits.hostile_artifacts
                        ? rc::gen::map(Range(0, 4 * kArtifacts),
                                       [](int x) { return x < 3 * kArtifacts ? 0 : x - 3 * kArtifacts + 1; })
-                       : rc::gen::just(0)));
+                       : rc::gen::just(0)),
+      rc::gen::set(&SpecOp::other, limits.conflicts ? Weighted<int>({{4, 0}, {1, 1}, {1, 2}}) : rc::gen::just(0)));
 }
 
 // An explicit fault lands on whatever call has that index, so its code must

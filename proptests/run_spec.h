@@ -48,6 +48,9 @@ struct SpecOp {
   // class k - 1 (modulo the class count; sim/registry/hostile_models.h)
   // instead of a pool reference.
   int artifact = 0;
+  // Whose slot: 0 the op's own actor's; k > 0 the same slot of actor
+  // (a + k) mod actors: calls of several clients on one slot (I7).
+  int other = 0;
   bool operator==(const SpecOp&) const = default;
 };
 

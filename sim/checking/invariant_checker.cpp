@@ -378,6 +378,19 @@ Footprint InvariantChecker::CheckQuiescent(uint64_t step) {
     if (entries.count(r) == 0) AddViolation("I3 footprint", step, "referenced digest " + r + " has no entry");
   }
   CheckOrphans(step);
+  // A volume's (or mount's) lock file goes with it, or at the sweep.
+  for (const std::string& name : fs_->ListDir(root_ + "/locks")) {
+    const size_t plus = name.find('+');
+    const std::string base = name.size() > 5 ? name.substr(0, name.size() - 5) : name;
+    const std::string tree = plus == std::string::npos
+                                 ? root_ + "/volumes/" + base
+                                 : root_ + "/volumes/" + base.substr(0, plus) + "/models/" + base.substr(plus + 1);
+    if (!fs_->Exists(tree)) {
+      AddViolation("I3 footprint", step, "lock file left at quiescence: " + root_ + "/locks/" + name +
+                                             " guards " + tree + ", which is gone");
+      break;
+    }
+  }
   CheckOutside(step, "at quiescence");
   // Bytes on disk: store payloads and full volumes, each inode once.
   std::set<uint64_t> seen;

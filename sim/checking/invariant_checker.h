@@ -20,8 +20,10 @@
 //   I7 results             a record recorded succeeded on a hostile
 //                          artifact (DESIGN §8), at every step
 // I3 also wants no entry of a hostile digest after the final sweep.
-// I4 progress and I6 determinism are judged per run by the simulator, and
-// so is I7 for the result each hostile pull returns.
+// I4 progress and I6 determinism are judged per run by the simulator; I7
+// results (the answers of calls) by the result oracle (result_oracle.h)
+// and, for the hostile registry's artifacts, by the simulator's oracle of
+// each hostile pull (sim/workload/clients.cpp).
 #pragma once
 
 #include <cstdint>

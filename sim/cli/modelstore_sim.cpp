@@ -34,6 +34,7 @@ struct CampaignFlags {
   bool quiet = false;
   bool no_progress = false;
   bool stop_on_failure = false;
+  int swarm = -1;  // -1: on, unless --config gives the workload
 };
 
 std::string Quote(const std::string& s) {
@@ -51,7 +52,10 @@ std::string RunFlags(const SimConfig& c) {
       << " --gc-rounds " << c.gc_rounds << " --tag-moves " << c.tag_moves << " --client-lanes " << c.client_lanes;
   out << " --metadata-durable " << (c.metadata_durable ? 1 : 0) << " --tag-moves-spread "
       << (c.tag_moves_spread ? 1 : 0);
-  out << " --overlap-release " << (c.overlap_release ? 1 : 0);
+  out << " --overlap-release " << (c.overlap_release ? 1 : 0) << " --shared-slots " << c.shared_slots
+      << " --fault-kinds " << ms::sim::KindSetText(ms::sim::KindSet::kFaults, c.fault_kinds) << " --crash-kinds "
+      << ms::sim::KindSetText(ms::sim::KindSet::kCrashes, c.crash_kinds) << " --op-kinds "
+      << ms::sim::KindSetText(ms::sim::KindSet::kOps, c.op_kinds) << " --swarm 0";
   out << " --hostile " << c.hostile_rate;
   if (!c.hostile_classes.empty()) {
     out << " --hostile-classes ";
@@ -95,10 +99,12 @@ struct Totals {
   uint64_t seeds = 0, failed = 0, steps = 0, crashes = 0, fs_faults = 0, registry_faults = 0;
   uint64_t fetches = 0, unique_fetched = 0, disk_bytes = 0, referenced_bytes = 0, content_bytes = 0;
   int64_t virtual_ms = 0;
+  uint64_t results_calls = 0, results_histories = 0, results_inconclusive = 0;
   std::map<std::string, uint64_t> ops, op_errors;
   std::map<std::string, uint64_t> violated;  // invariant -> seeds
   std::map<std::string, ms::sim::HostileTally> hostile;  // class -> pulls
   bool determinism_checked = false;
+  bool swarm = false;
 };
 
 void Accumulate(Totals* t, const SimReport& r) {
@@ -124,6 +130,9 @@ void Accumulate(Totals* t, const SimReport& r) {
     sum.excused += n.excused;
     sum.accepted += n.accepted;
   }
+  t->results_calls += r.results.calls;
+  t->results_histories += r.results.histories;
+  t->results_inconclusive += r.results.inconclusive;
   if (!r.ok()) ++t->failed;
   std::set<std::string> seen;
   for (const auto& v : r.violations) {
@@ -137,8 +146,9 @@ void PrintReport(const Totals& t, const SimConfig& c, double wall_s, const std::
   std::printf("  seeds          %s: %llu run, %llu ok, %llu failed\n", seeds_text.c_str(),
               static_cast<unsigned long long>(t.seeds), static_cast<unsigned long long>(t.seeds - t.failed),
               static_cast<unsigned long long>(t.failed));
-  std::printf("  workload       strategy %s, %d processes, %d actors x %d ops, faults %g, crashes %g\n",
-              c.strategy.c_str(), c.processes, c.actors, c.ops, c.fault_rate, c.crash_rate);
+  std::printf("  workload       strategy %s, %d processes, %d actors x %d ops, faults %g, crashes %g, shared slots %g%s\n",
+              c.strategy.c_str(), c.processes, c.actors, c.ops, c.fault_rate, c.crash_rate, c.shared_slots,
+              t.swarm ? "; swarm: each seed a random subset around these" : "");
   std::printf("  steps          %llu (%.0f per seed), %.1f virtual s\n",
               static_cast<unsigned long long>(t.steps), per(static_cast<double>(t.steps), static_cast<double>(t.seeds)),
               static_cast<double>(t.virtual_ms) / 1000.0);
@@ -206,6 +216,9 @@ void PrintReport(const Totals& t, const SimConfig& c, double wall_s, const std::
     if (!line.empty()) std::printf("    %s\n", line.c_str());
     if (!t.hostile.empty()) std::printf("    (per class: pulls served / refused naming the input; config-missing is whole and must pull)\n");
   }
+  std::printf("  results        %llu call answers judged in %llu slot histories, %llu inconclusive (I7)\n",
+              static_cast<unsigned long long>(t.results_calls), static_cast<unsigned long long>(t.results_histories),
+              static_cast<unsigned long long>(t.results_inconclusive));
   for (const char* name : ms::sim::kInvariantNames) {
     auto it = t.violated.find(name);
     const bool is_i6 = std::string_view(name) == "I6 determinism";
@@ -258,11 +271,13 @@ int RunCampaign(SimConfig base, const CampaignFlags& f) {
   const bool tty = !f.no_progress && ::isatty(2) && seeds.size() > 1;
   Totals totals;
   totals.determinism_checked = f.check_determinism;
+  totals.swarm = f.swarm == 1;
   int printed_failures = 0;
   const auto start = std::chrono::steady_clock::now();
   for (size_t i = 0; i < seeds.size(); ++i) {
     SimConfig config = base;
     config.seed = seeds[i];
+    if (f.swarm == 1) config = ms::sim::SwarmConfig(base, seeds[i]);
     SimReport r = ms::sim::RunSimulation(config);
     if (f.check_determinism) {
       const SimReport again = ms::sim::RunSimulation(config);
@@ -391,6 +406,22 @@ int main(int argc, char** argv) {
                   "1: with --client-lanes > 1, a release (a static unpublish) may start over calls in flight "
                   "into its volume; 0: it waits for them")
       ->capture_default_str();
+  run->add_option("--shared-slots", config.shared_slots,
+                  "probability that a client's call addresses another client's slot (conflicting calls); 0: none")
+      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  std::string fault_kinds = ms::sim::KindSetText(ms::sim::KindSet::kFaults, config.fault_kinds);
+  std::string crash_kinds = ms::sim::KindSetText(ms::sim::KindSet::kCrashes, config.crash_kinds);
+  std::string op_kinds = ms::sim::KindSetText(ms::sim::KindSet::kOps, config.op_kinds);
+  run->add_option("--fault-kinds", fault_kinds, "faults --faults injects, a comma list of: " +
+                  ms::sim::KindSetNames(ms::sim::KindSet::kFaults) + " (or none)")->capture_default_str();
+  run->add_option("--crash-kinds", crash_kinds, "crashes --crashes makes: node (power loss), process, or both")
+      ->capture_default_str();
+  run->add_option("--op-kinds", op_kinds, "CSI calls the scripts draw, a comma list of: " +
+                  ms::sim::KindSetNames(ms::sim::KindSet::kOps) + " (pulls are always drawn)")->capture_default_str();
+  run->add_option("--swarm", f.swarm,
+                  "1: each seed runs a random subset of the features around these flags (swarm testing; the "
+                  "default without --config); 0: every seed runs exactly these flags")
+      ->check(CLI::Range(0, 1));
   run->add_option("--link-max", config.link_max,
                   "hard links per file beyond which link fails with EMLINK, every time; 0: none (DESIGN 2.7)")
       ->capture_default_str();
@@ -434,6 +465,19 @@ int main(int argc, char** argv) {
     }
     config.hostile_classes = parsed->hostile_classes;
   }
+  const std::pair<const char*, std::pair<ms::sim::KindSet, std::pair<std::string*, uint32_t*>>> kind_flags[] = {
+      {"--fault-kinds", {ms::sim::KindSet::kFaults, {&fault_kinds, &config.fault_kinds}}},
+      {"--crash-kinds", {ms::sim::KindSet::kCrashes, {&crash_kinds, &config.crash_kinds}}},
+      {"--op-kinds", {ms::sim::KindSet::kOps, {&op_kinds, &config.op_kinds}}}};
+  for (const auto& [flag, what] : kind_flags) {
+    auto mask = ms::sim::ParseKindSet(what.first, *what.second.first);
+    if (!mask.ok()) {
+      std::cerr << "error: " << flag << ": " << mask.status().message() << "\n";
+      return 2;
+    }
+    *what.second.second = *mask;
+  }
+  if (f.swarm < 0) f.swarm = config_path.empty() ? 1 : 0;
   if (!config_path.empty()) {
     std::ifstream in(config_path, std::ios::binary);
     std::stringstream buf;

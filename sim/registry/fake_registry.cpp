@@ -93,7 +93,7 @@ Status FakeRegistry::InjectLocked(Op op, std::string_view what, Draw& draw) {
     const Code code = queue.front().first;
     if (--queue.front().second == 0) queue.pop_front();
     ++faults_.fail_next;
-    if (fault_observer_) fault_observer_(op);
+    if (fault_observer_) fault_observer_();
     return Status(code, "injected fault (FailNext) at " + std::string(OpName(op)) + " " +
                             std::string(what));
   }
@@ -101,7 +101,7 @@ Status FakeRegistry::InjectLocked(Op op, std::string_view what, Draw& draw) {
   const double u = UnitInterval(NextRandomLocked());
   if (u < transient_rate_) {
     ++faults_.transient;
-    if (fault_observer_) fault_observer_(op);
+    if (fault_observer_) fault_observer_();
     return Status(Code::kUnavailable, "injected transient fault at " + std::string(OpName(op)) +
                                           " " + std::string(what));
   }
@@ -113,16 +113,16 @@ Status FakeRegistry::InjectLocked(Op op, std::string_view what, Draw& draw) {
   return Status::Ok();
 }
 
-void FakeRegistry::DamageLocked(Op op, Draw draw, std::string& bytes) {
+void FakeRegistry::DamageLocked(Draw draw, std::string& bytes) {
   if (draw == Draw::kCorrupt) {
     const uint64_t r = NextRandomLocked();
     FlipByte(bytes, bytes.empty() ? 0 : static_cast<size_t>(r % bytes.size()));
     ++faults_.corrupt;
-    if (fault_observer_) fault_observer_(op);
+    if (fault_observer_) fault_observer_();
   } else if (draw == Draw::kTruncate && !bytes.empty()) {
     bytes.resize(static_cast<size_t>(NextRandomLocked() % bytes.size()));
     ++faults_.truncate;
-    if (fault_observer_) fault_observer_(op);
+    if (fault_observer_) fault_observer_();
   }
 }
 
@@ -168,7 +168,7 @@ Result<std::string> FakeRegistry::FetchLocked(Op op, const Reference& reference,
   const auto it = stored.find(digest);
   if (it == stored.end()) return NotFound(std::string(OpName(op)) + " " + what + ": not found");
   std::string bytes = it->second;
-  DamageLocked(op, draw, bytes);
+  DamageLocked(draw, bytes);
   ++(op == Op::kBlob ? blob_fetches_ : manifest_fetches_)[digest];
   return bytes;
 }
@@ -290,6 +290,11 @@ Status FakeRegistry::LoadLayout(const std::string& dir, const std::string& repos
   return Status::Ok();
 }
 
+void FakeRegistry::SetFaultObserver(std::function<void()> observer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fault_observer_ = std::move(observer);
+}
+
 void FakeRegistry::FailNext(Op op, Code code, int count) {
   if (code == Code::kOk) Die("FailNext with Code::kOk");
   if (count < 0 || count > kFailNextMaxCount) Die("FailNext count out of [0, 1000000]");
@@ -352,11 +357,6 @@ Status FakeRegistry::SetRandomFaults(uint64_t seed, double transient_rate, doubl
 void FakeRegistry::ClearRandomFaults() {
   std::lock_guard lock(mu_);
   random_faults_ = false;
-}
-
-void FakeRegistry::SetFaultObserver(std::function<void(Op)> observer) {
-  std::lock_guard lock(mu_);
-  fault_observer_ = std::move(observer);
 }
 
 void FakeRegistry::set_latency_ms(int64_t latency_ms) {

@@ -104,11 +104,10 @@ class FakeRegistry final : public Registry {
   Status SetRandomFaults(uint64_t seed, double transient_rate, double corrupt_rate,
                          double truncate_rate);
   void ClearRandomFaults();
-  // Called (in the calling fiber, under the registry's lock: it must not
-  // call the registry) at every fault injected into a call, FailNext and
-  // random ones alike, corrupt and truncate draws included; so a simulator
-  // can tell which actor's call a fault hit. Empty: none.
-  void SetFaultObserver(std::function<void(Op)> observer);
+  // Called (under the registry's lock, so it must not call back) each time a
+  // fault is injected, in the calling actor's turn: the simulator charges
+  // the fault to the call that met it. Empty: none.
+  void SetFaultObserver(std::function<void()> observer);
 
   // Each call sleeps this long on the executor's virtual clock (ignored
   // without an executor: there is no clock to sleep on). Must be >= 0.
@@ -141,7 +140,7 @@ class FakeRegistry final : public Registry {
   // Under mu_: counts the call, then any FailNext or random fault.
   Status InjectLocked(Op op, std::string_view what, Draw& draw);
   // Under mu_: applies a corrupt/truncate draw to bytes being served.
-  void DamageLocked(Op op, Draw draw, std::string& bytes);
+  void DamageLocked(Draw draw, std::string& bytes);
   Result<std::string> FetchLocked(Op op, const Reference& reference, const Digest& digest,
                                   std::map<Digest, std::string> Repository::*table);
   uint64_t NextRandomLocked();
@@ -160,7 +159,7 @@ class FakeRegistry final : public Registry {
   std::map<Digest, uint64_t> blob_fetches_;
   std::map<Op, uint64_t> calls_;
   FaultCounts faults_;
-  std::function<void(Op)> fault_observer_;
+  std::function<void()> fault_observer_;
 };
 
 }  // namespace ms::sim

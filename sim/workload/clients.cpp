@@ -108,24 +108,41 @@ Status World::Execute(VolumeManager* manager, const ClientOp& op, const std::str
   const std::string name(OpKindName(op.kind));
   ++report_.ops[name];
   const uint64_t call_on_volume = ++calls_on_volume_[op.volume];
+  const ActorId actor = sched_->CurrentActor();
+  const bool pull = op.kind == OpKind::kPull || op.kind == OpKind::kPullPartial;
+  const SlotCallKind kind = pull ? SlotCallKind::kPublish
+                                 : op.kind == OpKind::kStatus ? SlotCallKind::kStatus : SlotCallKind::kUnpublish;
+  const std::string label = who + " " + name + " " + SlotKey(op.volume, op.mount) +
+                            (op.reference.empty() ? "" : " " + op.reference);
+  const uint64_t faults_at_start = faults_by_actor_[actor];
+  // Input the service must refuse with InvalidArgument, whatever it holds.
+  CallFlags flags;
+  // (A release takes the volume only: a mount in its script is not input.)
+  flags.invalid = !ValidateVolumeName(op.volume, "volume").ok() ||
+                  (!op.mount.empty() && op.kind != OpKind::kRelease && !ValidateVolumeName(op.mount, "mount").ok()) ||
+                  (pull && !Reference::Parse(op.reference).ok());
   Status st;
+  CallAnswer answer;
   switch (op.kind) {
     case OpKind::kPull:
     case OpKind::kPullPartial: {
       PullRequest req{op.volume, op.mount, op.reference, op.kind == OpKind::kPullPartial, {}, 0};
-      const uint64_t faults_before = explicit_faults_by_actor_[sched_->CurrentActor()];
+      const uint64_t faults_before = explicit_faults_by_actor_[actor];
       const HostileArtifact* hostile = HostileOf(op);
-      const uint64_t all_faults_before = hostile != nullptr ? faults_by_actor_[sched_->CurrentActor()] : 0;
       const bool judged = config_.fault_rate == 0;
       const bool unfinished_before = (judged || hostile != nullptr) && !RecordSucceeded(op) && !ModelFileLeft(op).empty();
+      flags.hostile = hostile != nullptr && hostile->must_refuse;
+      running_call_[actor] =
+          calls_.Issue(kind, SlotsOfCall(op), op.reference, op.kind == OpKind::kPullPartial, label, flags);
       auto r = manager->PullModel(req);
       st = r.status();
+      if (r.ok()) answer.status = r->status;
       if (hostile != nullptr) {
-        JudgeHostilePull(op, *hostile, st, faults_by_actor_[sched_->CurrentActor()] != all_faults_before,
+        JudgeHostilePull(op, *hostile, st, faults_by_actor_[actor] != faults_at_start,
                          calls_on_volume_[op.volume] != call_on_volume, unfinished_before);
       }
       // A second explicit fault in one call may have hit its cleanup.
-      const bool cleanup_hit = explicit_faults_by_actor_[sched_->CurrentActor()] - faults_before > 1;
+      const bool cleanup_hit = explicit_faults_by_actor_[actor] - faults_before > 1;
       // DESIGN §5: a failed call leaves nothing half-done. Judged only when
       // no fault may have hit the cleanup itself (no random faults, at most
       // one explicit fault in the call; the link limit hits links, which a
@@ -142,21 +159,43 @@ Status World::Execute(VolumeManager* manager, const ClientOp& op, const std::str
       break;
     }
     case OpKind::kDelete:
+      running_call_[actor] = calls_.Issue(kind, SlotsOfCall(op), "", false, label, flags);
       st = manager->DeleteModel(op.volume, op.mount);
       break;
     case OpKind::kRelease:
+      running_call_[actor] = calls_.Issue(kind, SlotsOfCall(op), "", false, label, flags);
       st = manager->ReleaseVolume(op.volume);
       break;
     case OpKind::kStatus: {
+      running_call_[actor] = calls_.Issue(kind, SlotsOfCall(op), "", false, label, flags);
       auto r = manager->GetStatus(op.volume, op.mount);
+      if (r.ok()) answer.status = *r;
+      // Not found is the status of a slot without a record, not an error.
       st = r.code() == Code::kNotFound ? Status::Ok() : r.status();
+      answer.code = r.code();
+      answer.message = r.status().message();
       break;
     }
   }
+  if (op.kind != OpKind::kStatus) {
+    answer.code = st.code();
+    answer.message = st.message();
+  }
+  calls_.Return(running_call_[actor], std::move(answer), faults_by_actor_[actor] != faults_at_start, sched_->steps());
+  running_call_.erase(actor);
   if (!st.ok()) ++report_.op_errors[name + ": " + std::string(CodeName(st.code()))];
-  Note(who + " " + name + " " + SlotKey(op.volume, op.mount) +
-       (op.reference.empty() ? "" : " " + op.reference) + " -> " + st.ToString().substr(0, 160));
+  Note(label + " -> " + st.ToString().substr(0, 160));
   return st;
+}
+
+std::vector<std::string> World::SlotsOfCall(const ClientOp& op) const {
+  if (!IsVolumeWide(op)) return {SlotKey(op.volume, op.mount)};
+  std::vector<std::string> slots;
+  for (const auto& [record, slot] : slot_of_record_) {
+    if (slot == op.volume || slot.rfind(op.volume + "/", 0) == 0) slots.push_back(slot);
+  }
+  if (slots.empty()) slots.push_back(op.volume);  // a volume no client owns (invalid input)
+  return slots;
 }
 
 void World::SpawnClient(size_t index) {

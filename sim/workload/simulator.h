@@ -43,6 +43,13 @@ struct SimReport {
   std::map<std::string, uint64_t> manifest_fetches;  // digest -> fetches
   std::map<std::string, HostileTally> hostile;       // by class name
   Footprint footprint;
+  // I7: what the result oracle judged.
+  struct Results {
+    uint64_t calls = 0;         // calls judged, once per slot they address
+    uint64_t histories = 0;     // slot histories (a slot between power losses)
+    uint64_t inconclusive = 0;  // histories whose search hit its bound
+    uint64_t search_nodes = 0;
+  } results;
   std::vector<Violation> violations;
   std::vector<std::string> history;  // the operations leading to the first violation
   std::string trace_file;            // config + schedule: what `replay` reads

@@ -1,14 +1,13 @@
-# The simulator: workload, actors, the world, the invariant checker; and its CLI.
+# The simulator: workload, actors, the world; and its CLI.
 add_library(ms_simulator
   ${CMAKE_CURRENT_LIST_DIR}/workload.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/../checking/invariant_checker.cpp
   ${CMAKE_CURRENT_LIST_DIR}/world.cpp
   ${CMAKE_CURRENT_LIST_DIR}/drivers.cpp
   ${CMAKE_CURRENT_LIST_DIR}/clients.cpp
   ${CMAKE_CURRENT_LIST_DIR}/mishaps.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kubelet.cpp
   ${CMAKE_CURRENT_LIST_DIR}/simulator.cpp)
-target_link_libraries(ms_simulator PUBLIC ms_core ms_sim_fs ms_sim_runtime ms_fake_registry PRIVATE ms_warnings)
+target_link_libraries(ms_simulator PUBLIC ms_core ms_sim_fs ms_sim_runtime ms_fake_registry ms_sim_checking PRIVATE ms_warnings)
 
 add_executable(modelstore-sim ${CMAKE_CURRENT_LIST_DIR}/../cli/modelstore_sim.cpp)
 target_link_libraries(modelstore-sim PRIVATE ms_simulator CLI11::CLI11 ms_warnings)

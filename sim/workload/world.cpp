@@ -26,8 +26,8 @@ Result<std::string> FetchWatch::FetchManifest(const CancelToken& t, const Refere
 }
 
 void World::Note(std::string line) {
-  history_.push_back("step " + std::to_string(sched_->steps()) + " " + std::move(line));
-  if (history_.size() > kHistoryMax) history_.pop_front();
+  if (history_.size() == kNotesMax) history_.pop_front();
+  history_.emplace_back(sched_->steps(), "step " + std::to_string(sched_->steps()) + " " + std::move(line));
 }
 
 void World::OnManifestFetch(const Digest& digest) {
@@ -100,7 +100,10 @@ Status World::Setup() {
   std::vector<std::string> records;
   if (!config_.scripts.empty()) config_.actors = static_cast<int>(config_.scripts.size());
   for (int i = 0; i < config_.actors; ++i) {
-    for (const auto& [volume, mount] : SlotsOf(i)) records.push_back(RecordDir(volume, mount));
+    for (const auto& [volume, mount] : SlotsOf(i)) {
+      records.push_back(RecordDir(volume, mount));
+      slot_of_record_[records.back()] = SlotKey(volume, mount);
+    }
   }
   record_dirs_ = records;
   checker_ = std::make_unique<InvariantChecker>(fs_.get(), kRoot, records);
@@ -131,17 +134,32 @@ Status World::Setup() {
     return Status(it->second, std::string(call.name) + " " + std::string(call.path) +
                                   ": injected fault at call " + std::to_string(call.index));
   });
-  // Which actor's call each fault hit: the hostile pull's oracle excuses
-  // a refusal that a fault got to first.
-  fs_->SetFaultObserver([this](FsOp, Code) { ++faults_by_actor_[sched_->CurrentActor()]; });
-  registry_->SetFaultObserver([this](FakeRegistry::Op) { ++faults_by_actor_[sched_->CurrentActor()]; });
+  // Every injected fault is charged to the call that met it (I7 excuses
+  // that call's error, and no other's).
+  fs_->SetFaultObserver([this](Code) { ++faults_by_actor_[sched_->CurrentActor()]; });
+  registry_->SetFaultObserver([this] { ++faults_by_actor_[sched_->CurrentActor()]; });
+  for (const auto& [repo, tag, index] : pool_.tags) {
+    calls_.Named(repo + ":" + tag, pool_.models[index].second.manifest_digest.ToString());
+  }
   if (config_.fault_rate > 0) {
     FaultPlan plan;
     plan.seed = config_.seed ^ 0x6661756c74ULL;
     plan.rate = config_.fault_rate;
+    // Only the filesystem codes of the configuration's fault kinds.
+    uint32_t codes = 0;
+    const std::pair<uint32_t, Code> kinds[] = {{kFaultEnospc, Code::kNoSpace}, {kFaultEio, Code::kIo},
+                                               {kFaultExdev, Code::kCrossDevice}, {kFaultEmlink, Code::kTooManyLinks},
+                                               {kFaultEacces, Code::kPermission}};
+    for (const auto& [kind, code] : kinds) {
+      if ((config_.fault_kinds & kind) != 0) codes |= CodeBit(code);
+    }
+    for (uint32_t& allowed : plan.allowed_codes) allowed &= codes;
     fs_->SetFaultPlan(plan);
-    MS_RETURN_IF_ERROR(registry_->SetRandomFaults(config_.seed ^ 0x726567ULL, config_.fault_rate,
-                                                  config_.fault_rate / 2, config_.fault_rate / 2));
+    auto rate_of = [this](uint32_t kind, double rate) { return (config_.fault_kinds & kind) != 0 ? rate : 0.0; };
+    MS_RETURN_IF_ERROR(registry_->SetRandomFaults(config_.seed ^ 0x726567ULL,
+                                                  rate_of(kFaultUnavailable, config_.fault_rate),
+                                                  rate_of(kFaultCorruptBlob, config_.fault_rate / 2),
+                                                  rate_of(kFaultTruncatedBlob, config_.fault_rate / 2)));
   }
   current_.assign(static_cast<size_t>(config_.processes), nullptr);
   gc_rounds_left_.assign(static_cast<size_t>(config_.processes), config_.gc_rounds);
@@ -174,6 +192,7 @@ void World::SetUpHostile() {
   for (HostileClass cls : classes) {
     HostileArtifact artifact = MakeHostileArtifact(cls, config_.seed);
     PushHostile(artifact, registry_.get());
+    calls_.Named(artifact.reference, artifact.manifest_digest.ToString());
     if (artifact.must_refuse) {
       checker_->AddHostile(artifact.manifest_digest.ToString(), artifact.class_name + " (" + artifact.reference + ")");
     } else {
@@ -191,6 +210,47 @@ const HostileArtifact* World::HostileOf(const ClientOp& op) const {
   if (hostile_.empty() || (op.kind != OpKind::kPull && op.kind != OpKind::kPullPartial)) return nullptr;
   const auto it = hostile_.find(op.reference);
   return it == hostile_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> World::HistoryUpTo(uint64_t step) const {
+  auto end = history_.begin();
+  while (end != history_.end() && end->first <= step) ++end;
+  auto begin = end - std::min<std::ptrdiff_t>(end - history_.begin(), kHistoryMax);
+  std::vector<std::string> out;
+  for (auto it = begin; it != end; ++it) out.push_back(it->second);
+  return out;
+}
+
+std::string World::SlotOfRecord(const std::string& record_dir) const {
+  const auto it = slot_of_record_.find(record_dir);
+  return it == slot_of_record_.end() ? "" : it->second;
+}
+
+void World::LogPowerLoss() {
+  std::map<std::string, SlotRecord> records;
+  for (const auto& [dir, slot] : slot_of_record_) {
+    const std::string path = dir + "/status.json";
+    records[slot] = RecordFromBytes(fs_->RegularFileBytes(path), path);
+  }
+  calls_.PowerLoss(records);
+}
+
+void World::CheckResults() {
+  OracleOptions options;
+  options.link_limit = config_.link_max > 0;
+  const SlotVerdict* first = nullptr;
+  std::vector<SlotVerdict> verdicts;
+  for (const SlotHistory& h : calls_.Histories()) {
+    verdicts.push_back(CheckSlotHistory(h, options));
+    ++report_.results.histories;
+    report_.results.calls += h.calls.size();
+    report_.results.search_nodes += verdicts.back().nodes;
+    if (verdicts.back().kind == SlotVerdict::Kind::kInconclusive) ++report_.results.inconclusive;
+  }
+  for (const SlotVerdict& v : verdicts) {
+    if (v.kind == SlotVerdict::Kind::kUnexplained && (first == nullptr || v.step < first->step)) first = &v;
+  }
+  if (first != nullptr) checker_->AddViolation(kResultsInvariant, first->step, first->detail);
 }
 
 void World::WaitForOps(uint64_t target, std::string_view what) {
@@ -225,9 +285,23 @@ bool World::AllDone() const {
 void World::Crash(bool force_node, int kill_process) {
   ++report_.crashes;
   // kill_process >= 0: an explicit process crash (kill_at), never a node's.
-  const bool node = kill_process < 0 && (force_node || config_.processes == 1 || crash_rng_.Below(2) == 0);
+  // A drawn crash is of a kind the configuration allows (both: a coin).
+  bool node = kill_process < 0 && force_node;
+  if (kill_process < 0 && !force_node) {
+    if (config_.crash_kinds == kAllCrashKinds) {
+      node = config_.processes == 1 || crash_rng_.Below(2) == 0;
+    } else {
+      node = (config_.crash_kinds & kCrashNode) != 0;
+    }
+  }
   auto forget_ops_of = [this](int process) {
     std::erase_if(running_op_, [&](const auto& kv) { return sched_->ActorProcess(kv.first) == process; });
+    // Their answers never come: each may or may not have taken effect.
+    std::erase_if(running_call_, [&](const auto& kv) {
+      if (sched_->ActorProcess(kv.first) != process) return false;
+      calls_.Cut(kv.second, sched_->steps());
+      return true;
+    });
     // Calls cut short are issued again by the respawned lanes.
     for (Client& c : clients_) {
       if (c.process != process) continue;
@@ -242,6 +316,7 @@ void World::Crash(bool force_node, int kill_process) {
       forget_ops_of(p);
     }
     fs_->Crash();
+    LogPowerLoss();
     Note("CRASH node: every driver killed, unsynced state lost");
     for (int p = 0; p < config_.processes; ++p) SpawnDriverActors(p);
   } else {
@@ -271,7 +346,7 @@ SimReport World::Run() {
   if (corruptions_left_ > 0) SpawnCorruptor();
   sched_->Spawn("kubelet", kKubeletProcess, [this] { Finale(); });
   const uint64_t crash_threshold =
-      static_cast<uint64_t>(config_.crash_rate * static_cast<double>(uint64_t{1} << 32));
+      config_.crash_kinds == 0 ? 0 : static_cast<uint64_t>(config_.crash_rate * static_cast<double>(uint64_t{1} << 32));
   size_t violations_seen = 0;
   std::vector<uint64_t> crash_steps = config_.crash_steps;
   std::sort(crash_steps.begin(), crash_steps.end());
@@ -279,7 +354,7 @@ SimReport World::Run() {
     checker_->AfterStep(step);
     if (checker_->violations().size() != violations_seen) {
       if (violations_seen == 0) {
-        report_.history.assign(history_.begin(), history_.end());
+        report_.history = HistoryUpTo(step);
         for (const auto& [actor, op] : running_op_) {
           report_.history.push_back("in flight: " + std::string(sched_->ActorName(actor)) + " " +
                                     std::string(OpKindName(op->kind)) + " " + SlotKey(op->volume, op->mount) +
@@ -308,6 +383,7 @@ SimReport World::Run() {
   report_.virtual_ms = run.end_ms;
   if (run.ok() && finished_) {
     report_.footprint = checker_->CheckQuiescent(run.steps);
+    CheckResults();
   } else if (run.outcome == Outcome::kReplayDiverged) {
     checker_->AddViolation("I6 determinism", run.steps, "replay diverged: " + run.message);
   } else {
@@ -316,7 +392,10 @@ SimReport World::Run() {
   }
   report_.violations = checker_->violations();
   if (!report_.violations.empty() && report_.history.empty()) {
-    report_.history.assign(history_.begin(), history_.end());
+    // Judged after the run (I7, I3 at quiescence): what led to its step.
+    uint64_t first_step = report_.violations.front().step;
+    for (const Violation& v : report_.violations) first_step = std::min(first_step, v.step);
+    report_.history = HistoryUpTo(first_step);
   }
   report_.state_hash = fs_->StateHash();
   report_.fs_faults = explicit_faults_;

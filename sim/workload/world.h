@@ -22,6 +22,7 @@
 #include "core/volume_manager.h"
 #include "core/volume_status.h"
 #include "sim/checking/invariant_checker.h"
+#include "sim/checking/result_oracle.h"
 #include "sim/common/prng.h"
 #include "sim/filesystem/sim_filesystem.h"
 #include "sim/registry/fake_registry.h"
@@ -41,7 +42,8 @@ inline constexpr uint64_t kTenantStream = 0x74656e616e74ULL;     // "tenant"
 inline constexpr uint64_t kCorruptorStream = 0x636f7272ULL;      // "corr"
 inline constexpr uint64_t kCrashStream = 0x6372617368ULL;
 inline constexpr uint64_t kGcStream = 0x6763ULL;
-inline constexpr size_t kHistoryMax = 24;
+inline constexpr size_t kHistoryMax = 24;   // notes a failure report shows
+inline constexpr size_t kNotesMax = 100'000;  // notes a run keeps (a bound)
 inline constexpr int64_t kStagingGraceMs = 60'000;
 
 
@@ -130,7 +132,16 @@ class World {
   std::optional<VolumeStatus> ReadRecord(const std::string& record);
   void SpawnGc(int process);
   void SpawnRegistryMutator();
+  // Runs one CSI call and logs it for the result oracle (I7).
   Status Execute(VolumeManager* manager, const ClientOp& op, const std::string& who);
+  // The slots a call addresses: its own, or every slot of its volume.
+  std::vector<std::string> SlotsOfCall(const ClientOp& op) const;
+  // The slot whose record lives in record_dir ("" if none).
+  std::string SlotOfRecord(const std::string& record_dir) const;
+  // A power loss: the oracle starts every slot over from its record.
+  void LogPowerLoss();
+  // I7 over the whole run's call log.
+  void CheckResults();
   // The hostile registry (DESIGN §8): the artifacts the scripts address,
   // pushed, and their digests told to the checker.
   void SetUpHostile();
@@ -155,6 +166,8 @@ class World {
   void Crash(bool force_node = false, int kill_process = -1);
   void Finale();
   void Note(std::string line);
+  // The last kHistoryMax notes at or before step.
+  std::vector<std::string> HistoryUpTo(uint64_t step) const;
   bool AllDone() const;
 
   SimConfig config_;
@@ -180,9 +193,13 @@ class World {
   std::map<ActorId, const ClientOp*> running_op_;
   // Explicit faults (fault_at) injected into each actor's calls so far.
   std::map<ActorId, uint64_t> explicit_faults_by_actor_;
-  // Faults of every kind (explicit, filesystem plan, registry) injected
-  // into each actor's calls so far.
+  // Faults of every kind (filesystem plan, explicit, registry) injected
+  // into each actor's calls so far: a call they hit may answer an error.
   std::map<ActorId, uint64_t> faults_by_actor_;
+  // The call each actor has in flight, by its id in calls_.
+  std::map<ActorId, uint64_t> running_call_;
+  CallLog calls_;
+  std::map<std::string, std::string> slot_of_record_;  // record dir -> slot key
   std::map<std::string, HostileArtifact> hostile_;  // by reference
   std::map<std::string, uint64_t> calls_on_volume_;  // calls started per volume
   std::map<std::string, Desired> desired_;
@@ -191,7 +208,7 @@ class World {
   uint64_t explicit_faults_ = 0;
   bool finished_ = false;
   SimReport report_;
-  std::deque<std::string> history_;
+  std::deque<std::pair<uint64_t, std::string>> history_;  // (step, note)
 };
 
 }  // namespace ms::sim
