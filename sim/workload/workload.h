@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sim/registry/fake_registry.h"
+#include "sim/registry/hostile_models.h"
 #include "sim/registry/model_builder.h"
 
 namespace ms::sim {
@@ -138,6 +139,14 @@ struct SimConfig {
   uint32_t fault_kinds = kAllFaultKinds;
   uint32_t crash_kinds = kAllCrashKinds;
   uint32_t op_kinds = kAllOpKinds;
+  // The hostile registry (DESIGN §8): the fraction of generated pulls that
+  // address a hostile artifact (sim/registry/hostile_models.h) instead of
+  // their slot's reference, drawn from the enabled classes (class names;
+  // empty: every class). Explicit scripts name hostile references
+  // ("hostile/<class>:v1") themselves. Both keys appear in the trace only
+  // when set.
+  double hostile_rate = 0.0;
+  std::vector<std::string> hostile_classes;
 
   // Canonical text, one key=value per line (goes into trace files).
   std::string ToText() const;
@@ -180,6 +189,10 @@ void PushPool(const ModelPool& pool, FakeRegistry* registry);
 // mounts m0..m2. Ownership is exclusive, so each slot's desired state is
 // the last call its one actor issued.
 std::vector<std::pair<std::string, std::string>> SlotsOf(int index);
+
+// The hostile classes config enables (every class when it names none);
+// names that are no class are skipped (Parse refuses them).
+std::vector<HostileClass> EnabledHostileClasses(const SimConfig& config);
 
 std::vector<ClientOp> MakeScript(const SimConfig& config, const ModelPool& pool, int index);
 
