@@ -49,11 +49,7 @@ void World::JudgeHostilePull(const ClientOp& op, const HostileArtifact& artifact
       "hostile pull of " + op.reference + " (" + artifact.class_name + ") into " + SlotKey(op.volume, op.mount);
   if (st.ok()) {
     ++tally.accepted;
-    // A broken but whole artifact (config-missing) must pull; I1 judges
-    // what it holds.
-    if (artifact.must_refuse) {
-      checker_->AddViolation("I7 results", sched_->steps(), what + " succeeded: the store accepted what it must refuse");
-    }
+    checker_->AddViolation("I7 results", sched_->steps(), what + " succeeded: the store accepted what it must refuse");
     return;
   }
   // Refused before the artifact could matter (a conflict, a cancellation,
@@ -64,12 +60,6 @@ void World::JudgeHostilePull(const ClientOp& op, const HostileArtifact& artifact
   if (faulted || bad_names || st.code() == Code::kConflict || st.code() == Code::kCanceled ||
       st.code() == Code::kDeadlineExceeded) {
     ++tally.excused;
-    return;
-  }
-  if (!artifact.must_refuse) {
-    checker_->AddViolation("I7 results", sched_->steps(),
-                           what + " failed, but its payload is whole (the store never reads the config): " +
-                               st.ToString().substr(0, 400));
     return;
   }
   std::string unnamed;
@@ -131,7 +121,7 @@ Status World::Execute(VolumeManager* manager, const ClientOp& op, const std::str
       const HostileArtifact* hostile = HostileOf(op);
       const bool judged = config_.fault_rate == 0;
       const bool unfinished_before = (judged || hostile != nullptr) && !RecordSucceeded(op) && !ModelFileLeft(op).empty();
-      flags.hostile = hostile != nullptr && hostile->must_refuse;
+      flags.hostile = hostile != nullptr;
       running_call_[actor] =
           calls_.Issue(kind, SlotsOfCall(op), op.reference, op.kind == OpKind::kPullPartial, label, flags);
       auto r = manager->PullModel(req);
