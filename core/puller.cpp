@@ -35,10 +35,10 @@ class TreeWriter {
 
   Status EnsureDir(const std::string& rel, uint32_t mode) {
     if (symlinks_.count(rel) != 0) {
-      return Status(Code::kInvalidArgument, "path \"" + rel + "\" is a symlink, not a directory");
+      return Status(Code::kInvalidArgument, "path " + QuoteInput(rel) + " is a symlink, not a directory");
     }
     if (files_.count(rel) != 0) {
-      return Status(Code::kInvalidArgument, "path \"" + rel + "\" is a file, not a directory");
+      return Status(Code::kInvalidArgument, "path " + QuoteInput(rel) + " is a file, not a directory");
     }
     if (dirs_.count(rel) != 0) return Status::Ok();
     MS_RETURN_IF_ERROR(EnsureParents(rel));
@@ -81,14 +81,14 @@ class TreeWriter {
   // No two entries at one path, and nothing below a symlink or a file.
   Status Claim(const std::string& rel) {
     if (files_.count(rel) != 0 || symlinks_.count(rel) != 0 || dirs_.count(rel) != 0) {
-      return Status(Code::kInvalidArgument, "path \"" + rel + "\" is written by two entries");
+      return Status(Code::kInvalidArgument, "path " + QuoteInput(rel) + " is written by two entries");
     }
     for (size_t slash = rel.find('/'); slash != std::string::npos;
          slash = rel.find('/', slash + 1)) {
       const std::string prefix = rel.substr(0, slash);
       if (symlinks_.count(prefix) != 0 || files_.count(prefix) != 0) {
         return Status(Code::kInvalidArgument,
-                      "path \"" + rel + "\" lies below non-directory \"" + prefix + "\"");
+                      "path " + QuoteInput(rel) + " lies below non-directory " + QuoteInput(prefix));
       }
     }
     return Status::Ok();
@@ -101,6 +101,18 @@ class TreeWriter {
   std::set<std::string> files_;
   std::set<std::string> symlinks_;
 };
+
+// A blob against its descriptor: size first (cheap, and names the lie),
+// then digest.
+Status VerifyBlob(std::string_view blob, uint64_t size_bytes, const Digest& digest, const std::string& where) {
+  if (blob.size() != size_bytes) {
+    return Status(Code::kCorrupt, where + ": blob is " + std::to_string(blob.size()) + " bytes, descriptor says " +
+                                      std::to_string(size_bytes));
+  }
+  const Digest got = digest.SameAlgorithmOf(blob);
+  if (got != digest) return Status(Code::kCorrupt, where + ": blob content hashes to " + got.ToString());
+  return Status::Ok();
+}
 
 bool Skipped(const Layer& layer, const PullOptions& options) {
   if (options.exclude_weights && layer.is_weight) return true;
@@ -133,14 +145,24 @@ Status PullPayload(Filesystem* fs, Runtime* runtime, Registry* registry, const C
   }
   MS_ASSIGN_OR_RETURN(const ModelManifest manifest,
                       ParseModelManifest(*manifest_bytes, manifest_digest));
-
+  // The config is part of the artifact (model-spec clients read it): one
+  // the registry does not serve, or serves with other bytes, makes the
+  // artifact broken, whatever its layers. Verified, and nothing of it
+  // written.
+  {
+    const std::string where = "manifest " + manifest_digest.ToString() + ": config " + manifest.config_digest.ToString();
+    MS_RETURN_IF_ERROR(token.Check(runtime->NowMs()));
+    auto config = registry->FetchBlob(token, reference, manifest.config_digest);
+    if (!config.ok()) return config.status().Annotate(where);
+    MS_RETURN_IF_ERROR(VerifyBlob(*config, manifest.config_size_bytes, manifest.config_digest, where));
+  }
   TreeWriter writer(fs, dir, options.durable);
   const uint32_t file_mode = options.read_only ? 0444 : 0644;
   for (size_t i = 0; i < manifest.layers.size(); ++i) {
     const Layer& layer = manifest.layers[i];
     const std::string where = "manifest " + manifest_digest.ToString() + ": layer " +
-                              std::to_string(i) + " (" + layer.digest.ToString() + ", \"" +
-                              layer.filepath + "\")";
+                              std::to_string(i) + " (" + layer.digest.ToString() + ", " +
+                              QuoteInput(layer.filepath) + ")";
     if (Skipped(layer, options)) {
       ++stats->layers_skipped;
       continue;
@@ -148,15 +170,7 @@ Status PullPayload(Filesystem* fs, Runtime* runtime, Registry* registry, const C
     MS_RETURN_IF_ERROR(token.Check(runtime->NowMs()));
     auto blob = registry->FetchBlob(token, reference, layer.digest);
     if (!blob.ok()) return blob.status().Annotate(where);
-    if (blob->size() != layer.size_bytes) {
-      return Status(Code::kCorrupt, where + ": blob is " + std::to_string(blob->size()) +
-                                        " bytes, descriptor says " +
-                                        std::to_string(layer.size_bytes));
-    }
-    const Digest blob_digest = layer.digest.SameAlgorithmOf(*blob);
-    if (blob_digest != layer.digest) {
-      return Status(Code::kCorrupt, where + ": blob content hashes to " + blob_digest.ToString());
-    }
+    MS_RETURN_IF_ERROR(VerifyBlob(*blob, layer.size_bytes, layer.digest, where));
     MS_RETURN_IF_ERROR(token.Check(runtime->NowMs()));
     if (layer.format == LayerFormat::kRaw) {
       Status st = writer.WriteFile(layer.filepath, *blob, file_mode);

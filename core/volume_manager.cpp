@@ -358,7 +358,8 @@ Result<PullResult> VolumeManager::PullUnderVolumeLock(const PullRequest& request
     Status st = fs_->MakeDir(model_dir, kDirMode);
     if (st.ok()) {
       st = PullPayload(fs_, runtime_, registry_, *token, reference, *digest, model_dir,
-                       pull_options, nullptr);
+                       pull_options, nullptr)
+               .Annotate("pull " + QuoteInput(request.reference));
     }
     return finish(st);
   }
@@ -384,8 +385,11 @@ Result<PullResult> VolumeManager::PullUnderVolumeLock(const PullRequest& request
   Status st = store_.Materialize(
       key, model_dir, RecordRel(request.volume, request.mount_id),
       [&](const std::string& staging) {
+        // What the registry served is at fault, so the error names what
+        // was asked of it: the reference, then the digest and path.
         return PullPayload(fs_, runtime_, registry_, *token, reference, key, staging,
-                           pull_options, nullptr);
+                           pull_options, nullptr)
+            .Annotate("pull " + QuoteInput(request.reference));
       },
       *token);
   return finish(st);

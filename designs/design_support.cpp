@@ -44,27 +44,58 @@ Status PullInto(const CacheEnv& env, const Reference& reference, const Digest& m
   return PullPayload(env.fs, env.runtime, env.registry, token, reference, manifest, dir, options, nullptr);
 }
 
-Result<std::string> FetchLayer(const CacheEnv& env, const Reference& reference, const Layer& layer,
-                               const CancelToken& token, bool verify_digest) {
+namespace {
+
+Result<std::string> FetchChecked(const CacheEnv& env, const Reference& reference, const Digest& digest,
+                                 uint64_t size_bytes, const std::string& where, const CancelToken& token,
+                                 bool verify_digest) {
   MS_RETURN_IF_ERROR(token.Check(env.runtime->NowMs()));
-  const std::string where = "layer " + layer.digest.ToString() + " (\"" + layer.filepath + "\")";
-  auto blob = env.registry->FetchBlob(token, reference, layer.digest);
+  auto blob = env.registry->FetchBlob(token, reference, digest);
   if (!blob.ok()) return blob.status().Annotate(where);
-  if (blob->size() != layer.size_bytes) {
+  if (blob->size() != size_bytes) {
     return Status(Code::kCorrupt, where + ": blob is " + std::to_string(blob->size()) + " bytes, descriptor says " +
-                                      std::to_string(layer.size_bytes));
+                                      std::to_string(size_bytes));
   }
   if (verify_digest) {
-    const Digest got = layer.digest.SameAlgorithmOf(*blob);
-    if (got != layer.digest) return Status(Code::kCorrupt, where + ": blob content hashes to " + got.ToString());
+    const Digest got = digest.SameAlgorithmOf(*blob);
+    if (got != digest) return Status(Code::kCorrupt, where + ": blob content hashes to " + got.ToString());
   }
   return blob;
+}
+
+// No existing component of rel's parent below dir is a symlink.
+Status CheckNoSymlinkAbove(Filesystem* fs, const std::string& dir, const std::string& rel) {
+  for (size_t slash = rel.find('/'); slash != std::string::npos; slash = rel.find('/', slash + 1)) {
+    auto info = fs->Stat(JoinPath(dir, rel.substr(0, slash)));
+    if (!info.ok()) return info.code() == Code::kNotFound ? Status::Ok() : info.status();
+    if (info->type == FileType::kSymlink) {
+      return Status(Code::kInvalidArgument,
+                    "path " + QuoteInput(rel) + " lies below symlink " + QuoteInput(rel.substr(0, slash)));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::string> FetchLayer(const CacheEnv& env, const Reference& reference, const Layer& layer,
+                               const CancelToken& token, bool verify_digest) {
+  return FetchChecked(env, reference, layer.digest, layer.size_bytes,
+                      "layer " + layer.digest.ToString() + " (" + QuoteInput(layer.filepath) + ")", token,
+                      verify_digest);
+}
+
+Status FetchConfig(const CacheEnv& env, const Reference& reference, const Digest& manifest_digest,
+                   const ModelManifest& manifest, const CancelToken& token) {
+  const std::string where = "manifest " + manifest_digest.ToString() + ": config " + manifest.config_digest.ToString();
+  return FetchChecked(env, reference, manifest.config_digest, manifest.config_size_bytes, where, token, true).status();
 }
 
 Status WriteLayer(const CacheEnv& env, const Layer& layer, std::string_view blob, const std::string& dir) {
   MS_RETURN_IF_ERROR(MakeDirs(env.fs, dir, kDirMode));
   std::vector<std::string> synced_dirs{dir};
   auto parents = [&](const std::string& rel) -> Status {
+    MS_RETURN_IF_ERROR(CheckNoSymlinkAbove(env.fs, dir, rel));
     const size_t slash = rel.rfind('/');
     if (slash == std::string::npos) return Status::Ok();
     const std::string parent = JoinPath(dir, rel.substr(0, slash));

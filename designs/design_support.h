@@ -41,10 +41,18 @@ Status PullInto(const CacheEnv& env, const Reference& reference, const Digest& m
 Result<std::string> FetchLayer(const CacheEnv& env, const Reference& reference, const Layer& layer,
                                const CancelToken& token, bool verify_digest);
 
+// The manifest's config blob, fetched and checked against its descriptor
+// (what a model-spec client such as modctl's pull does; nothing of it is
+// written). An artifact whose config the registry does not serve is broken.
+Status FetchConfig(const CacheEnv& env, const Reference& reference, const Digest& manifest_digest,
+                   const ModelManifest& manifest, const CancelToken& token);
+
 // Writes one layer's files below dir (created if missing): a raw layer is
 // one file at its path, a tar layer its entries. Files 0644 (directories
 // and symlinks as the tar says), fsynced when durable. An entry that exists
-// already is kAlreadyExists.
+// already is kAlreadyExists; an entry below a symlink another layer (or an
+// earlier entry) left is kInvalidArgument, as our puller refuses it (the OS
+// would follow the symlink, maybe out of the volume).
 Status WriteLayer(const CacheEnv& env, const Layer& layer, std::string_view blob, const std::string& dir);
 
 // Mirrors the tree at src into dst (created if missing): directories

@@ -17,7 +17,8 @@
 //     (each miss tried 3 times, 1 s apart); a miss classified before another
 //     pull finished that layer downloads it again;
 //   - downloads check the blob's size (the HTTP client's Content-Length) but
-//     not its digest (client.Fetch + codec.Decode verify nothing more);
+//     not its digest (client.Fetch + codec.Decode verify nothing more); the
+//     config blob is never fetched (only layers with a file path are);
 //   - layer_digests.json ([{digest, file_path, size}]) written into the record
 //     dir at the end of a full pull (tmp + rename, no fsync); partial pulls
 //     never rewrite it;

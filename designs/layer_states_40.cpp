@@ -39,6 +39,7 @@ class LayerStates final : public PayloadCache {
   Status Materialize(const Slot& slot, const Reference& reference, const Digest& manifest_digest,
                      const CancelToken& token) override {
     MS_ASSIGN_OR_RETURN(const ModelManifest manifest, FetchModelManifest(env_, reference, manifest_digest, token));
+    MS_RETURN_IF_ERROR(FetchConfig(env_, reference, manifest_digest, manifest, token));  // modctl's pull reads it
     MS_RETURN_IF_ERROR(MakeDirs(env_.fs, slot.model_dir, kDirMode));
     for (const Layer& layer : manifest.layers) {
       const std::string digest = layer.digest.ToString();

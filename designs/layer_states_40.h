@@ -27,7 +27,8 @@
 //     the volume's record);
 //   - the node semaphore (node_layer_concurrency): 2 here, so that it binds
 //     in small runs (upstream's default, 0, means no bound);
-//   - blobs checked by size and digest (modctl's pull), files 0644 shared by
+//   - the config blob and every layer's blob checked by size and digest
+//     (modctl's pull, whose hooks these are), files 0644 shared by
 //     inode between volumes; tar layers land as directories, which cannot be
 //     hardlinked: they are pulled again.
 // Leaves out: modctl's concurrent layers within one pull (sequential here);

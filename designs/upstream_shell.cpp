@@ -200,7 +200,7 @@ Result<PullResult> UpstreamShell::PullLocked(const PullRequest& request, const R
     if (st.ok()) {
       st = PullPayload(fs_, runtime_, registry_, token, reference, *digest, slot.model_dir, pull_options, nullptr);
     }
-    return finish(st);
+    return finish(st.Annotate("pull " + QuoteInput(request.reference)));
   }
   status.cache_key = status.manifest;
   if (Status wr = WriteStatusFile(fs_, status_path, status); !wr.ok()) {
@@ -210,7 +210,9 @@ Result<PullResult> UpstreamShell::PullLocked(const PullRequest& request, const R
   }
   release_old();
   materialized = true;
-  return finish(cache_->Materialize(slot, reference, *digest, token));
+  // What the registry served may be at fault: the error names what was
+  // asked of it, then the design's digest and path.
+  return finish(cache_->Materialize(slot, reference, *digest, token).Annotate("pull " + QuoteInput(request.reference)));
 }
 
 Status UpstreamShell::DropRecord(const std::string& record_dir) {

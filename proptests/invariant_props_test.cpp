@@ -43,6 +43,7 @@ GenLimits Conflicts() {
 GenLimits Hostile() {
   GenLimits l = StormLimits();
   l.hostile = true;
+  l.hostile_artifacts = true;
   return l;
 }
 
@@ -70,6 +71,12 @@ RC_GTEST_PROP(Invariants, I7_results, ()) {
 
 RC_GTEST_PROP(Invariants, I5_confinement, ()) {
   RequireInvariant(*GenRun(Hostile()), "I5 confinement", "I5_confinement");
+}
+
+// The hostile registry's artifacts (DESIGN §8), under faults and crashes:
+// each refused with an error naming its input, nothing of it kept.
+RC_GTEST_PROP(Invariants, I7_results_hostile_registry, ()) {
+  RequireInvariant(*GenRun(Hostile()), "I7 results", "I7_results_hostile_registry");
 }
 
 // Two runs of one config write the same trace file and leave the same disk;

@@ -67,6 +67,10 @@ sim::SimConfig ToSimConfig(const RunSpec& spec) {
                                           : pool.references.size();
         const size_t home = owner + static_cast<size_t>(slot);
         out.reference = pool.references[(home + static_cast<size_t>(std::max(0, op.ref))) % refs];
+        if (op.artifact > 0) {
+          out.reference = sim::HostileReference(
+              static_cast<sim::HostileClass>(static_cast<size_t>(op.artifact - 1) % sim::kHostileClassCount));
+        }
       }
       if (op.hostile > 0 && op.hostile < kHostileNames) {
         const Hostile& h = kHostile[op.hostile];

@@ -78,6 +78,13 @@ read -r -d '' TABLE <<EOF || true
 17-volume-lock-per-process|--swarm 0 --processes 2 --shared-slots 0.5|100
 18-conflict-answered-ok|$CLEAN --processes 1|100
 19-flight-shared-across-references|--swarm 0 --faults 0 --crashes 0 --processes 1 --shared-slots 0.5 --client-lanes 3|300
+20-dotdot-path-accepted|--swarm 0 --hostile 0.5 --hostile-classes path-dotdot,tar-escape|30
+21-symlink-escape-accepted|--swarm 0 --hostile 0.5 --hostile-classes tar-symlink-escape,tar-symlink-chain|30
+22-tar-hardlink-accepted|--swarm 0 --hostile 0.5 --hostile-classes tar-hardlink|30
+23-blob-size-unchecked|--swarm 0 --hostile 0.5 --hostile-classes size-lie-short,size-lie-long|30
+24-manifest-digest-unchecked|--swarm 0 --hostile 0.5 --hostile-classes manifest-digest-lie|30
+25-refusal-names-no-reference|--swarm 0 --hostile 0.5|30
+26-tar-entry-path-unchecked|--swarm 0 --hostile 0.5 --hostile-classes tar-escape,tar-deep|30
 EOF
 
 lookup() {  # lookup NAME FIELD -> the table's field (2 fast flags, 3 fast seeds)

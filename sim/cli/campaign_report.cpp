@@ -99,6 +99,40 @@ Json ConfigObject(const sim::SimConfig& config) {
   return j;
 }
 
+void AddTally(sim::HostileTally* sum, const sim::HostileTally& n) {
+  sum->served += n.served;
+  sum->refused += n.refused;
+  sum->excused += n.excused;
+  sum->accepted += n.accepted;
+}
+
+// The hostile registry's line: the classes served and refused, per class
+// "served/refused", wrapped.
+std::string HostileReport(const sim::SimConfig& c, const Totals& t) {
+  if (c.hostile_rate <= 0 && t.hostile.empty()) return "";
+  sim::HostileTally all;
+  for (const auto& [cls, n] : t.hostile) AddTally(&all, n);
+  std::string out = Format(
+      "  hostile        rate %g, %zu classes served in %llu pulls: %llu refused naming the input, %llu failed first "
+      "otherwise (fault, conflict, cancel), %llu WRONGLY accepted\n",
+      c.hostile_rate, t.hostile.size(), U(all.served), U(all.refused), U(all.excused), U(all.accepted));
+  std::string line;
+  for (const auto& [cls, n] : t.hostile) {
+    std::string item = cls + " " + std::to_string(n.served) + "/" + std::to_string(n.refused);
+    if (n.accepted > 0) item += " (" + std::to_string(n.accepted) + " WRONGLY ACCEPTED)";
+    if (!line.empty() && line.size() + item.size() > 96) {
+      out += "    " + line + "\n";
+      line.clear();
+    }
+    line += (line.empty() ? "" : "  ") + item;
+  }
+  if (!line.empty()) out += "    " + line + "\n";
+  if (!t.hostile.empty()) {
+    out += "    (per class: pulls served / refused naming the input)\n";
+  }
+  return out;
+}
+
 }  // namespace
 
 void Accumulate(Totals* t, const sim::SimReport& r) {
@@ -125,6 +159,7 @@ void Accumulate(Totals* t, const sim::SimReport& r) {
   t->results_calls += r.results.calls;
   t->results_histories += r.results.histories;
   t->results_inconclusive += r.results.inconclusive;
+  for (const auto& [cls, n] : r.hostile) AddTally(&t->hostile[cls], n);
   if (!r.ok()) ++t->failed;
   std::set<std::string> seen;
   for (const auto& v : r.violations) {
@@ -156,6 +191,7 @@ void Add(Totals* t, const Totals& m) {
   for (const auto& [k, v] : m.op_errors) t->op_errors[k] += v;
   for (const auto& [k, v] : m.failed_seeds) t->failed_seeds[k] += v;
   for (const auto& [k, v] : m.violations) t->violations[k] += v;
+  for (const auto& [cls, n] : m.hostile) AddTally(&t->hostile[cls], n);
 }
 
 std::vector<uint64_t> CampaignReport::MissingShards() const {
@@ -263,6 +299,7 @@ std::string TextReport(const CampaignReport& r) {
   out += Format("  blob-level     bytes on disk / unique file-content bytes = %.4f (%llu / %llu): manifest-level dedup only (DESIGN 2.8)\n",
                 t.content_bytes > 0 ? Per(static_cast<double>(t.disk_bytes), static_cast<double>(t.content_bytes)) : 1.0,
                 U(t.disk_bytes), U(t.content_bytes));
+  out += HostileReport(c, t);
   out += Format("  results        %llu call answers judged in %llu slot histories, %llu inconclusive (I7)\n",
                 U(t.results_calls), U(t.results_histories), U(t.results_inconclusive));
   for (const std::string& name : InvariantNames()) {
@@ -331,6 +368,11 @@ std::string ToJson(const CampaignReport& r) {
                  {"results_calls", t.results_calls},
                  {"results_histories", t.results_histories},
                  {"results_inconclusive", t.results_inconclusive}};
+  Json hostile = Json::object();
+  for (const auto& [cls, n] : t.hostile) {
+    hostile[cls] = {{"served", n.served}, {"refused", n.refused}, {"excused", n.excused}, {"accepted", n.accepted}};
+  }
+  j["totals"]["hostile"] = hostile;
   const double wall_s = r.WallSeconds();
   j["figures"] = {
       {"steps_per_seed", Per(static_cast<double>(t.steps), static_cast<double>(t.seeds))},
@@ -433,6 +475,12 @@ Result<CampaignReport> FromJson(const std::string& text) {
     r.totals.results_calls = t.at("results_calls").get<uint64_t>();
     r.totals.results_histories = t.at("results_histories").get<uint64_t>();
     r.totals.results_inconclusive = t.at("results_inconclusive").get<uint64_t>();
+    if (t.contains("hostile")) {  // reports written before the hostile registry lack it
+      for (const auto& [cls, n] : t.at("hostile").items()) {
+        r.totals.hostile[cls] = {n.at("served").get<uint64_t>(), n.at("refused").get<uint64_t>(),
+                                 n.at("excused").get<uint64_t>(), n.at("accepted").get<uint64_t>()};
+      }
+    }
     for (const Json& inv : j.at("invariants")) {
       const std::string name = inv.at("name").get<std::string>();
       if (const uint64_t n = inv.at("failed_seeds").get<uint64_t>(); n > 0) r.totals.failed_seeds[name] = n;

@@ -36,6 +36,7 @@ struct Totals {
   std::map<std::string, uint64_t> ops, op_errors;
   std::map<std::string, uint64_t> failed_seeds;  // invariant -> seeds that violated it
   std::map<std::string, uint64_t> violations;    // invariant -> violations
+  std::map<std::string, sim::HostileTally> hostile;  // hostile class -> its pulls
 };
 
 void Accumulate(Totals* totals, const sim::SimReport& report);

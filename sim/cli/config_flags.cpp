@@ -121,6 +121,33 @@ std::vector<ConfigFlag> MakeTable() {
       "--crash-kinds", "crashes --crashes makes (node: a power loss; process: one driver killed), a comma list of: "));
   t.push_back(KindsFlag<&SimConfig::op_kinds, sim::KindSet::kOps>(
       "--op-kinds", "CSI calls the scripts draw (pulls always), a comma list of: "));
+  t.push_back(RateFlag<&SimConfig::hostile_rate>(
+      "--hostile",
+      "the hostile registry (DESIGN 8): probability that a pull into a free slot addresses a hostile artifact "
+      "(its slot's pulls then retry it until an unpublish); 0: none"));
+  std::string classes;
+  for (sim::HostileClass cls : sim::AllHostileClasses()) {
+    classes += (classes.empty() ? "" : ",") + std::string(sim::HostileClassName(cls));
+  }
+  t.push_back(ConfigFlag{
+      "--hostile-classes", "hostile classes those pulls draw from, all or a comma list of: " + classes,
+      [](SimConfig* c, std::string_view text) -> Status {
+        if (text == "all") {
+          c->hostile_classes.clear();
+          return Status::Ok();
+        }
+        auto parsed = SimConfig::Parse("hostile_classes=" + std::string(text));
+        if (!parsed.ok()) return Status(Code::kInvalidArgument, parsed.status().message());
+        if (parsed->hostile_classes.empty()) return Status(Code::kInvalidArgument, "no class (all, or a comma list)");
+        c->hostile_classes = parsed->hostile_classes;
+        return Status::Ok();
+      },
+      [](const SimConfig& c) {
+        std::string out;
+        for (const std::string& name : c.hostile_classes) out += (out.empty() ? "" : ",") + name;
+        return out.empty() ? std::string("all") : out;
+      },
+      false, "LIST"});
   t.push_back(ConfigFlag{
       "--link-max", "hard links per file beyond which link fails with EMLINK, every time; 0: none (DESIGN 2.7)",
       [](SimConfig* c, std::string_view text) -> Status {

@@ -209,6 +209,14 @@ Digest FakeRegistry::PutManifest(const std::string& repository, std::string byte
   return digest;
 }
 
+Status FakeRegistry::PutManifestAs(const std::string& repository, std::string_view digest_text,
+                                   std::string bytes) {
+  MS_ASSIGN_OR_RETURN(Digest digest, Digest::Parse(digest_text));
+  std::lock_guard lock(mu_);
+  repositories_[repository].manifests.insert_or_assign(std::move(digest), std::move(bytes));
+  return Status::Ok();
+}
+
 void FakeRegistry::Push(const std::string& repository, const std::string& tag,
                         const BuiltModel& model) {
   std::lock_guard lock(mu_);
@@ -232,6 +240,12 @@ Status FakeRegistry::Tag(const std::string& repository, const std::string& tag,
   }
   repo->second.tags.insert_or_assign(tag, manifest);
   return Status::Ok();
+}
+
+void FakeRegistry::TagDangling(const std::string& repository, const std::string& tag,
+                               const Digest& manifest) {
+  std::lock_guard lock(mu_);
+  repositories_[repository].tags.insert_or_assign(tag, manifest);
 }
 
 Status FakeRegistry::DeleteTag(const std::string& repository, const std::string& tag) {

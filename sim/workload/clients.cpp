@@ -43,9 +43,63 @@ bool World::FailedPullOwnsItsSlot(const ClientOp& op, bool unfinished_before) {
   return true;
 }
 
+void World::JudgeHostilePull(const ClientOp& op, const HostileArtifact& artifact, const Status& st, bool faulted,
+                             bool overlapped, bool unfinished_before) {
+  HostileTally& tally = report_.hostile[artifact.class_name];
+  ++tally.served;
+  const std::string what =
+      "hostile pull of " + op.reference + " (" + artifact.class_name + ") into " + SlotKey(op.volume, op.mount);
+  if (st.ok()) {
+    ++tally.accepted;
+    checker_->AddViolation("I7 results", sched_->steps(), what + " succeeded: the store accepted what it must refuse");
+    return;
+  }
+  // Refused before the artifact could matter (a conflict, a cancellation,
+  // a volume or mount name that is no name), or by a fault that came
+  // first: the error names that, not the artifact.
+  const bool bad_names = !ValidateVolumeName(op.volume, "volume").ok() ||
+                         (!op.mount.empty() && !ValidateVolumeName(op.mount, "mount").ok());
+  if (faulted || bad_names || st.code() == Code::kConflict || st.code() == Code::kCanceled ||
+      st.code() == Code::kDeadlineExceeded) {
+    ++tally.excused;
+    return;
+  }
+  std::string unnamed;
+  if (st.message().find(op.reference) == std::string::npos) unnamed = "the reference";
+  for (const std::string& culprit : artifact.culprits) {
+    if (unnamed.empty() && st.message().find(culprit) == std::string::npos) unnamed = "\"" + culprit + "\"";
+  }
+  if (!unnamed.empty()) {
+    checker_->AddViolation("I7 results", sched_->steps(),
+                           what + " failed without naming " + unnamed + ": " + st.ToString().substr(0, 400));
+  } else {
+    ++tally.refused;
+  }
+  // DESIGN §5: refused, it leaves nothing half-done: a failed record, no
+  // model dir (when the slot's files are this call's to have cleaned up:
+  // no other call on the volume ran meanwhile, even one that has
+  // finished, as an unpublish that waited for this pull's lock).
+  if (!overlapped && FailedPullOwnsItsSlot(op, unfinished_before)) {
+    const std::string record = RecordDir(op.volume, op.mount);
+    const auto status = ReadRecord(record);
+    if (!status || (status->reference == op.reference && status->state != VolumeState::kFailed)) {
+      checker_->AddViolation("I7 results", sched_->steps(),
+                             what + " failed (" + std::string(CodeName(st.code())) + ") but its record " +
+                                 (status ? "says " + std::string(StateName(status->state)) : std::string("is gone")));
+    }
+    if (fs_->Exists(record + "/model")) {
+      const std::string left = ModelFileLeft(op);
+      checker_->AddViolation("I3 footprint", sched_->steps(),
+                             what + " failed but left its model dir" + (left.empty() ? "" : ": " + left));
+    }
+  }
+  checker_->CheckOutside(sched_->steps(), "after a " + what);
+}
+
 Status World::Execute(VolumeService* manager, const ClientOp& op, const std::string& who) {
   const std::string name(OpKindName(op.kind));
   ++report_.ops[name];
+  const uint64_t call_on_volume = ++calls_on_volume_[op.volume];
   const ActorId actor = sched_->CurrentActor();
   const bool pull = op.kind == OpKind::kPull || op.kind == OpKind::kPullPartial;
   const SlotCallKind kind = pull ? SlotCallKind::kPublish
@@ -56,8 +110,9 @@ Status World::Execute(VolumeService* manager, const ClientOp& op, const std::str
   checker_->CallBegan(actor, op.kind == OpKind::kPull ? RecordDir(op.volume, op.mount) : "");
   // Input the service must refuse with InvalidArgument, whatever it holds.
   CallFlags flags;
+  // (A release takes the volume only: a mount in its script is not input.)
   flags.invalid = !ValidateVolumeName(op.volume, "volume").ok() ||
-                  (!op.mount.empty() && !ValidateVolumeName(op.mount, "mount").ok()) ||
+                  (!op.mount.empty() && op.kind != OpKind::kRelease && !ValidateVolumeName(op.mount, "mount").ok()) ||
                   (pull && !Reference::Parse(op.reference).ok());
   Status st;
   CallAnswer answer;
@@ -66,13 +121,19 @@ Status World::Execute(VolumeService* manager, const ClientOp& op, const std::str
     case OpKind::kPullPartial: {
       PullRequest req{op.volume, op.mount, op.reference, op.kind == OpKind::kPullPartial, {}, 0};
       const uint64_t faults_before = explicit_faults_by_actor_[actor];
+      const HostileArtifact* hostile = HostileOf(op);
       const bool judged = config_.fault_rate == 0;
-      const bool unfinished_before = judged && !RecordSucceeded(op) && !ModelFileLeft(op).empty();
+      const bool unfinished_before = (judged || hostile != nullptr) && !RecordSucceeded(op) && !ModelFileLeft(op).empty();
+      flags.hostile = hostile != nullptr;
       running_call_[actor] =
           calls_.Issue(kind, SlotsOfCall(op), op.reference, op.kind == OpKind::kPullPartial, label, flags);
       auto r = manager->PullModel(req);
       st = r.status();
       if (r.ok()) answer.status = r->status;
+      if (hostile != nullptr) {
+        JudgeHostilePull(op, *hostile, st, faults_by_actor_[actor] != faults_at_start,
+                         calls_on_volume_[op.volume] != call_on_volume, unfinished_before);
+      }
       // A second explicit fault in one call may have hit its cleanup.
       const bool cleanup_hit = explicit_faults_by_actor_[actor] - faults_before > 1;
       // DESIGN §5: a failed call leaves nothing half-done. Judged only when

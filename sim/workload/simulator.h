@@ -16,6 +16,16 @@
 
 namespace ms::sim {
 
+// The hostile pulls of one class in a run (kubelet retries included).
+struct HostileTally {
+  uint64_t served = 0;    // pulls that addressed an artifact of the class
+  uint64_t refused = 0;   // failed with an error naming the reference and the culprit
+  uint64_t excused = 0;   // failed first for another reason: a fault in the call, a
+                          // conflict, a cancellation
+  uint64_t accepted = 0;  // succeeded: a violation ("I7 results")
+  bool operator==(const HostileTally&) const = default;
+};
+
 struct SimReport {
   SimConfig config;
   Outcome outcome = Outcome::kCompleted;
@@ -31,6 +41,7 @@ struct SimReport {
   uint64_t crashes = 0;
   std::map<std::string, uint64_t> manifest_fetches;  // digest -> fetches
   std::map<std::string, uint64_t> blob_fetches;      // digest -> fetches
+  std::map<std::string, HostileTally> hostile;       // by class name
   Footprint footprint;
   // I7: what the result oracle judged.
   struct Results {

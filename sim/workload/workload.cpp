@@ -6,12 +6,14 @@
 #include <sstream>
 
 #include "sim/common/prng.h"
+#include "sim/registry/hostile_models.h"
 
 namespace ms::sim {
 namespace {
 
 constexpr uint64_t kPoolStream = 0x6d6f64656c73ULL;   // "models"
 constexpr uint64_t kScriptStream = 0x736372697074ULL; // "script"
+constexpr uint64_t kHostileStream = 0x686f7374ULL;      // "host"
 constexpr uint64_t kSharedStream = 0x736861726564ULL; // "shared"
 constexpr uint64_t kSwarmStream = 0x737761726dULL;    // "swarm"
 
@@ -147,6 +149,8 @@ SimConfig DefaultCampaignConfig() {
   config.tag_moves_spread = true;
   // A quarter of the calls go to another client's slots.
   config.shared_slots = 0.25;
+  // One pull in ten addresses a hostile artifact, of any class (§8).
+  config.hostile_rate = 0.1;
   return config;
 }
 
@@ -187,6 +191,21 @@ SimConfig SwarmConfig(const SimConfig& base, uint64_t seed) {
     c.corrupt_at_sweep = false;
   }
   c.op_kinds = subset(base.op_kinds & ~OpKindBit(OpKind::kPull)) | OpKindBit(OpKind::kPull);
+  // The hostile registry: off in a third of the seeds, else a random
+  // subset of the base's classes (each kept with probability 3/4).
+  if (base.hostile_rate > 0) {
+    if (rng.Below(3) == 0) {
+      c.hostile_rate = 0;
+    } else {
+      std::vector<std::string> kept;
+      const std::vector<HostileClass> enabled = EnabledHostileClasses(base);
+      for (HostileClass cls : enabled) {
+        if (rng.Below(4) != 0) kept.emplace_back(HostileClassName(cls));
+      }
+      if (kept.empty() && !enabled.empty()) kept.emplace_back(HostileClassName(enabled[rng.Below(enabled.size())]));
+      c.hostile_classes = kept.size() == enabled.size() ? base.hostile_classes : kept;
+    }
+  }
   c.shared_slots = rng.Below(3) == 0 ? 0.0 : base.shared_slots;
   c.tag_moves = rng.Below(4) == 0 ? 0 : base.tag_moves;
   if (base.strategy == "random") {
@@ -232,6 +251,12 @@ std::string SimConfig::ToText() const {
   if (fault_kinds != kAllFaultKinds) out << "fault_kinds=" << KindSetText(KindSet::kFaults, fault_kinds) << "\n";
   if (crash_kinds != kAllCrashKinds) out << "crash_kinds=" << KindSetText(KindSet::kCrashes, crash_kinds) << "\n";
   if (op_kinds != kAllOpKinds) out << "op_kinds=" << KindSetText(KindSet::kOps, op_kinds) << "\n";
+  if (hostile_rate != 0) out << "hostile_rate=" << hostile_rate << "\n";
+  if (!hostile_classes.empty()) {
+    out << "hostile_classes=";
+    for (size_t i = 0; i < hostile_classes.size(); ++i) out << (i == 0 ? "" : ",") << hostile_classes[i];
+    out << "\n";
+  }
   if (design != "core") out << "design=" << design << "\n";
   return out.str();
 }
@@ -280,6 +305,21 @@ Result<SimConfig> SimConfig::Parse(std::string_view text) {
       auto mask = ParseKindSet(set, value);
       if (!mask.ok()) return Status(Code::kCorrupt, "config " + key + "=\"" + value + "\": " + mask.status().message());
       (key == "fault_kinds" ? c.fault_kinds : key == "crash_kinds" ? c.crash_kinds : c.op_kinds) = *mask;
+    }
+    else if (key == "hostile_rate") {
+      MS_RETURN_IF_ERROR(num(&c.hostile_rate));
+      if (!(c.hostile_rate >= 0 && c.hostile_rate <= 1)) {
+        return Status(Code::kCorrupt, "config hostile_rate=\"" + value + "\" is not in [0, 1]");
+      }
+    }
+    else if (key == "hostile_classes") {
+      c.hostile_classes.clear();
+      for (const std::string& name : SplitComma(value)) {
+        if (name.empty()) continue;
+        auto parsed = ParseHostileClass(name);
+        if (!parsed.ok()) return Status(Code::kCorrupt, "config hostile_classes: " + parsed.status().message());
+        c.hostile_classes.push_back(name);
+      }
     }
     else if (key == "kill_at") {
       const auto parts = SplitComma(value);
@@ -386,6 +426,23 @@ std::vector<std::pair<std::string, std::string>> SlotsOf(int index) {
   return {{"s" + i, ""}, {"d" + i, "m0"}, {"d" + i, "m1"}, {"d" + i, "m2"}};
 }
 
+namespace {
+// A release, or a delete of a static volume: every mount of the volume.
+bool IsVolumeWideOp(const ClientOp& op) {
+  return op.kind == OpKind::kRelease || (op.kind == OpKind::kDelete && op.mount.empty());
+}
+}  // namespace
+
+std::vector<HostileClass> EnabledHostileClasses(const SimConfig& config) {
+  if (config.hostile_classes.empty()) return AllHostileClasses();
+  std::vector<HostileClass> out;
+  for (const std::string& name : config.hostile_classes) {
+    auto parsed = ParseHostileClass(name);
+    if (parsed.ok() && std::find(out.begin(), out.end(), *parsed) == out.end()) out.push_back(*parsed);
+  }
+  return out;
+}
+
 std::vector<ClientOp> MakeScript(const SimConfig& config, const ModelPool& pool, int index) {
   if (!config.scripts.empty()) return config.scripts[static_cast<size_t>(index)];
   Prng rng(config.seed ^ kScriptStream ^ (static_cast<uint64_t>(index) * 0x9E3779B97F4A7C15ULL));
@@ -407,6 +464,15 @@ std::vector<ClientOp> MakeScript(const SimConfig& config, const ModelPool& pool,
                        : OpKind::kStatus;
   };
   constexpr int kRerollsMax = 64;  // pulls are always on: a pull comes quickly
+  // Hostile episodes: a pull into a free slot (nothing pulled since its
+  // last unpublish) may address a hostile artifact instead; the slot's
+  // pulls then retry that reference, as a kubelet retries a pod's publish,
+  // until an unpublish frees it. (A publish of another reference would
+  // only meet the mount's conflict.) From a stream of its own: with the
+  // rate at 0 the script is the one it always was.
+  Prng hostile_rng(config.seed ^ kHostileStream ^ (static_cast<uint64_t>(index) * 0x9E3779B97F4A7C15ULL));
+  const std::vector<HostileClass> hostile = EnabledHostileClasses(config);
+  std::vector<std::string> held(slots.size());  // per slot: "" free, else what it was last pulled with
   std::vector<ClientOp> script;
   for (int i = 0; i < config.ops; ++i) {
     const size_t s = rng.Below(slots.size());
@@ -420,7 +486,23 @@ std::vector<ClientOp> MakeScript(const SimConfig& config, const ModelPool& pool,
     if (op.kind == OpKind::kPull || op.kind == OpKind::kPullPartial) {
       op.reference = pool.references[rng.Below(20) == 0 ? rng.Below(pool.references.size()) : home[s]];
     }
-    if (sharing && Chance(shared, config.shared_slots)) {
+    const bool moved = sharing && Chance(shared, config.shared_slots);
+    if (config.hostile_rate > 0 && !hostile.empty() && !moved) {
+      if (op.kind == OpKind::kPull || op.kind == OpKind::kPullPartial) {
+        const bool draw = static_cast<double>(hostile_rng.Below(1'000'000)) < config.hostile_rate * 1e6;
+        if (HostileClassOf(held[s])) {
+          op.reference = held[s];
+        } else if (draw && held[s].empty()) {
+          op.reference = HostileReference(hostile[hostile_rng.Below(hostile.size())]);
+        }
+        if (held[s].empty()) held[s] = op.reference;
+      } else if (op.kind == OpKind::kDelete || op.kind == OpKind::kRelease) {
+        for (size_t t = 0; t < slots.size(); ++t) {
+          if (t == s || (IsVolumeWideOp(op) && slots[t].first == op.volume)) held[t].clear();
+        }
+      }
+    }
+    if (moved) {
       // Another client's slot, with any reference: publishes of different
       // references into one mount meet there.
       const uint64_t other = (static_cast<uint64_t>(index) + 1 +

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sim/registry/fake_registry.h"
+#include "sim/registry/hostile_models.h"
 #include "sim/registry/model_builder.h"
 
 namespace ms::sim {
@@ -138,6 +139,14 @@ struct SimConfig {
   uint32_t fault_kinds = kAllFaultKinds;
   uint32_t crash_kinds = kAllCrashKinds;
   uint32_t op_kinds = kAllOpKinds;
+  // The hostile registry (DESIGN §8): the fraction of generated pulls that
+  // address a hostile artifact (sim/registry/hostile_models.h) instead of
+  // their slot's reference, drawn from the enabled classes (class names;
+  // empty: every class). Explicit scripts name hostile references
+  // ("hostile/<class>:v1") themselves. Both keys appear in the trace only
+  // when set.
+  double hostile_rate = 0.0;
+  std::vector<std::string> hostile_classes;
   // The volume service design the driver processes run (designs/): our
   // core, or a model of an upstream proposal. Written to a trace header
   // only when not the default, so older traces read as before.
@@ -156,7 +165,7 @@ SimConfig DefaultCampaignConfig();
 // Swarm testing (Groce et al., ISSTA 2012): the configuration one seed of
 // a campaign runs, drawn from the seed around `base`. Each seed turns on a
 // random subset of the base's features (fault and crash kinds and rates,
-// call kinds, mishaps, shared slots), and varies its shape (strategy
+// call kinds, mishaps, shared slots, hostile classes), and varies its shape (strategy
 // random / pct:2 / pct:3, client lanes, driver processes), so that a bug
 // that needs a quiet run or a PCT schedule is still found by the default
 // campaign. A feature the base turns off stays off; one seed in six is
@@ -181,9 +190,13 @@ ModelPool MakeModelPool(uint64_t seed);
 void PushPool(const ModelPool& pool, FakeRegistry* registry);
 
 // The volumes actor `index` owns: static s<index>, dynamic d<index> with
-// mounts m0..m2. Ownership is exclusive, so each slot's desired state is
-// the last call its one actor issued.
+// mounts m0..m2. Other actors' calls reach them too with shared_slots; a
+// slot's desired state is then the last call issued on it by anyone.
 std::vector<std::pair<std::string, std::string>> SlotsOf(int index);
+
+// The hostile classes config enables (every class when it names none);
+// names that are no class are skipped (Parse refuses them).
+std::vector<HostileClass> EnabledHostileClasses(const SimConfig& config);
 
 std::vector<ClientOp> MakeScript(const SimConfig& config, const ModelPool& pool, int index);
 

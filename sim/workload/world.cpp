@@ -1,6 +1,7 @@
 #include "sim/workload/world.h"
 
 #include <algorithm>
+#include <set>
 
 #include "core/puller.h"
 #include "core/volume_manager.h"
@@ -48,15 +49,39 @@ void World::OnBlobFetch(const Digest& blob) {
   checker_->OnFullPullBlobFetch(sched_->CurrentActor(), blob.ToString(), sched_->steps());
 }
 
-void World::ComputeExpected() {
-  // Pull every model once into a scratch disk, whole and without weights.
+namespace {
+
+// What a volume must hold for one manifest: pulled once, whole and without
+// weights, into a scratch disk by the production puller.
+ExpectedModel PullExpected(Registry* registry, const std::string& repository, const Digest& manifest) {
   InlineExecutor inline_exec;
   SimFilesystem scratch(&inline_exec);
-  FakeRegistry registry;
-  PushPool(pool_, &registry);
   SimRuntime runtime(&inline_exec);
   InvariantChecker reader(&scratch, "/", {});
   CancelToken token;
+  const Reference ref = Reference::Parse(repository).value();
+  ExpectedModel expected;
+  for (bool partial : {false, true}) {
+    const std::string dir = partial ? "/partial" : "/full";
+    (void)scratch.MakeDirsForTest(dir);
+    PullOptions options;
+    options.exclude_weights = partial;
+    Status st = PullPayload(&scratch, &runtime, registry, token, ref, manifest, dir, options, nullptr);
+    if (!st.ok()) std::abort();  // the content is ours: it must pull
+    (partial ? expected.partial : expected.full) = reader.ReadTree(dir);
+  }
+  for (const auto& [path, node] : expected.full) {
+    if (node.type == FileType::kRegular) expected.payload_bytes += node.content.size();
+  }
+  return expected;
+}
+
+}  // namespace
+
+void World::ComputeExpected() {
+  // Pull every model once into a scratch disk, whole and without weights.
+  FakeRegistry registry;
+  PushPool(pool_, &registry);
   std::map<size_t, std::string> repo_of;
   for (const auto& [repo, tag, index] : pool_.tags) repo_of.emplace(index, repo);
   for (const auto& [repo, tag, candidates] : pool_.moving) {
@@ -64,22 +89,7 @@ void World::ComputeExpected() {
   }
   for (const auto& [index, repo] : repo_of) {
     const BuiltModel& model = pool_.models[index].second;
-    const Reference ref = Reference::Parse(repo).value();
-    ExpectedModel expected;
-    for (bool partial : {false, true}) {
-      const std::string dir = "/m" + std::to_string(index) + (partial ? "p" : "f");
-      (void)scratch.MakeDirsForTest(dir);
-      PullOptions options;
-      options.exclude_weights = partial;
-      Status st = PullPayload(&scratch, &runtime, &registry, token, ref, model.manifest_digest, dir,
-                              options, nullptr);
-      if (!st.ok()) std::abort();  // the pool is ours: it must pull
-      (partial ? expected.partial : expected.full) = reader.ReadTree(dir);
-    }
-    for (const auto& [path, node] : expected.full) {
-      if (node.type == FileType::kRegular) expected.payload_bytes += node.content.size();
-    }
-    expected_[model.manifest_digest.ToString()] = std::move(expected);
+    expected_[model.manifest_digest.ToString()] = PullExpected(&registry, repo, model.manifest_digest);
   }
 }
 
@@ -192,7 +202,33 @@ Status World::Setup() {
     ops_total_ += c.script.size();
     clients_.push_back(std::move(c));
   }
+  SetUpHostile();
+  checker_->SnapshotOutside();
   return Status::Ok();
+}
+
+void World::SetUpHostile() {
+  // Only the artifacts some script addresses: building all of them would
+  // cost more than many a run.
+  std::set<HostileClass> classes;
+  for (const Client& c : clients_) {
+    for (const ClientOp& op : c.script) {
+      if (auto cls = HostileClassOf(op.reference)) classes.insert(*cls);
+    }
+  }
+  for (HostileClass cls : classes) {
+    HostileArtifact artifact = MakeHostileArtifact(cls, config_.seed);
+    PushHostile(artifact, registry_.get());
+    calls_.Named(artifact.reference, artifact.manifest_digest.ToString());
+    checker_->AddHostile(artifact.manifest_digest.ToString(), artifact.class_name + " (" + artifact.reference + ")");
+    hostile_.emplace(artifact.reference, std::move(artifact));
+  }
+}
+
+const HostileArtifact* World::HostileOf(const ClientOp& op) const {
+  if (hostile_.empty() || (op.kind != OpKind::kPull && op.kind != OpKind::kPullPartial)) return nullptr;
+  const auto it = hostile_.find(op.reference);
+  return it == hostile_.end() ? nullptr : &it->second;
 }
 
 std::vector<std::string> World::HistoryUpTo(uint64_t step) const {

@@ -26,6 +26,7 @@
 #include "sim/common/prng.h"
 #include "sim/filesystem/sim_filesystem.h"
 #include "sim/registry/fake_registry.h"
+#include "sim/registry/hostile_models.h"
 #include "sim/scheduling/sim_runtime.h"
 #include "sim/workload/simulator.h"
 
@@ -143,6 +144,16 @@ class World {
   void LogPowerLoss();
   // I7 over the whole run's call log.
   void CheckResults();
+  // The hostile registry (DESIGN §8): the artifacts the scripts address,
+  // pushed, and their digests told to the checker.
+  void SetUpHostile();
+  // The artifact a pull's reference addresses, or nullptr.
+  const HostileArtifact* HostileOf(const ClientOp& op) const;
+  // The oracle of one hostile pull's result (I7 results), and of what it
+  // left (I3 footprint, I5 confinement). faulted: a fault hit the call.
+  // overlapped: another call on the volume started while this one ran.
+  void JudgeHostilePull(const ClientOp& op, const HostileArtifact& artifact, const Status& st, bool faulted,
+                        bool overlapped, bool unfinished_before);
   // Waits until about `target` client operations have finished (or all).
   void WaitForOps(uint64_t target, std::string_view what);
   void SpawnTenant();
@@ -191,6 +202,8 @@ class World {
   std::map<ActorId, uint64_t> running_call_;
   CallLog calls_;
   std::map<std::string, std::string> slot_of_record_;  // record dir -> slot key
+  std::map<std::string, HostileArtifact> hostile_;  // by reference
+  std::map<std::string, uint64_t> calls_on_volume_;  // calls started per volume
   std::map<std::string, Desired> desired_;
   Prng crash_rng_;
   bool finale_started_ = false;
