@@ -67,6 +67,12 @@ Status LinkTree(const CacheEnv& env, const std::string& src, const std::string& 
 // proposals' scans do (without their volume-name prefixes).
 void ForEachRecordDir(Filesystem* fs, const std::string& root, const std::function<bool(const std::string&)>& visit);
 
+// path cleaned lexically as Go's filepath.Clean does: repeated and trailing
+// '/' dropped, "." components dropped, each ".." removes the component before
+// it ("/.." is "/"). What filepath.Join hands on: a relative path with ".."
+// joined under a directory can leave it.
+std::string CleanPath(std::string_view path);
+
 // Writes bytes to path like Go's os.WriteFile: created or truncated (here:
 // replaced), mode 0644, never fsynced.
 Status WriteSmallFile(Filesystem* fs, const std::string& path, std::string_view bytes);

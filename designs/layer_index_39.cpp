@@ -36,12 +36,22 @@ class LayerIndex final : public PayloadCache {
                      const CancelToken& token) override {
     MS_ASSIGN_OR_RETURN(const ModelManifest manifest, FetchModelManifest(env_, reference, manifest_digest, token));
     MS_RETURN_IF_ERROR(MakeDirs(env_.fs, slot.model_dir, kDirMode));
+    // Classify every layer first (Lookup: the first known path whose stat
+    // succeeds), then hardlink the hits (a failed link: a miss after all).
     Json metadata = Json::array();
+    std::vector<std::pair<const Layer*, std::string>> cached;
     std::vector<const Layer*> uncached;
     for (const Layer& layer : manifest.layers) {
       metadata.push_back({{"digest", layer.digest.ToString()}, {"file_path", layer.filepath}, {"size", layer.size_bytes}});
       const std::string source = Lookup(layer.digest.ToString());
-      if (source.empty() || !LinkFrom(source, slot.model_dir, layer)) uncached.push_back(&layer);
+      if (source.empty()) {
+        uncached.push_back(&layer);
+      } else {
+        cached.emplace_back(&layer, source);
+      }
+    }
+    for (const auto& [layer, source] : cached) {
+      if (!LinkFrom(source, slot.model_dir, *layer)) uncached.push_back(layer);
     }
     for (const Layer* layer : uncached) MS_RETURN_IF_ERROR(PullUncached(slot, reference, *layer, token));
     Status st = WriteSmallFileRenamed(env_.fs, JoinPath(slot.record_dir, kMetadata), metadata.dump(2));
@@ -158,9 +168,9 @@ class LayerIndex final : public PayloadCache {
           !e["file_path"].is_string()) {
         continue;
       }
-      const std::string rel = e["file_path"].get<std::string>();
-      if (!ValidateRelativePath(rel, "file_path").ok()) continue;  // filepath.Join would clean it; we refuse
-      const std::string path = JoinPath(JoinPath(record_dir, "model"), rel);
+      // filepath.Join: joined, then cleaned ("..": up, out of the model dir
+      // as far as it says).
+      const std::string path = CleanPath(JoinPath(record_dir, "model") + "/" + e["file_path"].get<std::string>());
       if (!env_.fs->Stat(path).ok()) continue;
       const auto digest = Digest::Parse(e["digest"].get<std::string>());
       if (!digest.ok()) continue;

@@ -23,7 +23,8 @@
 //     dir at the end of a full pull (tmp + rename, no fsync); partial pulls
 //     never rewrite it;
 //   - rebuild at start: every record that says succeeded, each entry of its
-//     layer_digests.json registered if model/<file_path> exists (only that);
+//     layer_digests.json registered if model/<file_path> exists (only that;
+//     the path joined and cleaned as filepath.Join does, ".." and all);
 //   - files 0644, shared by inode between volumes; tar layers land as
 //     directories, which cannot be hardlinked: they download again.
 // Leaves out: the errgroup's parallel layers within one pull (sequential

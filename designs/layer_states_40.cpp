@@ -280,15 +280,20 @@ class LayerStates final : public PayloadCache {
       }
       const std::string digest = item["digest"].get<std::string>();
       const std::string path = item["path"].get<std::string>();
-      if (digest.empty() || path.empty() || !env_.fs->Stat(path).ok()) continue;
+      if (digest.empty() || path.empty()) continue;
+      // os.Stat(item.Path): any path, cleaned by the OS, not checked to lie
+      // inside the volume (a relative one is relative to the process's
+      // directory: here, the root).
+      const std::string cleaned = CleanPath(path.front() == '/' ? path : env_.root + "/" + path);
+      if (!env_.fs->Stat(cleaned).ok()) continue;
       Entry& e = GetOrCreate(digest);
       {
         ScopedLock guard(env_.runtime, EntryLock(digest));
-        if (std::find(e.paths.begin(), e.paths.end(), path) == e.paths.end()) e.paths.push_back(path);
+        if (std::find(e.paths.begin(), e.paths.end(), cleaned) == e.paths.end()) e.paths.push_back(cleaned);
         e.state = State::kDone;
       }
       ScopedLock guard(env_.runtime, kItemsLock);
-      per_volume_[dir][digest] = path;
+      per_volume_[dir][digest] = cleaned;
     }
   }
 

@@ -229,43 +229,37 @@ Status UpstreamShell::DeleteModel(const std::string& volume, const std::string& 
   MS_RETURN_IF_ERROR(ValidateVolumeName(mount_id, "mount id"));
   const Slot slot = SlotOf(volume, mount_id);
   CancelPulls(volume, mount_id);
-  std::string key;
-  {
-    MS_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, LockVolume(volume));
-    auto status = ReadStatusFile(fs_, JoinPath(slot.record_dir, "status.json"));
-    if (status.ok()) key = status->cache_key;
-    MS_RETURN_IF_ERROR(DropRecord(slot.record_dir));
-    MS_RETURN_IF_ERROR(RemoveWithRetry(slot.record_dir));
-  }
-  cache_->Released(slot, key, ReleaseWhy::kDeleted);
+  MS_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, LockVolume(volume));
+  auto status = ReadStatusFile(fs_, JoinPath(slot.record_dir, "status.json"));
+  MS_RETURN_IF_ERROR(DropRecord(slot.record_dir));
+  MS_RETURN_IF_ERROR(RemoveWithRetry(slot.record_dir));
+  // Under the volume's lock, as upstream's worker calls its cache hooks.
+  cache_->Released(slot, status.ok() ? status->cache_key : "", ReleaseWhy::kDeleted);
   return Status::Ok();
 }
 
 Status UpstreamShell::ReleaseVolume(const std::string& volume) {
   MS_RETURN_IF_ERROR(ValidateVolumeName(volume, "volume name"));
   CancelPulls(volume, "");
-  std::vector<std::pair<Slot, std::string>> released;  // slot, its key
-  {
-    MS_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, LockVolume(volume));
-    std::vector<Slot> slots{SlotOf(volume, "")};
-    const std::string models = JoinPath(slots[0].record_dir, "models");
-    auto mounts = fs_->ReadDir(models);
-    if (mounts.ok()) {
-      for (const std::string& m : *mounts) slots.push_back(SlotOf(volume, m));
-    } else if (mounts.code() != Code::kNotFound) {
-      return mounts.status().Annotate("release " + volume);  // never remove what we could not list
-    }
-    for (const Slot& s : slots) {
-      auto status = ReadStatusFile(fs_, JoinPath(s.record_dir, "status.json"));
-      released.emplace_back(s, status.ok() ? status->cache_key : "");
-    }
-    for (const Slot& s : slots) MS_RETURN_IF_ERROR(DropRecord(s.record_dir));
-    MS_RETURN_IF_ERROR(RemoveWithRetry(slots[0].record_dir));
-    // We hold it: a waiter then locks a fresh file (the LockFile contract).
-    Status st = fs_->Unlink(LockPath(volume));
-    if (!st.ok() && st.code() != Code::kNotFound) runtime_->Log(LogLevel::kWarning, st.ToString());
+  MS_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, LockVolume(volume));
+  std::vector<Slot> slots{SlotOf(volume, "")};
+  auto mounts = fs_->ReadDir(JoinPath(slots[0].record_dir, "models"));
+  if (mounts.ok()) {
+    for (const std::string& m : *mounts) slots.push_back(SlotOf(volume, m));
+  } else if (mounts.code() != Code::kNotFound) {
+    return mounts.status().Annotate("release " + volume);  // never remove what we could not list
   }
-  for (const auto& [slot, key] : released) cache_->Released(slot, key, ReleaseWhy::kDeleted);
+  std::vector<std::string> keys;
+  for (const Slot& s : slots) {
+    auto status = ReadStatusFile(fs_, JoinPath(s.record_dir, "status.json"));
+    keys.push_back(status.ok() ? status->cache_key : "");
+  }
+  for (const Slot& s : slots) MS_RETURN_IF_ERROR(DropRecord(s.record_dir));
+  MS_RETURN_IF_ERROR(RemoveWithRetry(slots[0].record_dir));
+  for (size_t i = 0; i < slots.size(); ++i) cache_->Released(slots[i], keys[i], ReleaseWhy::kDeleted);
+  // We hold it: a waiter then locks a fresh file (the LockFile contract).
+  Status st = fs_->Unlink(LockPath(volume));
+  if (!st.ok() && st.code() != Code::kNotFound) runtime_->Log(LogLevel::kWarning, st.ToString());
   return Status::Ok();
 }
 

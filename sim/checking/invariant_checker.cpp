@@ -156,16 +156,6 @@ void InvariantChecker::OnCall(const CallInfo& call) {
       collected_.insert(std::string(rest.substr(0, slash)) + ":" + std::string(rest.substr(slash + 1)));
     }
   }
-  for (const std::string& r : tenant_written_) {
-    auto is_status = [&r](std::string_view p) {
-      constexpr std::string_view kStatus = "/status.json";
-      return p.size() == r.size() + kStatus.size() && p.substr(0, r.size()) == r && p.substr(r.size()) == kStatus;
-    };
-    if ((call.op == FsOp::kUnlink && is_status(call.path)) || (call.op == FsOp::kRename && is_status(call.path2))) {
-      tenant_written_.erase(r);
-      break;
-    }
-  }
   for (size_t i = 0; i < records_.size(); ++i) {
     const std::string_view r = records_[i];
     auto under = [&](std::string_view p) {
@@ -201,8 +191,20 @@ void InvariantChecker::AfterStep(uint64_t step) {
 }
 
 void InvariantChecker::ExemptTenantWritten(const std::string& record) {
-  tenant_written_.insert(record);
+  const auto view = fs_->Inspect(record + "/status.json");
+  tenant_written_[record] = view ? view->info.inode : 0;
   tenant_wrote_ = true;
+}
+
+bool InvariantChecker::TenantExempt(const std::string& record) {
+  const auto it = tenant_written_.find(record);
+  if (it == tenant_written_.end()) return false;
+  // Until its record is replaced (a re-pull's rename) or removed: a call
+  // that only tried (a fault) changes nothing.
+  const auto view = fs_->Inspect(record + "/status.json");
+  if (view && view->info.inode == it->second) return true;
+  tenant_written_.erase(it);
+  return false;
 }
 
 void InvariantChecker::ExemptCorruptedAtSweep(const std::string& record) {
@@ -250,7 +252,7 @@ Tree InvariantChecker::ReadTree(const std::string& dir) const {
 
 void InvariantChecker::CheckRecord(size_t index, uint64_t step) {
   const std::string& record = records_[index];
-  if (tenant_written_.count(record) != 0) return;
+  if (TenantExempt(record)) return;
   const std::string* bytes = fs_->RegularFileBytes(status_paths_[index]);
   if (bytes == nullptr) return;
   const VolumeStatus* status = CachedStatus(index, *bytes);
@@ -298,8 +300,11 @@ void InvariantChecker::OnFullPullBlobFetch(uint64_t actor, const std::string& bl
   const auto it = fetching_manifest_.find(actor);
   if (it == fetching_manifest_.end()) return;
   const std::string& manifest = it->second;
+  // Only a layer is payload: the config blob is read at every pull by the
+  // designs that must read it, and never written.
+  if (const auto e = expected_.find(manifest); e == expected_.end() || e->second.layer_digests.count(blob) == 0) return;
   for (size_t i = 0; i < records_.size(); ++i) {
-    if (tenant_written_.count(records_[i]) != 0) continue;
+    if (TenantExempt(records_[i])) continue;
     const std::string* bytes = fs_->RegularFileBytes(status_paths_[i]);
     if (bytes == nullptr) continue;
     const VolumeStatus* status = CachedStatus(i, *bytes);

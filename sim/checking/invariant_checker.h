@@ -79,6 +79,7 @@ struct ExpectedModel {
   Tree full;
   Tree partial;
   uint64_t payload_bytes = 0;  // regular-file bytes of the full tree
+  std::set<std::string> layer_digests;  // the blobs a volume's files come from (not the config)
 };
 
 // The disk at quiescence, the same way for every design.
@@ -166,6 +167,7 @@ class InvariantChecker {
 
  private:
   void CheckRecord(size_t index, uint64_t step);
+  bool TenantExempt(const std::string& record);
   // The record's status as last parsed, re-parsed only when its bytes change
   // (JSON parsing dominated the checker's cost).
   const VolumeStatus* CachedStatus(size_t index, const std::string& bytes);
@@ -194,7 +196,9 @@ class InvariantChecker {
   std::vector<uint8_t> dirty_;  // per record: touched since the last AfterStep
   bool any_dirty_ = false;
   std::set<std::string> collected_;       // digests whose data/ a call moved or removed
-  std::set<std::string> tenant_written_;  // records I1 skips (ExemptTenantWritten)
+  // Records I1 skips (ExemptTenantWritten), with their status.json's inode
+  // then: the exemption ends when that file is replaced or removed.
+  std::map<std::string, uint64_t> tenant_written_;
   bool tenant_wrote_ = false;             // some tenant write went through
   std::set<std::string> corrupted_at_sweep_;
   std::vector<std::string> status_bytes_;                // per record

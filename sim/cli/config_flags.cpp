@@ -156,6 +156,14 @@ std::vector<ConfigFlag> MakeTable() {
       },
       [](const SimConfig& c) { return std::to_string(c.link_max); }});
   t.push_back(ConfigFlag{
+      "--registry-latency-ms", "virtual milliseconds every registry call takes (0: none)",
+      [](SimConfig* c, std::string_view text) -> Status {
+        MS_ASSIGN_OR_RETURN(const uint64_t ms, ParseUnsigned(text, 3'600'000));
+        c->registry_latency_ms = static_cast<int64_t>(ms);
+        return Status::Ok();
+      },
+      [](const SimConfig& c) { return std::to_string(c.registry_latency_ms); }});
+  t.push_back(ConfigFlag{
       "--design", "the volume service design the drivers run: " + designs::DesignNames() + " (see docs/designs.md)",
       [](SimConfig* c, std::string_view text) -> Status {
         if (designs::FindDesign(text) == nullptr) {

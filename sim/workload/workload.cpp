@@ -257,6 +257,7 @@ std::string SimConfig::ToText() const {
     for (size_t i = 0; i < hostile_classes.size(); ++i) out << (i == 0 ? "" : ",") << hostile_classes[i];
     out << "\n";
   }
+  if (registry_latency_ms != 0) out << "registry_latency_ms=" << registry_latency_ms << "\n";
   if (design != "core") out << "design=" << design << "\n";
   return out.str();
 }
@@ -300,6 +301,7 @@ Result<SimConfig> SimConfig::Parse(std::string_view text) {
     else if (key == "tag_moves_spread") c.tag_moves_spread = value == "1";
     else if (key == "shared_slots") MS_RETURN_IF_ERROR(num(&c.shared_slots));
     else if (key == "design") c.design = value;
+    else if (key == "registry_latency_ms") MS_RETURN_IF_ERROR(num(&c.registry_latency_ms));
     else if (key == "fault_kinds" || key == "crash_kinds" || key == "op_kinds") {
       const KindSet set = key == "fault_kinds" ? KindSet::kFaults : key == "crash_kinds" ? KindSet::kCrashes : KindSet::kOps;
       auto mask = ParseKindSet(set, value);

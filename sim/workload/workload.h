@@ -147,6 +147,10 @@ struct SimConfig {
   // when set.
   double hostile_rate = 0.0;
   std::vector<std::string> hostile_classes;
+  // Virtual milliseconds every registry call takes (resolve, manifest,
+  // blob). 0: instantaneous, and then a waiter that polls the clock (a
+  // design's semaphore, a layer waiter) wakes only once every actor waits.
+  int64_t registry_latency_ms = 0;
   // The volume service design the driver processes run (designs/): our
   // core, or a model of an upstream proposal. Written to a trace header
   // only when not the default, so older traces read as before.

@@ -89,7 +89,9 @@ void World::ComputeExpected() {
   }
   for (const auto& [index, repo] : repo_of) {
     const BuiltModel& model = pool_.models[index].second;
-    expected_[model.manifest_digest.ToString()] = PullExpected(&registry, repo, model.manifest_digest);
+    ExpectedModel expected = PullExpected(&registry, repo, model.manifest_digest);
+    for (const BuiltLayer& layer : model.layers) expected.layer_digests.insert(layer.digest);
+    expected_[model.manifest_digest.ToString()] = std::move(expected);
   }
 }
 
@@ -106,6 +108,7 @@ Status World::Setup() {
   MS_ASSIGN_OR_RETURN(sched_, Scheduler::Create(options));
   fs_ = std::make_unique<SimFilesystem>(sched_.get());
   registry_ = std::make_unique<FakeRegistry>(sched_.get());
+  if (config_.registry_latency_ms > 0) registry_->set_latency_ms(config_.registry_latency_ms);
   pool_ = MakeModelPool(config_.seed);
   PushPool(pool_, registry_.get());
   ComputeExpected();
