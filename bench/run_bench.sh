@@ -15,7 +15,9 @@
 #
 # Writes under BUILD_DIR/bench/: <suite>.json (Google Benchmark JSON) and
 # <suite>.txt (console), run.json (all suites), compare.txt / compare.json,
-# dashboard.html. Environment: MS_BENCH_DIR (scratch dirs; default $TMPDIR or
+# designs.json / designs.txt (the design shoot-out, `modelstore-sim compare`:
+# 100 seeds a design with its first failures shrunk, or 24 and no shrinking
+# with --quick), dashboard.html. Environment: MS_BENCH_DIR (scratch dirs; default $TMPDIR or
 # /tmp: must be a real disk for the figures to mean anything),
 # MS_BENCH_TIME_THRESHOLD / MS_BENCH_RATIO_THRESHOLD (default 0.25 / 0.15).
 #
@@ -116,8 +118,21 @@ fi
 if [ -n "$HISTORY" ]; then
   "$PY" "$SRC/bench/benchtool.py" history "$OUT/run.json" --history "$HISTORY"
 fi
+designs_args=()
+if [ -x "$BUILD/sim/modelstore-sim" ]; then
+  echo
+  echo "==> design shoot-out (modelstore-sim compare)"
+  if [ "$PROFILE" = quick ]; then shoot=(--seeds 24 --shrink-runs 0); else shoot=(--seeds 100 --shrink-runs 300); fi
+  # Exit 1 means our core failed an invariant: reported, the bench goes on.
+  "$BUILD/sim/modelstore-sim" compare "${shoot[@]}" --check-determinism --no-progress \
+    --fail-dir "$OUT/designs" --json "$OUT/designs.json" >"$OUT/designs.txt" || true
+  sed -n '1,14p' "$OUT/designs.txt"
+  [ -s "$OUT/designs.json" ] && designs_args=(--compare "$OUT/designs.json")
+else
+  echo "==> design shoot-out: no modelstore-sim in $BUILD/sim, left out"
+fi
 "$PY" "$SRC/bench/dashboard/make_dashboard.py" --run "$OUT/run.json" "${compare_args[@]}" \
-  ${HISTORY:+--history "$HISTORY"} --out "$OUT/dashboard.html"
+  "${designs_args[@]}" ${HISTORY:+--history "$HISTORY"} --out "$OUT/dashboard.html"
 behaviour=0
 "$PY" "$SRC/bench/benchtool.py" check "$OUT/run.json" || behaviour=1
 

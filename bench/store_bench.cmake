@@ -90,7 +90,8 @@ set_tests_properties(bench_figures PROPERTIES LABELS bench-figures TIMEOUT 60 SK
 add_test(NAME dashboard_render
   COMMAND ${MS_PYTHON3} ${CMAKE_CURRENT_LIST_DIR}/dashboard/check_dashboard.py
           --run ${PROJECT_SOURCE_DIR}/fixtures/bench-baseline.json
-          --workdir ${CMAKE_CURRENT_BINARY_DIR}/dashboard-test --min-plots 10
+          --compare ${PROJECT_SOURCE_DIR}/fixtures/designs/compare.json
+          --workdir ${CMAKE_CURRENT_BINARY_DIR}/dashboard-test --min-plots 11
           --screenshot ${CMAKE_CURRENT_BINARY_DIR}/dashboard-test/dashboard.png)
 set_tests_properties(dashboard_render PROPERTIES LABELS dashboard TIMEOUT 300
   SKIP_RETURN_CODE 77 ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")

@@ -217,16 +217,37 @@ class MeasurementsTest(unittest.TestCase):
             self.assertEqual(benchtool.main(["measurements", "/nonexistent/run.json"]), 77)
 
 
+def sample_compare():
+    """A `modelstore-sim compare --json` report of two designs."""
+    def cells(fail):
+        names = ["I1 no-referenced-loss", "I2 dedup", "I3 footprint", "I4 progress", "I5 confinement",
+                 "I6 determinism", "I7 results"]
+        return [{"name": n, "verdict": "FAIL" if n in fail else "PASS", "failed_seeds": 3 if n in fail else 0,
+                 "first_failing_seed": 2 if n in fail else None, "detail": "why\nmore", "trace": "t",
+                 "shrunk": {"actors": 1, "operations": 2, "steps": 150, "runs": 30, "trace": "m"} if n in fail else None}
+                for n in names]
+    design = lambda name, fail, ratio: {  # noqa: E731
+        "name": name, "title": name + " title", "proposal": "" if name == "core" else "owner/repo#37",
+        "passed": not fail, "seeds_run": 10, "seeds_failed": 3 if fail else 0,
+        "figures": {"footprint_ratio": ratio, "blob_level_ratio": ratio * 1.3, "fetches_per_unique_blob": 2.0,
+                    "fetches_per_unique_manifest": 2.2, "operations_per_s": 9000.0},
+        "totals": {"bytes_on_disk": 1000, "all_bytes_on_disk": 9000}, "invariants": cells(fail)}
+    return {"schema": "modelstore-sim-compare", "schema_version": 1, "core_passed": True,
+            "campaign": {"first_seed": 1, "seeds": 10, "swarm": True, "shrink_runs": 300},
+            "statements": [{"name": "I2 dedup", "every_design": "one download", "core_only": "no entry"}],
+            "designs": [design("core", [], 1.0), design("pr37", ["I1 no-referenced-loss", "I3 footprint"], 1.02)]}
+
+
 class DashboardTest(unittest.TestCase):
     def test_every_plot_has_data_title_axes_and_legend(self):
         run = sample_run()
         history = [benchlib.history_entry(run), benchlib.history_entry(run)]
         data = make_dashboard.build_page(run, run, history, [], {"time_threshold": 0.25,
-                                                                 "ratio_threshold": 0.15})
+                                                                 "ratio_threshold": 0.15}, sample_compare())
         ids = [p["id"] for p in data["plots"]]
         self.assertEqual(ids, ["materialize-time", "materialize-ratio", "gc-collect", "gc-liveness-files",
                                "gc-liveness-refs", "footprint-n", "footprint-k", "dedup-fetches", "pull",
-                               "scheduler", "simulator", "jobs", "trend"])
+                               "scheduler", "simulator", "jobs", "trend", "designs-costs"])
         self.assertEqual(data["missing"], [])
         for p in data["plots"]:
             self.assertTrue(p["title"] and p["x"]["label"] and p["y"]["label"], p["id"])
@@ -243,7 +264,23 @@ class DashboardTest(unittest.TestCase):
         run = sample_run()
         del run["suites"]["scheduler"]
         data = make_dashboard.build_page(run, None, [], [], {"time_threshold": 0.25, "ratio_threshold": 0.15})
-        self.assertEqual(data["missing"], ["scheduler", "simulator", "jobs", "trend"])
+        self.assertEqual(data["missing"], ["scheduler", "simulator", "jobs", "trend", "designs-costs"])
+        self.assertIsNone(data["designs"])
+
+    def test_the_design_shootout_is_its_own_panel(self):
+        data = make_dashboard.build_page(sample_run(), None, [], [],
+                                         {"time_threshold": 0.25, "ratio_threshold": 0.15}, sample_compare())
+        panel = data["designs"]
+        self.assertEqual([r["name"] for r in panel["rows"]], ["core", "pr37"])
+        pr37 = panel["rows"][1]
+        self.assertFalse(pr37["passed"])
+        self.assertEqual([c["verdict"] for c in pr37["cells"]][:3], ["FAIL", "PASS", "FAIL"])
+        self.assertEqual((pr37["cells"][0]["first_seed"], pr37["cells"][0]["ops"], pr37["cells"][0]["steps"]),
+                         (2, 2, 150))
+        self.assertEqual(pr37["cells"][0]["detail"], "why")  # first line only
+        costs = self.plot(data, "designs-costs")
+        self.assertEqual(costs["categories"], ["core", "pr37"])
+        self.assertEqual(costs["series"][0]["values"], [1.0, 1.02])
 
     def page_data(self, run=None):
         run = run or sample_run()

@@ -4,6 +4,7 @@ rendered (the ctest `dashboard` test, and the README screenshot).
 
     check_dashboard.py --html build/bench/dashboard.html [--screenshot out.png]
     check_dashboard.py --run fixtures/bench-baseline.json --workdir DIR [--min-plots 10]
+        [--compare fixtures/designs/compare.json]
 
 With --run it first generates a dashboard from that run (compared with
 itself as the baseline, and with a three-run history made from it) in
@@ -11,7 +12,8 @@ itself as the baseline, and with a three-run history made from it) in
 (--dump-dom) and checks: the script finished (#render-status
 data-state="done"), every plot's <svg> says data-rendered="ok" and holds
 drawn marks, the page has at least --min-plots plots and every plot the
-embedded data lists. With --screenshot it also takes a full-page screenshot
+embedded data lists; with a design shoot-out in the data (--compare), its
+panel drew a matrix row for every design. With --screenshot it also takes a full-page screenshot
 and checks it is a PNG of the window size that is not blank.
 
 Exit status: 0 ok, 1 a check failed, 77 Chromium is not installed (ctest
@@ -68,6 +70,7 @@ class DomScan(HTMLParser):
         super().__init__()
         self.plots = []  # dicts: id, rendered, marks_attr, marks_seen
         self.status = {}
+        self.designs = None  # the design shoot-out section's attributes
         self.current = None
         self.svg_depth = 0
         self.in_data = False
@@ -85,6 +88,8 @@ class DomScan(HTMLParser):
             self.current["marks_attr"] = int(a.get("data-marks") or 0)
         elif self.current is not None and self.svg_depth and "mark" in classes:
             self.current["marks_seen"] += 1
+        elif tag == "section" and a.get("id") == "designs":
+            self.designs = a
         elif tag == "footer" and a.get("id") == "render-status":
             self.status = a
         elif tag == "script" and a.get("id") == "bench-data":
@@ -127,9 +132,10 @@ def png_check(path, width, height):
     return problems
 
 
-def make_fixture_dashboard(run_path, workdir):
+def make_fixture_dashboard(run_path, workdir, compare_path=None):
     """A dashboard from run_path: compared with itself, with a history of
-    three copies of it on consecutive days."""
+    three copies of it on consecutive days (and the design shoot-out of
+    compare_path)."""
     os.makedirs(workdir, exist_ok=True)
     run = benchlib.load_run(run_path)
     history_path = os.path.join(workdir, "history.jsonl")
@@ -141,7 +147,7 @@ def make_fixture_dashboard(run_path, workdir):
         benchlib.append_history(history_path, entry)
     out = os.path.join(workdir, "dashboard.html")
     make_dashboard.main(["--run", run_path, "--baseline", run_path, "--history", history_path,
-                         "--out", out])
+                         "--out", out] + (["--compare", compare_path] if compare_path else []))
     return out
 
 
@@ -151,6 +157,7 @@ def main(argv=None):
     source.add_argument("--html", help="an existing dashboard to check")
     source.add_argument("--run", help="generate the dashboard from this run file first")
     parser.add_argument("--workdir", default=None, help="where --run writes (default: a temp dir)")
+    parser.add_argument("--compare", help="with --run: the design shoot-out report to show too")
     parser.add_argument("--min-plots", type=int, default=1)
     parser.add_argument("--screenshot", help="also save a screenshot here and check it")
     parser.add_argument("--window", default="1320,1800", help="screenshot window W,H")
@@ -166,7 +173,7 @@ def main(argv=None):
 
     if args.run:
         workdir = args.workdir or tempfile.mkdtemp(prefix="ms-dashboard-")
-        page = make_fixture_dashboard(args.run, workdir)
+        page = make_fixture_dashboard(args.run, workdir, args.compare)
     else:
         page = args.html
     url = "file://" + os.path.abspath(page)
@@ -177,11 +184,18 @@ def main(argv=None):
         failures.append(f"chromium --dump-dom exited {proc.returncode}: {proc.stderr[-2000:]}")
     scan = DomScan()
     scan.feed(proc.stdout)
+    designs = None
     try:
-        listed = [p["id"] for p in json.loads("".join(scan.data_text))["plots"]]
+        embedded = json.loads("".join(scan.data_text))
+        listed = [p["id"] for p in embedded["plots"]]
+        designs = embedded.get("designs")
     except (ValueError, KeyError) as e:
         listed = []
         failures.append(f"the page's embedded data does not parse: {e}")
+    if designs:
+        drawn = (scan.designs or {}).get("data-rows")
+        if drawn != str(len(designs["rows"])):
+            failures.append(f"the design shoot-out panel drew {drawn} of {len(designs['rows'])} design rows")
     if scan.status.get("data-state") != "done":
         failures.append(f"the page script did not finish: render-status {scan.status or 'missing'}")
     seen = {p["id"] for p in scan.plots}

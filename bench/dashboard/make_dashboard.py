@@ -5,7 +5,7 @@ CDN) whose plots are inline SVG drawn by the page's own small script
 
     make_dashboard.py --run build/bench/run.json \\
         [--baseline fixtures/bench-baseline.json] [--history build/bench/history.jsonl] \\
-        --out build/bench/dashboard.html
+        [--compare build/bench/designs.json] --out build/bench/dashboard.html
 
 The shaping of the data into plots happens here; the script only draws
 generic line and bar charts from the specs. Every plot has a title, axes
@@ -342,6 +342,54 @@ def trend_plot(history, profile):
     return spec
 
 
+def designs_panel(compare):
+    """The design shoot-out (`modelstore-sim compare --json`): the matrix
+    design x invariant and the costs, as the page's own panel, plus a bar
+    plot of the ratios. None without a compare report."""
+    if not compare:
+        return None, None
+    rows = []
+    for d in compare.get("designs", []):
+        cells = []
+        for c in d.get("invariants", []):
+            shrunk = c.get("shrunk") or {}
+            cells.append({"invariant": c["name"], "verdict": c["verdict"],
+                          "first_seed": c.get("first_failing_seed"),
+                          "failed_seeds": c.get("failed_seeds", 0),
+                          "ops": shrunk.get("operations"), "steps": shrunk.get("steps"),
+                          "detail": (c.get("detail") or "").split("\n")[0][:300]})
+        f = d.get("figures", {})
+        t = d.get("totals", {})
+        rows.append({"name": d["name"], "title": d.get("title", ""), "proposal": d.get("proposal", ""),
+                     "passed": d.get("passed", False), "cells": cells,
+                     "footprint": f.get("footprint_ratio"), "blob_level": f.get("blob_level_ratio"),
+                     "per_blob": f.get("fetches_per_unique_blob"),
+                     "per_manifest": f.get("fetches_per_unique_manifest"),
+                     "ops_per_s": f.get("operations_per_s"),
+                     "payload_bytes": t.get("bytes_on_disk"), "all_bytes": t.get("all_bytes_on_disk")})
+    campaign = compare.get("campaign", {})
+    panel = {"rows": rows, "statements": compare.get("statements", []),
+             "seeds": campaign.get("seeds"), "first_seed": campaign.get("first_seed"),
+             "swarm": campaign.get("swarm"), "shrink_runs": campaign.get("shrink_runs"),
+             "core_passed": compare.get("core_passed")}
+    plot = None
+    if rows:
+        plot = {"id": "designs-costs", "kind": "bar",
+                "title": "Design shoot-out: what each design costs",
+                "caption": f"One campaign per design on the same {campaign.get('seeds')} seeds "
+                           "(modelstore-sim compare). Footprint: payload bytes on disk / unique bytes the "
+                           "volumes need (one copy per manifest); blob-level: the same against each distinct "
+                           "file content once; fetches per unique blob per seed. Below 1: less than one copy "
+                           "per manifest (blobs shared across manifests, or files lost: see the matrix).",
+                "x": {"label": "design"}, "y": {"label": "ratio (x)"},
+                "categories": [r["name"] for r in rows],
+                "annotations": ["" if r["passed"] else "fails" for r in rows],
+                "series": [{"name": "footprint (manifest level)", "values": [r["footprint"] or 0 for r in rows]},
+                           {"name": "blob level", "values": [r["blob_level"] or 0 for r in rows]},
+                           {"name": "fetches per unique blob", "values": [r["per_blob"] or 0 for r in rows]}]}
+    return panel, plot
+
+
 def harness_build_types(run):
     """Google Benchmark's own build type per suite (context.library_build_type).
     Debian's libbenchmark says "debug": its harness was built without
@@ -350,8 +398,9 @@ def harness_build_types(run):
                    for data in run.get("suites", {}).values()})
 
 
-def build_page(run, baseline, history, rows, thresholds):
+def build_page(run, baseline, history, rows, thresholds, compare=None):
     figs = benchlib.figures(run)
+    designs, designs_plot = designs_panel(compare)
     plots = []
     plots += materialize_plots(figs)
     plots += gc_plots(figs)
@@ -361,9 +410,10 @@ def build_page(run, baseline, history, rows, thresholds):
     plots.append(simulator_plot(figs))
     plots.append(jobs_plot(figs))
     plots.append(trend_plot(history, run.get("profile", "?")))
+    plots.append(designs_plot)
     expected = ["materialize-time", "materialize-ratio", "gc-collect", "gc-liveness-files",
                 "gc-liveness-refs", "footprint-n", "footprint-k", "dedup-fetches", "pull",
-                "scheduler", "simulator", "jobs", "trend"]
+                "scheduler", "simulator", "jobs", "trend", "designs-costs"]
     present = [p for p in plots if p]
     missing = [pid for pid in expected if pid not in {p["id"] for p in present}]
     behaviour = benchlib.behaviour_failures(figs)
@@ -382,6 +432,7 @@ def build_page(run, baseline, history, rows, thresholds):
         "compare": {"rows": rows, **thresholds},
         "headlines": [[label, value] for label, value in benchlib.headlines(figs)],
         "history_runs": len(history),
+        "designs": designs,
     }
     return data
 
@@ -403,6 +454,7 @@ def main(argv=None):
     parser.add_argument("--run", required=True, help="run file (or bare Google Benchmark JSON)")
     parser.add_argument("--baseline", help="baseline run to compare with")
     parser.add_argument("--history", help="history file (JSON lines) for the trend plot")
+    parser.add_argument("--compare", help="the design shoot-out: `modelstore-sim compare --json` output")
     parser.add_argument("--out", required=True)
     parser.add_argument("--time-threshold", type=float,
                         default=float(os.environ.get("MS_BENCH_TIME_THRESHOLD", "0.25")))
@@ -419,8 +471,16 @@ def main(argv=None):
     if baseline is not None:
         rows = benchlib.compare(benchlib.figures(baseline), benchlib.figures(run),
                                 args.time_threshold, args.ratio_threshold)
+    compare = None
+    if args.compare:
+        with open(args.compare, encoding="utf-8") as f:
+            compare = json.load(f)
+        if compare.get("schema") != "modelstore-sim-compare":
+            print(f"dashboard: {args.compare}: not a modelstore-sim-compare report", file=sys.stderr)
+            return 2
     data = build_page(run, baseline, history, rows,
-                      {"time_threshold": args.time_threshold, "ratio_threshold": args.ratio_threshold})
+                      {"time_threshold": args.time_threshold, "ratio_threshold": args.ratio_threshold},
+                      compare)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:
         f.write(render(data))

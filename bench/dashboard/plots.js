@@ -316,6 +316,68 @@
     table(sorted, details);
   }
 
+  // The design shoot-out: the matrix design x invariant (first failing
+  // seed, and the shrunk run's operations and steps) and each design's costs.
+  // The section says how many design rows it drew (data-rows).
+  function designsPanel(data) {
+    const sec = document.getElementById("designs");
+    const d = data.designs;
+    if (!d) {
+      sec.remove();
+      return;
+    }
+    html("h2", {}, sec, "Design shoot-out: the upstream proposals under the same bench");
+    html("p", { class: "note" }, sec,
+         `One campaign per design on seeds ${d.first_seed}..${d.first_seed + d.seeds - 1}` +
+         (d.swarm ? " (swarm)" : "") + " of modelstore-sim compare, judged by the same invariants. A cell: the " +
+         "first failing seed, and the operations / scheduling steps of its run shrunk while the same invariant " +
+         "fails. docs/designs.md explains every failure; fixtures/designs/ holds a minimal trace of each.");
+    const names = d.rows.length ? d.rows[0].cells.map((c) => c.invariant) : [];
+    const t = html("table", { class: "matrix" }, sec);
+    const head = html("tr", {}, html("thead", {}, t));
+    html("th", {}, head, "design");
+    for (const n of names) html("th", {}, head, n);
+    const body = html("tbody", {}, t);
+    let drawn = 0;
+    for (const r of d.rows) {
+      const tr = html("tr", {}, body);
+      const name = html("td", { title: r.title + (r.proposal ? " (" + r.proposal + ")" : "") }, tr, r.name);
+      if (r.proposal) name.textContent = r.name + " \u2197";
+      for (const c of r.cells) {
+        let text = c.verdict;
+        if (c.verdict === "FAIL") {
+          text = `FAIL s${c.first_seed}` + (c.ops !== null && c.ops !== undefined ? ` \u00b7 ${c.ops} ops / ${c.steps} steps` : "");
+        }
+        html("td", { class: "verdict-" + c.verdict.replace(" ", "-"), title: c.detail || "" }, tr, text);
+      }
+      drawn++;
+    }
+    const costs = html("table", {}, sec);
+    const chead = html("tr", {}, html("thead", {}, costs));
+    for (const h of ["design", "footprint", "blob-level", "fetches / blob", "fetches / manifest", "ops / s",
+                     "payload bytes", "all bytes"]) html("th", {}, chead, h);
+    const cbody = html("tbody", {}, costs);
+    const num = (v, p) => (v === null || v === undefined ? "-" : (+v).toFixed(p));
+    for (const r of d.rows) {
+      const tr = html("tr", {}, cbody);
+      html("td", {}, tr, r.name);
+      html("td", {}, tr, num(r.footprint, 4));
+      html("td", {}, tr, num(r.blob_level, 4));
+      html("td", {}, tr, num(r.per_blob, 3));
+      html("td", {}, tr, num(r.per_manifest, 3));
+      html("td", {}, tr, num(r.ops_per_s, 0));
+      html("td", {}, tr, num(r.payload_bytes, 0));
+      html("td", {}, tr, num(r.all_bytes, 0));
+    }
+    const details = html("details", {}, sec);
+    html("summary", {}, details, "What each invariant says, for every design (and what our core's layout adds)");
+    const list = html("ul", {}, details);
+    for (const s of d.statements || []) {
+      html("li", {}, list, `${s.name}: ${s.every_design}` + (s.core_only ? ` \u2014 core only: ${s.core_only}` : ""));
+    }
+    sec.setAttribute("data-rows", String(drawn));
+  }
+
   function main() {
     const data = JSON.parse(document.getElementById("bench-data").textContent);
     runInfo(data);
@@ -337,6 +399,7 @@
       }
       html("figcaption", {}, fig, spec.caption || "");
     }
+    designsPanel(data);
     compareTable(data);
     const status = document.getElementById("render-status");
     status.setAttribute("data-plots-ok", String(ok));
