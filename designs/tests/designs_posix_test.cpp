@@ -199,8 +199,8 @@ TEST_F(DesignOnDisk, Pr39RebuildHardlinksAFileOutsideTheRootIntoAVolume) {
 }
 
 // §7: "a lookup's stat can succeed just before another volume's removal
-// unlinks the file": the link then fails and pr39 downloads the layer
-// instead. It costs a download, it breaks nothing.
+// unlinks the file": the link then fails and the layer caches download the
+// layer instead. It costs a download, it breaks nothing.
 class UnlinkSourceBeforeFirstLink final : public FilesystemWrapper {
  public:
   UnlinkSourceBeforeFirstLink(Filesystem* target, std::string prefix)
@@ -219,9 +219,11 @@ class UnlinkSourceBeforeFirstLink final : public FilesystemWrapper {
   bool raced_ = false;
 };
 
-TEST_F(DesignOnDisk, Pr39LookupRacingARemovalFallsBackToADownload) {
+class LayerCache : public DesignOnDisk, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(LayerCache, ALookupRacingARemovalFallsBackToADownload) {
   UnlinkSourceBeforeFirstLink racing(&fs_, root_ + "/volumes/s0/");
-  auto service = Make("pr39", &racing);
+  auto service = Make(GetParam(), &racing);
   ASSERT_TRUE(service->PullModel(Request("s0", "")).ok());
   const uint64_t fetched = registry_.BlobFetches(Digest::Parse(LayerDigest("weights/model.safetensors")).value()) +
                            registry_.BlobFetches(Digest::Parse(LayerDigest("config.json")).value()) +
@@ -234,6 +236,9 @@ TEST_F(DesignOnDisk, Pr39LookupRacingARemovalFallsBackToADownload) {
                          registry_.BlobFetches(Digest::Parse(LayerDigest("README.md")).value());
   EXPECT_EQ(after, fetched + 1) << "the layer whose source vanished was downloaded again, the others linked";
 }
+
+INSTANTIATE_TEST_SUITE_P(Designs, LayerCache, ::testing::Values("pr39", "pr40"),
+                         [](const ::testing::TestParamInfo<std::string>& param) { return param.param; });
 
 }  // namespace
 }  // namespace ms::designs

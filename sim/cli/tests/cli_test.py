@@ -572,6 +572,88 @@ def shard_auto_reads_the_batch_systems_index(ctx):
                                                                              "MS_SHARD_COUNT": "3"}), "--shard")
 
 
+# --- issue 13: designs and the shoot-out ----------------------------------------------------------
+
+@case
+def an_unknown_design_is_refused(ctx):
+    expect_usage_error(ctx.run("run", "--seeds", "1", "--design", "pr99", timeout=20), "--design", "pr99")
+
+
+@case
+def the_default_design_writes_no_key_and_another_is_recorded(ctx):
+    core = ctx.path("core.trace")
+    p = ctx.run("run", "--seed", "3", "--trace", core, "--quiet")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "design=" not in open(core).read(), "the default design must not change old trace headers"
+    # pr37 (the seed store) fails seed 1 of the default campaign.
+    p = ctx.run("run", "--seed", "1", "--design", "pr37", "--fail-dir", ctx.path("fails"), "--quiet")
+    assert p.returncode == 1, p.stdout + p.stderr
+    trace = re.search(r"replay:\s+\S+ replay (\S+)", p.stdout).group(1)
+    trace = trace if os.path.isabs(trace) else os.path.join(ctx.work, trace)
+    assert "design=pr37\n" in open(trace).read()
+    assert "--design pr37" in re.search(r"re-run:\s+\S+ run (.*)", p.stdout).group(1)
+    q = ctx.run("replay", trace)
+    assert q.returncode == 1 and "verdict: FAIL" in q.stdout, q.stdout + q.stderr
+
+
+@case
+def compare_refuses_an_unknown_design_and_a_malformed_expect_file(ctx):
+    expect_usage_error(ctx.run("compare", "--designs", "core,pr99", timeout=20), "--designs", "pr99")
+    expect_usage_error(ctx.run("compare", "--designs", "core,core", timeout=20), "--designs")
+    bad = ctx.path("expect.txt")
+    with open(bad, "w") as f:
+        f.write("core I1 PASS\ncore I2 maybe\n")
+    expect_usage_error(ctx.run("compare", "--expect", bad, timeout=20), "--expect", "expect.txt:2")
+    expect_usage_error(ctx.run("compare", "--seeds", "0", timeout=20), "--seeds")
+
+
+@case
+def compare_prints_the_matrix_and_writes_its_json(ctx):
+    out = ctx.path("c.json")
+    p = ctx.run("compare", "--seeds", "6", "--designs", "core,pr37", "--shrink-runs", "40", "--no-progress",
+                "--fail-dir", ctx.path("fails"), "--json", out)
+    assert p.returncode == 0, "our core passes every column: " + p.stdout + p.stderr
+    assert re.search(r"^\s+core\s+PASS", p.stdout, re.M), p.stdout
+    assert re.search(r"^\s+pr37\s+FAIL s1 \d+/\d+", p.stdout, re.M), p.stdout
+    report = json.load(open(out))
+    assert report["schema"] == "modelstore-sim-compare" and report["schema_version"] == 1
+    assert report["core_passed"] is True
+    assert [d["name"] for d in report["designs"]] == ["core", "pr37"]
+    pr37 = report["designs"][1]
+    assert len(pr37["invariants"]) == 7
+    i1 = pr37["invariants"][0]
+    assert i1["verdict"] == "FAIL" and i1["first_failing_seed"] == 1, i1
+    shrunk = i1["shrunk"]
+    assert shrunk and shrunk["operations"] >= 1 and os.path.exists(shrunk["trace"]), shrunk
+    q = ctx.run("replay", shrunk["trace"])
+    assert q.returncode == 1 and "I1 no-referenced-loss violated" in q.stdout, q.stdout + q.stderr
+    for k in ("footprint_ratio", "blob_level_ratio", "fetches_per_unique_blob", "operations_per_s"):
+        assert k in pr37["figures"], k
+    assert [s["name"] for s in report["statements"]][0] == "I1 no-referenced-loss"
+
+
+@case
+def compare_checks_pinned_verdicts(ctx):
+    pinned = ctx.path("pinned.txt")
+    with open(pinned, "w") as f:
+        f.write("# a pin that hides pr37's tenant weakness\n")
+        for design in ("core", "pr37"):
+            for inv in ("I1", "I2", "I3", "I4", "I5", "I7"):
+                f.write(f"{design} {inv} PASS\n")
+            f.write(f"{design} I6 not-checked\n")
+    p = ctx.run("compare", "--seeds", "2", "--designs", "core,pr37", "--shrink-runs", "0", "--no-progress",
+                "--fail-dir", ctx.path("fails"), "--expect", pinned)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "verdicts differ" in p.stdout and "pr37 I1 no-referenced-loss: FAIL, pinned PASS" in p.stdout, p.stdout
+    with open(pinned) as f:
+        text = f.read().replace("pr37 I1 PASS", "pr37 I1 FAIL")
+    with open(pinned, "w") as f:
+        f.write(text)
+    q = ctx.run("compare", "--seeds", "2", "--designs", "core,pr37", "--shrink-runs", "0", "--no-progress",
+                "--fail-dir", ctx.path("fails"), "--expect", pinned)
+    assert q.returncode == 0 and "verdicts as pinned" in q.stdout, q.stdout + q.stderr
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--list", action="store_true")
