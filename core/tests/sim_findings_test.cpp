@@ -10,14 +10,14 @@ namespace {
 
 class FoundBySimulation : public VolumeTest {};
 
-// Fails the first ReadDir of one path with EIO (a transient fault), and
-// watches I1 while files go: no file may leave a model whose record still
-// says succeeded.
+// Once armed, fails the next ReadDir of one path with EIO (a transient
+// fault), and watches I1 while files go: no file may leave a model whose
+// record still says succeeded.
 class TransientReadDirFs : public FilesystemWrapper {
  public:
   TransientReadDirFs(Filesystem* target, std::string path) : FilesystemWrapper(target), path_(std::move(path)) {}
   Result<std::vector<std::string>> ReadDir(const std::string& p) override {
-    if (p == path_ && !failed_) {
+    if (p == path_ && armed_ && !failed_) {
       failed_ = true;
       return Status(Code::kIo, "injected EIO readdir " + p);
     }
@@ -31,10 +31,12 @@ class TransientReadDirFs : public FilesystemWrapper {
     }
     return FilesystemWrapper::Unlink(p);
   }
+  void Arm() { armed_ = true; }
   std::vector<std::string> i1_violations;
 
  private:
   std::string path_;
+  bool armed_ = false;
   bool failed_ = false;
 };
 
@@ -43,7 +45,8 @@ class TransientReadDirFs : public FilesystemWrapper {
 TEST_F(FoundBySimulation, AReleaseThatCannotListItsMountsRemovesNothingBlind) {
   ASSERT_TRUE(Pull("vol1", "m1", "models/a:v1").ok());
   TransientReadDirFs fs(&posix_, manager_->VolumeDir("vol1") + "/models");
-  MakeManager(&fs);
+  MakeManager(&fs);  // its startup repair lists models/ too
+  fs.Arm();
   EXPECT_EQ(manager_->ReleaseVolume("vol1").code(), Code::kIo);
   EXPECT_EQ(ModelFiles("vol1", "m1").size(), 3u);
   // The kubelet retries; the retry removes it properly.

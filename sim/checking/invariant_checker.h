@@ -12,6 +12,8 @@
 //                          in runs with no crash, fault or corrupted record,
 //                          before it too (nothing should need a sweep)
 //   I5 confinement         at every filesystem call
+//   I8 recovery            at every power loss: what calls that returned
+//                          success promised is still on the disk
 // I4 progress and I6 determinism are judged per run by the simulator.
 #pragma once
 
@@ -30,7 +32,7 @@ namespace ms::sim {
 
 inline constexpr const char* kInvariantNames[] = {
     "I1 no-referenced-loss", "I2 dedup", "I3 footprint", "I4 progress", "I5 confinement",
-    "I6 determinism"};
+    "I6 determinism", "I8 recovery"};
 
 struct Violation {
   std::string invariant;  // one of kInvariantNames
@@ -64,6 +66,16 @@ struct Footprint {
   uint64_t unique_content_bytes = 0;
 };
 
+// What a call that returned success promised about one record: a publish,
+// that the record says succeeded on manifest with the model (and, full,
+// the store's payload); an unpublish or a release, that the record is gone.
+struct Promise {
+  bool published = false;
+  bool partial = false;
+  std::string reference;
+  std::string manifest;
+};
+
 class InvariantChecker {
  public:
   InvariantChecker(SimFilesystem* fs, std::string root, std::vector<std::string> record_dirs);
@@ -81,6 +93,10 @@ class InvariantChecker {
   void OnFullPullFetch(const std::string& manifest_digest, uint64_t step);
   // At quiescence, after the final sweep: I3.
   Footprint CheckQuiescent(uint64_t step);
+  // Right after a power loss under model: I8, each record's promise
+  // (record dir -> promise) against the disk the crash left.
+  void CheckPromises(uint64_t step, const std::map<std::string, Promise>& promises,
+                     std::string_view model);
   // At quiescence, before the final sweep, in a run where nothing (a
   // crash, a fault, a corrupted record) excuses a leak: I3 wants no
   // unreferenced payload and no staging, i.e. nothing for the sweep to do.

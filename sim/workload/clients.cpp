@@ -45,6 +45,8 @@ Status World::Execute(VolumeManager* manager, const ClientOp& op, const std::str
   const std::string name(OpKindName(op.kind));
   ++report_.ops[name];
   Status st;
+  const uint64_t serial = CallStarted(op);  // I8: what it returns it promises
+  std::optional<VolumeStatus> pulled;
   switch (op.kind) {
     case OpKind::kPull:
     case OpKind::kPullPartial: {
@@ -54,6 +56,7 @@ Status World::Execute(VolumeManager* manager, const ClientOp& op, const std::str
       const bool unfinished_before = judged && !RecordSucceeded(op) && !ModelFileLeft(op).empty();
       auto r = manager->PullModel(req);
       st = r.status();
+      if (r.ok()) pulled = r->status;
       // A second explicit fault in one call may have hit its cleanup.
       const bool cleanup_hit = explicit_faults_by_actor_[sched_->CurrentActor()] - faults_before > 1;
       // DESIGN §5: a failed call leaves nothing half-done. Judged only when
@@ -83,6 +86,7 @@ Status World::Execute(VolumeManager* manager, const ClientOp& op, const std::str
       break;
     }
   }
+  CallEnded(op, serial, st, pulled ? &*pulled : nullptr);
   if (!st.ok()) ++report_.op_errors[name + ": " + std::string(CodeName(st.code()))];
   Note(who + " " + name + " " + SlotKey(op.volume, op.mount) +
        (op.reference.empty() ? "" : " " + op.reference) + " -> " + st.ToString().substr(0, 160));

@@ -62,6 +62,7 @@ void World::TenantWrite(Prng& rng, int n) {
     // Its own volume changed by its own hand; every other volume sharing
     // the inode must be checked now.
     checker_->ExemptTenantWritten(record);
+    VoidPromise(record);
     checker_->MarkAllDirty();
   } else {
     ++report_.op_errors["tenant-write: " + std::string(CodeName(st.code()))];
@@ -111,6 +112,7 @@ std::string World::CorruptStatus(Prng& rng, bool at_sweep) {
   // A torn write (cut mid-JSON) or a garbled block: neither parses.
   const std::string bytes = truncate ? view->bytes.substr(0, view->bytes.size() / 2) : std::string("\x00\x17garbled\n", 10);
   (void)fs_->WriteFileForTest(path, bytes, view->info.mode);
+  VoidPromise(record);
   ++report_.ops["corrupt-status"];
   Note(std::string("corruptor: ") + (truncate ? "truncated " : "garbled ") + path.substr(sizeof(kRoot)));
   return record;

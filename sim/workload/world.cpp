@@ -81,7 +81,9 @@ Status World::Setup() {
     MS_ASSIGN_OR_RETURN(options.strategy, ParseStrategySpec(config_.strategy));
   }
   MS_ASSIGN_OR_RETURN(sched_, Scheduler::Create(options));
-  fs_ = std::make_unique<SimFilesystem>(sched_.get());
+  SimFilesystemOptions fs_options;
+  MS_ASSIGN_OR_RETURN(fs_options.persistence, ParsePersistenceModel(config_.crash_model));
+  fs_ = std::make_unique<SimFilesystem>(sched_.get(), fs_options);
   registry_ = std::make_unique<FakeRegistry>(sched_.get());
   pool_ = MakeModelPool(config_.seed);
   PushPool(pool_, registry_.get());
@@ -174,7 +176,24 @@ bool World::AllDone() const {
   return tag_moves_left_ == 0 && tenant_writes_left_ == 0 && corruptions_left_ == 0;
 }
 
-void World::Crash(bool force_node, int kill_process) {
+CrashState World::KeptAtCrash(uint64_t step, bool scheduled) {
+  if (scheduled) {
+    for (const CrashPick& pick : config_.crash_picks) {
+      if (pick.step == step) return CrashState::Parse(pick.state).value();  // checked by SimConfig::Parse
+    }
+    if (config_.crash_states_max > 0 && !crash_states_listed_) {
+      // Exhaustive exploration lists the states here and takes the first.
+      crash_states_listed_ = true;
+      const CrashStates states = fs_->EnumerateCrashStates(config_.crash_states_max);
+      for (const CrashState& state : states.states) report_.crash_states.push_back(state.ToText());
+      report_.crash_states_bounded = states.bounded;
+      return states.states.front();
+    }
+  }
+  return fs_->PickCrashState(crash_state_rng_);
+}
+
+void World::Crash(uint64_t step, bool force_node, int kill_process) {
   ++report_.crashes;
   // kill_process >= 0: an explicit process crash (kill_at), never a node's.
   const bool node = kill_process < 0 && (force_node || config_.processes == 1 || crash_rng_.Below(2) == 0);
@@ -193,8 +212,12 @@ void World::Crash(bool force_node, int kill_process) {
       sched_->KillProcess(p);
       forget_ops_of(p);
     }
-    fs_->Crash();
-    Note("CRASH node: every driver killed, unsynced state lost");
+    const CrashState kept = KeptAtCrash(step, force_node);
+    fs_->Crash(kept);
+    Note("CRASH node (" + config_.crash_model + ", kept " + kept.ToText().substr(0, 60) +
+         "): every driver killed");
+    // What calls that returned success promised must have survived.
+    checker_->CheckPromises(step, promises_, config_.crash_model);
     for (int p = 0; p < config_.processes; ++p) SpawnDriverActors(p);
   } else {
     const int victim = kill_process >= 0 ? kill_process
@@ -225,10 +248,14 @@ SimReport World::Run() {
   const uint64_t crash_threshold =
       static_cast<uint64_t>(config_.crash_rate * static_cast<double>(uint64_t{1} << 32));
   size_t violations_seen = 0;
+  uint64_t last_workload_step = 0;
   std::vector<uint64_t> crash_steps = config_.crash_steps;
   std::sort(crash_steps.begin(), crash_steps.end());
-  sched_->set_step_observer([&](uint64_t step, ActorId, std::string_view) {
+  sched_->set_step_observer([&](uint64_t step, ActorId, std::string_view what) {
     checker_->AfterStep(step);
+    if (config_.crash_states_max > 0 && !finale_started_ && (what == "fs.sync" || what == "fs.sync_dir")) {
+      report_.persistence_steps.push_back(step);
+    }
     if (checker_->violations().size() != violations_seen) {
       if (violations_seen == 0) {
         report_.history.assign(history_.begin(), history_.end());
@@ -247,12 +274,16 @@ SimReport World::Run() {
     const auto kill = std::find_if(config_.kills_at.begin(), config_.kills_at.end(),
                                    [step](const KillAt& k) { return k.step == step; });
     if (kill != config_.kills_at.end() && kill->process < config_.processes) {
-      Crash(false, kill->process);
+      Crash(step, false, kill->process);
     } else if (scheduled || drawn) {
-      Crash(scheduled);
+      Crash(step, scheduled);
     }
+    last_workload_step = step;
   });
   const RunResult run = sched_->Run();
+  // The end of the workload is a persistence point too: what its last
+  // calls left pending.
+  if (config_.crash_states_max > 0) report_.persistence_steps.push_back(last_workload_step);
   report_.outcome = run.outcome;
   report_.outcome_message = run.message;
   report_.steps = run.steps;

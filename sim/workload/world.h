@@ -8,6 +8,8 @@
 //                status corruptor
 //   kubelet.cpp  the finale: reconciliation to every slot's last intent,
 //                the final sweep
+//   recovery.cpp what returned calls promised, checked at each power loss
+//                (I8 recovery)
 #pragma once
 
 #include <cstdint>
@@ -39,6 +41,7 @@ inline constexpr int kCorruptorProcess = 103; // node mishaps on status.json
 inline constexpr uint64_t kTenantStream = 0x74656e616e74ULL;     // "tenant"
 inline constexpr uint64_t kCorruptorStream = 0x636f7272ULL;      // "corr"
 inline constexpr uint64_t kCrashStream = 0x6372617368ULL;
+inline constexpr uint64_t kCrashStateStream = 0x6b657074ULL;  // "kept"
 inline constexpr uint64_t kGcStream = 0x6763ULL;
 inline constexpr size_t kHistoryMax = 24;
 inline constexpr int64_t kStagingGraceMs = 60'000;
@@ -81,7 +84,12 @@ struct Desired {
 class World {
  public:
   explicit World(SimConfig config, std::shared_ptr<const Trace> replay)
-      : config_(std::move(config)), replay_(std::move(replay)), crash_rng_(config_.seed ^ kCrashStream) {}
+      : config_(std::move(config)),
+        replay_(std::move(replay)),
+        crash_rng_(config_.seed ^ kCrashStream),
+        crash_state_rng_(config_.seed ^ kCrashStateStream) {
+    config_.crash_model = ConcreteCrashModel(config_);
+  }
 
   SimReport Run();
   void OnManifestFetch(const Digest& digest);
@@ -91,7 +99,6 @@ class World {
     std::unique_ptr<SimRuntime> sim_runtime;
     std::unique_ptr<Runtime> runtime_wrapper;
     std::unique_ptr<Filesystem> fs_wrapper;
-    std::unique_ptr<Filesystem> durable_fs;
     std::unique_ptr<FetchWatch> registry;
     std::unique_ptr<VolumeManager> manager;
     bool ready = false;
@@ -140,8 +147,18 @@ class World {
   std::string CorruptStatus(Prng& rng, bool at_sweep);
   // Faults injected so far, of every kind.
   uint64_t FaultsSoFar() const;
-  // force_node: an explicit crash point is always a node crash.
-  void Crash(bool force_node = false, int kill_process = -1);
+  // After step: force_node: an explicit crash point is always a node crash.
+  void Crash(uint64_t step, bool force_node = false, int kill_process = -1);
+  // The post-crash state a power loss after step keeps.
+  CrashState KeptAtCrash(uint64_t step, bool scheduled);
+  // I8 recovery's bookkeeping (recovery.cpp): the records a call may
+  // change; a call starting (its serial, 0 for a call that promises
+  // nothing) and ending.
+  std::vector<std::string> RecordsOf(const ClientOp& op) const;
+  uint64_t CallStarted(const ClientOp& op);
+  void CallEnded(const ClientOp& op, uint64_t serial, const Status& st, const VolumeStatus* pulled);
+  // A mishap changed the record behind the store's back: no promise holds.
+  void VoidPromise(const std::string& record) { promises_.erase(record); }
   void Finale();
   void Note(std::string line);
   bool AllDone() const;
@@ -171,6 +188,13 @@ class World {
   std::map<ActorId, uint64_t> explicit_faults_by_actor_;
   std::map<std::string, Desired> desired_;
   Prng crash_rng_;
+  Prng crash_state_rng_;
+  bool crash_states_listed_ = false;
+  // I8: per record dir, what the last call that returned success on it
+  // promised, and the serial of the last call started on it.
+  std::map<std::string, Promise> promises_;
+  std::map<std::string, uint64_t> last_call_;
+  uint64_t call_serial_ = 0;
   bool finale_started_ = false;
   uint64_t explicit_faults_ = 0;
   bool finished_ = false;
