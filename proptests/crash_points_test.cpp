@@ -111,20 +111,6 @@ std::vector<Workload> GeneratedWorkloads(int count) {
   return w;
 }
 
-bool Campaign() {
-  const char* b = std::getenv("MS_CRASH_BUDGET");
-  return b != nullptr && std::string(b) == "campaign";
-}
-
-std::pair<uint64_t, uint64_t> Shard() {
-  uint64_t index = 0, count = 1;
-  const char* s = std::getenv("MS_SHARD");
-  if (s != nullptr && (std::sscanf(s, "%lu/%lu", &index, &count) != 2 || count == 0 || index >= count)) {
-    std::fprintf(stderr, "MS_SHARD=\"%s\" must be I/N with 0 <= I < N\n", s);
-    std::abort();
-  }
-  return {index, count};
-}
 
 struct Exploration {
   uint64_t steps = 0;        // of the crash-free run
@@ -160,7 +146,7 @@ Exploration Explore(const Workload& w, bool pairs) {
   EXPECT_TRUE(base.ok()) << w.name << " fails without any crash: " << base.violations.front().invariant << ": "
                          << base.violations.front().detail;
   e.steps = base.steps;
-  const auto [shard, shards] = Shard();
+  const auto [shard, shards] = ShardFromEnv();
   for (uint64_t k = 1; k <= base.steps; ++k) {
     if (k % shards != shard) continue;
     RunPoint(w, {k}, &e);
@@ -189,11 +175,11 @@ void Report(const std::string& label, const std::vector<Workload>& workloads, bo
 }
 
 TEST(CrashPoints, EveryStepOfTheFixedWorkloadsKeepsI1AndI3) {
-  Report("fixed workloads", FixedWorkloads(), Campaign());
+  Report("fixed workloads", FixedWorkloads(), CrashBudgetIsCampaign());
 }
 
 TEST(CrashPoints, EveryStepOfSeededWorkloadsKeepsI1AndI3) {
-  if (!Campaign()) GTEST_SKIP() << "campaign budget only (MS_CRASH_BUDGET=campaign)";
+  if (!CrashBudgetIsCampaign()) GTEST_SKIP() << "campaign budget only (MS_CRASH_BUDGET=campaign)";
   Report("seeded workloads", GeneratedWorkloads(8), false);
 }
 

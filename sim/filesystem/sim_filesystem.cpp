@@ -1416,11 +1416,8 @@ CrashStates SimFilesystem::EnumerateCrashStates(size_t max_states) const {
   const std::string none(n, '0'), all(n, '1');
   bool more = offer(make(none, files_all(false))) && offer(make(all, files_all(true))) &&
               offer(make(all, files_all(false))) && offer(make(none, files_all(true)));
-  for (size_t p = 1; more && p < n; ++p) {
-    std::string prefix = none;
-    std::fill(prefix.begin(), prefix.begin() + static_cast<std::ptrdiff_t>(p), '1');
-    more = offer(make(prefix, files_all(true))) && offer(make(prefix, files_all(false)));
-  }
+  // ALICE's telling states first: each operation kept alone (with what it
+  // needs) or dropped alone (with what needs it); each file lost or torn.
   for (size_t i = 0; more && i < n; ++i) {
     const std::string drop = dependents(i);
     std::string ops = all;
@@ -1429,13 +1426,18 @@ CrashStates SimFilesystem::EnumerateCrashStates(size_t max_states) const {
     }
     std::string alone = none;
     alone[i] = '1';  // its predecessors join it in Normalize
-    more = offer(make(ops, files_all(true))) && offer(make(alone, files_all(false)));
+    more = offer(make(alone, files_all(false))) && offer(make(ops, files_all(true)));
   }
   for (size_t j = 0; more && j < f; ++j) {
     std::vector<uint64_t> lost = range, torn = range;
     lost[j] = 0;
     torn[j] = range[j] / 2;
     more = offer(make(all, lost)) && offer(make(all, torn));
+  }
+  for (size_t p = 1; more && p < n; ++p) {
+    std::string prefix = none;
+    std::fill(prefix.begin(), prefix.begin() + static_cast<std::ptrdiff_t>(p), '1');
+    more = offer(make(prefix, files_all(true))) && offer(make(prefix, files_all(false)));
   }
   constexpr size_t kChoicesMax = 16;
   const bool exhaustive = n + f <= kChoicesMax;

@@ -244,11 +244,12 @@ class SimFilesystem final : public Filesystem {
   CrashState PickCrashState(Prng& rng) const;
   // Up to max_states distinct legal post-crash states, the telling ones
   // first: nothing kept, everything kept, operations without their file
-  // bytes, every prefix of the pending operations, every operation dropped
-  // (with what depends on it) or kept alone, every file lost or torn at
-  // half; then every combination of operations and files (each file's bytes
-  // none or all), when there are at most 16 choices. Ordered-metadata:
-  // every cut. The first state is always "nothing kept".
+  // bytes and the reverse, every operation kept alone (with what it needs)
+  // or dropped alone (with what needs it), every file lost or torn at half,
+  // every prefix of the pending operations; then every combination of
+  // operations and files (each file's bytes none or all), when there are at
+  // most 16 choices. Ordered-metadata: every cut. The first state is always
+  // "nothing kept".
   CrashStates EnumerateCrashStates(size_t max_states) const;
   // StateHash() as it would be right after Crash(state).
   uint64_t CrashStateHash(const CrashState& state) const;

@@ -36,9 +36,9 @@ struct SimReport {
   std::string trace_file;            // config + schedule: what `replay` reads
   // With config.crash_states_max > 0: the distinct legal post-crash states
   // at the first crash_at step (CrashState::ToText()), whether that list
-  // was cut short (CrashStates::bounded), and the steps that were
-  // persistence points (a SyncDir or a file Sync ran) before the finale,
-  // plus the last step before it.
+  // was cut short (CrashStates::bounded), and the persistence points before
+  // the finale, as crash steps: the step right before each sync (a
+  // SyncDir or a file Sync), and the last step before the finale.
   std::vector<std::string> crash_states;
   bool crash_states_bounded = false;
   std::vector<uint64_t> persistence_steps;

@@ -8,6 +8,7 @@ add_library(ms_simulator
   ${CMAKE_CURRENT_LIST_DIR}/mishaps.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kubelet.cpp
   ${CMAKE_CURRENT_LIST_DIR}/recovery.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/crash_explorer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/simulator.cpp)
 target_link_libraries(ms_simulator PUBLIC ms_core ms_sim_fs ms_sim_runtime ms_fake_registry PRIVATE ms_warnings)
 

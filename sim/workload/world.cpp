@@ -253,8 +253,11 @@ SimReport World::Run() {
   std::sort(crash_steps.begin(), crash_steps.end());
   sched_->set_step_observer([&](uint64_t step, ActorId, std::string_view what) {
     checker_->AfterStep(step);
-    if (config_.crash_states_max > 0 && !finale_started_ && (what == "fs.sync" || what == "fs.sync_dir")) {
-      report_.persistence_steps.push_back(step);
+    // A persistence point: a crash right before a sync (after the step
+    // before it) keeps the most of what the sync would have made durable.
+    if (config_.crash_states_max > 0 && !finale_started_ && step > 0 && (what == "fs.sync" || what == "fs.syncdir") &&
+        (report_.persistence_steps.empty() || report_.persistence_steps.back() != step - 1)) {
+      report_.persistence_steps.push_back(step - 1);
     }
     if (checker_->violations().size() != violations_seen) {
       if (violations_seen == 0) {
@@ -283,7 +286,10 @@ SimReport World::Run() {
   const RunResult run = sched_->Run();
   // The end of the workload is a persistence point too: what its last
   // calls left pending.
-  if (config_.crash_states_max > 0) report_.persistence_steps.push_back(last_workload_step);
+  if (config_.crash_states_max > 0 &&
+      (report_.persistence_steps.empty() || report_.persistence_steps.back() != last_workload_step)) {
+    report_.persistence_steps.push_back(last_workload_step);
+  }
   report_.outcome = run.outcome;
   report_.outcome_message = run.message;
   report_.steps = run.steps;
