@@ -331,6 +331,10 @@ Result<PullResult> VolumeManager::PullUnderVolumeLock(const PullRequest& request
       st = PullPayload(fs_, runtime_, registry_, *token, reference, *digest, model_dir,
                        pull_options, nullptr);
     }
+    // The model's own name durable before a record says succeeded on it
+    // (PullPayload syncs what is inside): else a power loss can keep the
+    // record and lose the model. A full pull's mirror does the same.
+    if (st.ok() && options_.store.durable) st = fs_->SyncDir(record_dir);
     return finish(st);
   }
 

@@ -22,40 +22,16 @@
 #include <set>
 #include <sstream>
 
+#include "proptests/crash_workloads.h"
 #include "proptests/prop_support.h"
 #include "sim/workload/simulator.h"
 
 namespace ms::prop {
 namespace {
 
-using sim::ClientOp;
-using sim::OpKind;
 using sim::SimConfig;
 
-struct Workload {
-  std::string name;
-  SimConfig config;
-};
-
-SimConfig Base(int processes, int gc_rounds, int tag_moves) {
-  SimConfig c;
-  c.seed = 1;
-  c.strategy = "rr";
-  c.processes = processes;
-  c.gc_rounds = gc_rounds;
-  c.tag_moves = tag_moves;
-  c.max_steps = 200'000;
-  return c;
-}
-
-ClientOp Pull(std::string volume, std::string mount, std::string reference) {
-  return {OpKind::kPull, std::move(volume), std::move(mount), std::move(reference)};
-}
-ClientOp Partial(std::string volume, std::string mount, std::string reference) {
-  return {OpKind::kPullPartial, std::move(volume), std::move(mount), std::move(reference)};
-}
-ClientOp Delete(std::string volume, std::string mount) { return {OpKind::kDelete, std::move(volume), std::move(mount), ""}; }
-ClientOp Release(std::string volume) { return {OpKind::kRelease, std::move(volume), "", ""}; }
+SimConfig Base(int processes, int gc_rounds, int tag_moves) { return FixedBase(processes, gc_rounds, tag_moves); }
 
 std::vector<Workload> FixedWorkloads() {
   std::vector<Workload> w;

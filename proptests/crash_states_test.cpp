@@ -20,50 +20,34 @@
 #include <string>
 #include <vector>
 
+#include "proptests/crash_workloads.h"
 #include "proptests/prop_support.h"
 #include "sim/workload/crash_explorer.h"
 
 namespace ms::prop {
 namespace {
 
-using sim::ClientOp;
-using sim::OpKind;
 using sim::SimConfig;
 
-struct Workload {
-  std::string name;
-  SimConfig config;
-};
-
-SimConfig Base(std::vector<ClientOp> script) {
-  SimConfig c;
-  c.seed = 1;
-  c.strategy = "rr";
-  c.processes = 1;
-  c.gc_rounds = 0;
-  c.tag_moves = 0;
-  c.max_steps = 200'000;
+SimConfig Base(std::vector<sim::ClientOp> script) {
+  SimConfig c = FixedBase(1, 0, 0);
   c.scripts = {std::move(script)};
   return c;
 }
 
-ClientOp Pull(std::string volume, std::string mount, std::string reference = "models/a:v1") {
-  return {OpKind::kPull, std::move(volume), std::move(mount), std::move(reference)};
-}
-ClientOp Delete(std::string volume, std::string mount) { return {OpKind::kDelete, std::move(volume), std::move(mount), ""}; }
-ClientOp Release(std::string volume) { return {OpKind::kRelease, std::move(volume), "", ""}; }
+const std::string kA = "models/a:v1";
 
 // A tag move between two pulls of models/c:latest (seed 3 moves it to c2
 // after the first pull); a GC actor's rounds (seed 2's: a sweep and a
 // maybe_gc).
-SimConfig TagMove(std::vector<ClientOp> script) {
+SimConfig TagMove(std::vector<sim::ClientOp> script) {
   SimConfig c = Base(std::move(script));
   c.seed = 3;
   c.tag_moves = 1;
   c.tag_moves_spread = true;
   return c;
 }
-SimConfig WithGc(std::vector<ClientOp> script) {
+SimConfig WithGc(std::vector<sim::ClientOp> script) {
   SimConfig c = Base(std::move(script));
   c.seed = 2;
   c.gc_rounds = 2;
@@ -73,27 +57,29 @@ SimConfig WithGc(std::vector<ClientOp> script) {
 std::vector<Workload> StandardWorkloads() {
   const std::string c = "models/c:latest";
   return {
-      {"publish-1", Base({Pull("s0", "")})},
-      {"publish-2", Base({Pull("s0", ""), Pull("d0", "m0")})},
-      {"unpublish-1", Base({Pull("s0", ""), Delete("s0", "")})},
-      {"unpublish-2", Base({Pull("s0", ""), Pull("d0", "m0"), Delete("d0", "m0")})},
-      {"release-1", Base({Pull("d0", "m0"), Release("d0")})},
-      {"release-2", Base({Pull("s0", ""), Pull("d0", "m0"), Release("d0")})},
+      {"publish-1", Base({Pull("s0", "", kA)})},
+      {"publish-2", Base({Pull("s0", "", kA), Pull("d0", "m0", kA)})},
+      // A partial publish bypasses the store: its model is the volume's own.
+      {"publish-partial", Base({Partial("s0", "", kA), Delete("s0", "")})},
+      {"unpublish-1", Base({Pull("s0", "", kA), Delete("s0", "")})},
+      {"unpublish-2", Base({Pull("s0", "", kA), Pull("d0", "m0", kA), Delete("d0", "m0")})},
+      {"release-1", Base({Pull("d0", "m0", kA), Release("d0")})},
+      {"release-2", Base({Pull("s0", "", kA), Pull("d0", "m0", kA), Release("d0")})},
       {"tag-move-1", TagMove({Pull("s0", "", c), Pull("s0", "", c)})},
       {"tag-move-2", TagMove({Pull("s0", "", c), Pull("d0", "m0", c), Pull("s0", "", c)})},
       // A publish after its digest was collected links whatever the
       // collection's crash left, so each GC workload ends with one.
-      {"gc-1", WithGc({Pull("s0", ""), Delete("s0", ""), Pull("d0", "m1")})},
-      {"gc-2", WithGc({Pull("s0", ""), Pull("d0", "m0"), Delete("s0", ""), Delete("d0", "m0"), Pull("d0", "m1")})},
+      {"gc-1", WithGc({Pull("s0", "", kA), Delete("s0", ""), Pull("d0", "m1", kA)})},
+      {"gc-2", WithGc({Pull("s0", "", kA), Pull("d0", "m0", kA), Delete("s0", ""), Delete("d0", "m0"), Pull("d0", "m1", kA)})},
   };
 }
 
 // The campaign's extra: two driver processes sharing the root, each
 // publishing the digest, one unpublishing it, with GC.
 std::vector<Workload> CampaignWorkloads() {
-  SimConfig c = WithGc({Pull("s0", ""), Delete("s0", "")});
+  SimConfig c = WithGc({Pull("s0", "", kA), Delete("s0", "")});
   c.processes = 2;
-  c.scripts.push_back({Pull("s1", ""), Pull("d1", "m0")});
+  c.scripts.push_back({Pull("s1", "", kA), Pull("d1", "m0", kA)});
   return {{"two-processes", c}};
 }
 

@@ -48,7 +48,9 @@ BIN=$SCRATCH/bin
 
 # name | simulator flags that expose it | quick seeds | full seeds
 # Every budget is a bound: the campaign stops at the first failing seed.
-# Flags name the feature each weakness needs (docs/findings.md says why).
+# Flags name the feature each weakness needs (docs/findings.md says why);
+# the durability mutants (11, 17-23) run the default campaign's flags as
+# they are (no flags): its crash model mix must kill them within 2000 seeds.
 CLEAN="--faults 0 --crashes 0 --status-corruptions 0 --corrupt-at-sweep 0 --tenant-writes 0"
 read -r -d '' TABLE <<EOF || true
 01-tag-move-leak|$CLEAN --tag-moves 8|60|1000
@@ -61,12 +63,19 @@ read -r -d '' TABLE <<EOF || true
 08-delete-without-volume-lock|$CLEAN --client-lanes 2|100|2000
 09-check-then-act-materialize|$CLEAN|100|2000
 10-staging-in-place|--faults 0 --crashes 0.003 --crashes-max 6|150|3000
-11-no-fsync-before-rename|--faults 0 --crashes 0.003 --metadata-durable 1|100|2000
+11-no-fsync-before-rename||300|2000
 12-gc-removes-data-in-place|--faults 0.01 --crashes 0.002|100|2000
 13-no-blob-digest-check|--faults 0.02 --crashes 0|100|2000
 14-delete-refuses-corrupt-status|$CLEAN --status-corruptions 4|300|3000
 15-lock-file-removed-first|$CLEAN --processes 2 --strategy pct:3|600|3000
 16-release-admits-late-publish|$CLEAN --client-lanes 2 --overlap-release 1|100|2000
+17-no-parent-fsync||300|2000
+18-no-boot-ref-repair||300|2000
+19-gc-trusts-undurable-record||300|2000
+20-success-recorded-outside-entry-lock||300|2000
+21-collection-removes-before-move-is-durable||300|2000
+22-unpublish-retry-not-durable||300|2000
+23-partial-model-name-not-durable||300|2000
 EOF
 
 lookup() {  # lookup NAME FIELD -> the table's field (2 flags, 3 quick, 4 full)

@@ -157,8 +157,12 @@ class World {
   std::vector<std::string> RecordsOf(const ClientOp& op) const;
   uint64_t CallStarted(const ClientOp& op);
   void CallEnded(const ClientOp& op, uint64_t serial, const Status& st, const VolumeStatus* pulled);
-  // A mishap changed the record behind the store's back: no promise holds.
-  void VoidPromise(const std::string& record) { promises_.erase(record); }
+  // A mishap changed the record behind the store's back: no promise holds,
+  // not even that of a call in flight on it.
+  void VoidPromise(const std::string& record) {
+    promises_.erase(record);
+    last_call_[record] = ++call_serial_;
+  }
   void Finale();
   void Note(std::string line);
   bool AllDone() const;
