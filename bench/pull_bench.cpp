@@ -10,6 +10,13 @@
 //       in an order that alternates per iteration. Measured time: the pull.
 //       Counters: pull_ms, write_ms, pull_vs_write, and bytes_per_second.
 //
+//   pull/durability/files:F/kib_per_file:S
+//       the cost of durability: PullPayload durable against the same pull
+//       durable off and against the plain writes followed by `sync -f` on
+//       the written tree (the fair floor: the same bytes, made durable by
+//       hand), same iterations. Counters: durable_ms, fast_ms,
+//       write_sync_ms, durable_vs_fast, durable_vs_write_sync.
+//
 // Shapes: a few large weight files (hashing and copying dominate) and many
 // small files (per-file system calls dominate).
 #include <benchmark/benchmark.h>
@@ -121,6 +128,51 @@ void Pull(benchmark::State& state, Shape shape, bool durable) {
   state.SetBytesProcessed(paired.iterations() * static_cast<int64_t>(files.bytes));
 }
 
+void PullDurability(benchmark::State& state, Shape shape) {
+  ModelFiles files;
+  const ms::sim::BuiltModel model = MakeModel(shape, &files);
+  ms::sim::FakeRegistry registry;
+  registry.Push(kRepository, "v1", model);
+  const ms::Reference reference = ms::Reference::Parse(std::string(kRepository) + ":v1").value();
+  ms::PosixFilesystem fs;
+  ms::ThreadRuntime runtime;
+  const ms::CancelToken token;
+  const ms::bench::ScratchDir scratch("pull-durability");
+  const std::string durable_dir = scratch.path() + "/durable";
+  const std::string fast_dir = scratch.path() + "/fast";
+  const std::string plain = scratch.path() + "/plain";
+  const std::string sync = ms::bench::ToolPath("sync");
+  auto pull = [&](const std::string& dir, bool durable) {
+    ms::PullOptions options;
+    options.durable = durable;
+    return ms::PullPayload(&fs, &runtime, &registry, token, reference, model.manifest_digest, dir, options, nullptr);
+  };
+  ms::bench::Paired paired([&] { return pull(durable_dir, true); },
+                           {[&] { return pull(fast_dir, false); },
+                            [&] {
+                              MS_RETURN_IF_ERROR(WritePlain(files, plain));
+                              return ms::bench::RunCommand({sync, "-f", plain});
+                            }});
+  paired.Prepare([&] {
+    ms::bench::MakeDirOrDie(durable_dir);
+    ms::bench::MakeDirOrDie(fast_dir);
+    return ms::Status::Ok();
+  });
+  paired.Cleanup([&] {
+    for (const std::string* dir : {&durable_dir, &fast_dir, &plain}) ms::bench::RemoveTreeOrDie(*dir);
+    return ms::Status::Ok();
+  });
+  if (!paired.Run(state)) return;
+  state.counters["files"] = shape.files;
+  state.counters["payload_bytes"] = static_cast<double>(files.bytes);
+  state.counters["durable_ms"] = paired.subject_median_s() * 1e3;
+  state.counters["fast_ms"] = paired.baseline_median_s(0) * 1e3;
+  state.counters["write_sync_ms"] = paired.baseline_median_s(1) * 1e3;
+  state.counters["durable_vs_fast"] = paired.ratio(0);
+  state.counters["durable_vs_write_sync"] = paired.ratio(1);
+  state.SetBytesProcessed(paired.iterations() * static_cast<int64_t>(files.bytes));
+}
+
 std::vector<Shape> Shapes(Profile profile) {
   switch (profile) {
     case Profile::kSmoke: return {{4, 64}};
@@ -145,6 +197,11 @@ int main(int argc, char** argv) {
       b->UseManualTime()->Unit(benchmark::kMillisecond);
       ms::bench::ApplyIterations(b, profile, Iterations(shape));
     }
+    const std::string name = "pull/durability/files:" + std::to_string(shape.files) +
+                             "/kib_per_file:" + std::to_string(shape.kib_per_file);
+    auto* b = benchmark::RegisterBenchmark(name.c_str(), PullDurability, shape);
+    b->UseManualTime()->Unit(benchmark::kMillisecond);
+    ms::bench::ApplyIterations(b, profile, Iterations(shape));
   }
   return ms::bench::RunSuite("pull", profile, &argc, argv);
 }

@@ -49,7 +49,7 @@ BIN=$SCRATCH/bin
 # name | simulator flags that expose it | quick seeds | full seeds
 # Every budget is a bound: the campaign stops at the first failing seed.
 # Flags name the feature each weakness needs (docs/findings.md says why);
-# the durability mutants (11, 17-23) run the default campaign's flags as
+# the durability mutants (11, 17, 18) run the default campaign's flags as
 # they are (no flags): its crash model mix must kill them within 2000 seeds.
 CLEAN="--faults 0 --crashes 0 --status-corruptions 0 --corrupt-at-sweep 0 --tenant-writes 0"
 read -r -d '' TABLE <<EOF || true
@@ -70,12 +70,7 @@ read -r -d '' TABLE <<EOF || true
 15-lock-file-removed-first|$CLEAN --processes 2 --strategy pct:3|600|3000
 16-release-admits-late-publish|$CLEAN --client-lanes 2 --overlap-release 1|100|2000
 17-no-parent-fsync||300|2000
-18-no-boot-ref-repair||300|2000
-19-gc-trusts-undurable-record||300|2000
-20-success-recorded-outside-entry-lock||300|2000
-21-collection-removes-before-move-is-durable||300|2000
-22-unpublish-retry-not-durable||300|2000
-23-partial-model-name-not-durable||300|2000
+18-success-recorded-outside-entry-lock||300|2000
 EOF
 
 lookup() {  # lookup NAME FIELD -> the table's field (2 flags, 3 quick, 4 full)

@@ -1345,9 +1345,23 @@ CrashState SimFilesystem::PickCrashState(Prng& rng) const {
     }
     return state;
   }
-  const uint64_t ops_mode = rng.Below(3);  // nothing, everything, a random part
-  for (size_t i = 0; i < pending_.size(); ++i) {
-    state.ops += ops_mode == 1 || (ops_mode == 2 && rng.Below(2) == 1) ? '1' : '0';
+  // Nothing, everything, a random part, everything but one operation (and
+  // what needs it), or one alone (and what it needs): the last two are
+  // ALICE's telling states, where durability bugs hide.
+  const size_t n = pending_.size();
+  const uint64_t ops_mode = rng.Below(5);
+  const size_t pick = n > 0 && ops_mode >= 3 ? rng.Below(n) : 0;
+  const std::string drop = ops_mode == 3 && n > 0 ? DependentsOf(PendingSeqs(), pick) : std::string();
+  for (size_t i = 0; i < n; ++i) {
+    bool keep = false;
+    switch (ops_mode) {
+      case 0: keep = false; break;
+      case 1: keep = true; break;
+      case 2: keep = rng.Below(2) == 1; break;
+      case 3: keep = drop[i] == '0'; break;
+      default: keep = i == pick; break;  // its predecessors join it in Normalize
+    }
+    state.ops += keep ? '1' : '0';
   }
   const uint64_t files_mode = rng.Below(3);
   for (uint64_t id : dirty_files_) {
@@ -1396,30 +1410,13 @@ CrashStates SimFilesystem::EnumerateCrashStates(size_t max_states) const {
     s.files = std::move(files);
     return s;
   };
-  // Operations that (transitively) need operation i: later ones on an
-  // entry i or one of them changes.
-  auto dependents = [&](size_t i) {
-    std::string drop(n, '0');
-    drop[i] = '1';
-    for (size_t j = i + 1; j < n; ++j) {
-      for (const SlotChange& c : pending_.at(seqs[j]).changes) {
-        for (size_t k = i; k < j && drop[j] == '0'; ++k) {
-          if (drop[k] == '0') continue;
-          for (const SlotChange& d : pending_.at(seqs[k]).changes) {
-            if (c.dir == d.dir && c.name == d.name) drop[j] = '1';
-          }
-        }
-      }
-    }
-    return drop;
-  };
   const std::string none(n, '0'), all(n, '1');
   bool more = offer(make(none, files_all(false))) && offer(make(all, files_all(true))) &&
               offer(make(all, files_all(false))) && offer(make(none, files_all(true)));
   // ALICE's telling states first: each operation kept alone (with what it
   // needs) or dropped alone (with what needs it); each file lost or torn.
   for (size_t i = 0; more && i < n; ++i) {
-    const std::string drop = dependents(i);
+    const std::string drop = DependentsOf(seqs, i);
     std::string ops = all;
     for (size_t j = 0; j < n; ++j) {
       if (drop[j] == '1') ops[j] = '0';
@@ -1457,6 +1454,23 @@ CrashStates SimFilesystem::EnumerateCrashStates(size_t max_states) const {
                          (exhaustive ? uint64_t{1} << (n + f) : 0);
   out.bounded = !exhaustive || out.candidates < total;
   return out;
+}
+
+std::string SimFilesystem::DependentsOf(const std::vector<uint64_t>& seqs, size_t i) const {
+  const size_t n = seqs.size();
+  std::string drop(n, '0');
+  drop[i] = '1';
+  for (size_t j = i + 1; j < n; ++j) {
+    for (const SlotChange& c : pending_.at(seqs[j]).changes) {
+      for (size_t k = i; k < j && drop[j] == '0'; ++k) {
+        if (drop[k] == '0') continue;
+        for (const SlotChange& d : pending_.at(seqs[k]).changes) {
+          if (c.dir == d.dir && c.name == d.name) drop[j] = '1';
+        }
+      }
+    }
+  }
+  return drop;
 }
 
 SimFilesystem::CrashView SimFilesystem::ViewOf(const Kept& kept) const {

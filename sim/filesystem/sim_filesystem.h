@@ -237,10 +237,11 @@ class SimFilesystem final : public Filesystem {
   void Crash();
   // Power loss now, keeping what state chooses (normalized to the model).
   void Crash(const CrashState& state);
-  // A legal post-crash state drawn from rng: keeping nothing, everything or
-  // a random part of what is pending (each a third of the time), for
-  // operations and for file bytes independently (ordered-metadata: a cut
-  // at the start, the end or anywhere).
+  // A legal post-crash state drawn from rng. Operations: nothing,
+  // everything, a random part, all but one (with what needs it) or one
+  // alone (with what it needs), a fifth of the time each; file bytes
+  // independently: none, all or a random prefix of each, a third each
+  // (ordered-metadata: a cut at the start, the end or anywhere).
   CrashState PickCrashState(Prng& rng) const;
   // Up to max_states distinct legal post-crash states, the telling ones
   // first: nothing kept, everything kept, operations without their file
@@ -413,6 +414,9 @@ class SimFilesystem final : public Filesystem {
   // Ordered-metadata's journal: pending operations' and writes' seqs.
   std::vector<uint64_t> JournalEvents() const;
   CrashState Normalize(const CrashState& state) const;
+  // Over pending operations seqs: '1' for operation i and every later one
+  // that (transitively) needs it, a later change to an entry they change.
+  std::string DependentsOf(const std::vector<uint64_t>& seqs, size_t i) const;
   Kept Resolve(const CrashState& normalized) const;
   void ApplyCrash(const Kept& kept);
   CrashView ViewOf(const Kept& kept) const;

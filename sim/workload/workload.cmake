@@ -17,7 +17,7 @@ target_link_libraries(modelstore-sim PRIVATE ms_simulator CLI11::CLI11 ms_warnin
 
 if(BUILD_TESTING)
   ms_add_gtest(simulator_tests
-    SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/simulator_test.cpp
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/simulator_test.cpp ${CMAKE_CURRENT_LIST_DIR}/tests/crash_model_test.cpp
     LIBS ms_simulator
     LABELS sim)
 endif()

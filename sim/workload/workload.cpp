@@ -72,8 +72,10 @@ SimConfig DefaultCampaignConfig() {
   config.overlap_release = true;
   // Tags move between pulls, not only while the drivers boot.
   config.tag_moves_spread = true;
-  // Every persistence model, one per seed.
+  // Every persistence model, one per seed; power losses at persistence
+  // points, where durability bugs show.
   config.crash_model = kMixedCrashModel;
+  config.crash_at_syncs = true;
   return config;
 }
 
@@ -115,6 +117,7 @@ std::string SimConfig::ToText() const {
   if (crash_model != "adversarial") out << "crash_model=" << crash_model << "\n";
   for (const CrashPick& p : crash_picks) out << "crash_pick=" << p.step << ":" << p.state << "\n";
   if (crash_states_max != 0) out << "crash_states_max=" << crash_states_max << "\n";
+  if (crash_at_syncs) out << "crash_at_syncs=1\n";
   if (tag_moves_spread) out << "tag_moves_spread=1\n";
   return out.str();
 }
@@ -164,6 +167,7 @@ Result<SimConfig> SimConfig::Parse(std::string_view text) {
       }
       c.crash_model = value;
     } else if (key == "crash_states_max") MS_RETURN_IF_ERROR(num(&c.crash_states_max));
+    else if (key == "crash_at_syncs") c.crash_at_syncs = value == "1";
     else if (key == "crash_pick") {
       const size_t colon = value.find(':');
       CrashPick p;

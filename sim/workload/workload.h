@@ -118,6 +118,11 @@ struct SimConfig {
   // the first of them applied unless a crash_pick names another), and
   // reports the run's persistence points (SimReport::persistence_steps).
   uint64_t crash_states_max = 0;
+  // A power loss drawn by crash_rate waits for a persistence point: the
+  // moment the actor that just ran is about to sync (a SyncDir or a file
+  // Sync), when the most is pending (at most kCrashWaitStepsMax steps
+  // later). Off: it happens at the step drawn. Process kills never wait.
+  bool crash_at_syncs = false;
   // Tag moves wait for a random number of client calls to finish, so they
   // land between pulls; off: they happen as the run starts.
   bool tag_moves_spread = false;

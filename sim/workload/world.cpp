@@ -193,10 +193,10 @@ CrashState World::KeptAtCrash(uint64_t step, bool scheduled) {
   return fs_->PickCrashState(crash_state_rng_);
 }
 
-void World::Crash(uint64_t step, bool force_node, int kill_process) {
+bool World::DrawNodeCrash() { return config_.processes == 1 || crash_rng_.Below(2) == 0; }
+
+void World::Crash(uint64_t step, bool node, int kill_process, bool scheduled) {
   ++report_.crashes;
-  // kill_process >= 0: an explicit process crash (kill_at), never a node's.
-  const bool node = kill_process < 0 && (force_node || config_.processes == 1 || crash_rng_.Below(2) == 0);
   auto forget_ops_of = [this](int process) {
     std::erase_if(running_op_, [&](const auto& kv) { return sched_->ActorProcess(kv.first) == process; });
     // Calls cut short are issued again by the respawned lanes.
@@ -212,7 +212,7 @@ void World::Crash(uint64_t step, bool force_node, int kill_process) {
       sched_->KillProcess(p);
       forget_ops_of(p);
     }
-    const CrashState kept = KeptAtCrash(step, force_node);
+    const CrashState kept = KeptAtCrash(step, scheduled);
     fs_->Crash(kept);
     Note("CRASH node (" + config_.crash_model + ", kept " + kept.ToText().substr(0, 60) +
          "): every driver killed");
@@ -249,9 +249,11 @@ SimReport World::Run() {
       static_cast<uint64_t>(config_.crash_rate * static_cast<double>(uint64_t{1} << 32));
   size_t violations_seen = 0;
   uint64_t last_workload_step = 0;
+  bool power_loss_armed = false;  // crash_at_syncs: drawn, waiting for a sync
+  uint64_t armed_at = 0;
   std::vector<uint64_t> crash_steps = config_.crash_steps;
   std::sort(crash_steps.begin(), crash_steps.end());
-  sched_->set_step_observer([&](uint64_t step, ActorId, std::string_view what) {
+  sched_->set_step_observer([&](uint64_t step, ActorId ran, std::string_view what) {
     checker_->AfterStep(step);
     // A persistence point: a crash right before a sync (after the step
     // before it) keeps the most of what the sync would have made durable.
@@ -272,14 +274,30 @@ SimReport World::Run() {
     }
     if (finale_started_) return;
     const bool scheduled = std::binary_search(crash_steps.begin(), crash_steps.end(), step);
-    const bool drawn = crash_threshold > 0 && static_cast<int>(report_.crashes) < config_.crashes_max &&
+    const bool drawn = !power_loss_armed && crash_threshold > 0 &&
+                       static_cast<int>(report_.crashes) < config_.crashes_max &&
                        (crash_rng_.Next() >> 32) < crash_threshold;
     const auto kill = std::find_if(config_.kills_at.begin(), config_.kills_at.end(),
                                    [step](const KillAt& k) { return k.step == step; });
     if (kill != config_.kills_at.end() && kill->process < config_.processes) {
-      Crash(step, false, kill->process);
-    } else if (scheduled || drawn) {
-      Crash(step, scheduled);
+      Crash(step, /*node=*/false, kill->process);
+    } else if (scheduled) {
+      Crash(step, /*node=*/true, -1, /*scheduled=*/true);
+    } else if (drawn) {
+      const bool node = DrawNodeCrash();
+      if (node && config_.crash_at_syncs) {
+        power_loss_armed = true;  // at the next persistence point
+        armed_at = step;
+      } else {
+        Crash(step, node);
+      }
+    }
+    if (power_loss_armed) {
+      const std::string_view next = sched_->ActorFinished(ran) ? std::string_view() : sched_->ActorNextLabel(ran);
+      if (next == "fs.sync" || next == "fs.syncdir" || step - armed_at >= kCrashWaitStepsMax) {
+        power_loss_armed = false;
+        Crash(step, /*node=*/true);
+      }
     }
     last_workload_step = step;
   });

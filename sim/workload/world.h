@@ -44,6 +44,8 @@ inline constexpr uint64_t kCrashStream = 0x6372617368ULL;
 inline constexpr uint64_t kCrashStateStream = 0x6b657074ULL;  // "kept"
 inline constexpr uint64_t kGcStream = 0x6763ULL;
 inline constexpr size_t kHistoryMax = 24;
+// crash_at_syncs: a drawn power loss waits at most this many steps for a sync.
+inline constexpr uint64_t kCrashWaitStepsMax = 200;
 inline constexpr int64_t kStagingGraceMs = 60'000;
 
 
@@ -147,8 +149,11 @@ class World {
   std::string CorruptStatus(Prng& rng, bool at_sweep);
   // Faults injected so far, of every kind.
   uint64_t FaultsSoFar() const;
-  // After step: force_node: an explicit crash point is always a node crash.
-  void Crash(uint64_t step, bool force_node = false, int kill_process = -1);
+  // After step: a power loss (node) or a process killed (kill_process, or
+  // one drawn). scheduled: an explicit crash_at step.
+  void Crash(uint64_t step, bool node, int kill_process = -1, bool scheduled = false);
+  // Whether a drawn crash is a power loss (else one process dies).
+  bool DrawNodeCrash();
   // The post-crash state a power loss after step keeps.
   CrashState KeptAtCrash(uint64_t step, bool scheduled);
   // I8 recovery's bookkeeping (recovery.cpp): the records a call may
