@@ -88,27 +88,35 @@ ms::Status WritePlain(const ModelFiles& files, const std::string& dir) {
   return ms::Status::Ok();
 }
 
-void Pull(benchmark::State& state, Shape shape, bool durable) {
+// One model of a shape in the fake registry, and what pulls it.
+struct PullSetup {
+  explicit PullSetup(const Shape& shape) : model(MakeModel(shape, &files)) {
+    registry.Push(kRepository, "v1", model);
+  }
+  ms::Status PullInto(const std::string& dir, bool durable) {
+    ms::PullOptions options;
+    options.durable = durable;
+    return ms::PullPayload(&fs, &runtime, &registry, token, reference, model.manifest_digest, dir, options, nullptr);
+  }
+
   ModelFiles files;
-  const ms::sim::BuiltModel model = MakeModel(shape, &files);
+  const ms::sim::BuiltModel model;
   ms::sim::FakeRegistry registry;
-  registry.Push(kRepository, "v1", model);
   const ms::Reference reference = ms::Reference::Parse(std::string(kRepository) + ":v1").value();
   ms::PosixFilesystem fs;
   ms::ThreadRuntime runtime;
   const ms::CancelToken token;
-  ms::PullOptions options;
-  options.durable = durable;
+};
+
+void Pull(benchmark::State& state, Shape shape, bool durable) {
+  PullSetup setup(shape);
+  const ModelFiles& files = setup.files;
   const ms::bench::ScratchDir scratch("pull");
   const std::string pulled = scratch.path() + "/pulled";
   const std::string plain = scratch.path() + "/plain";
 
-  ms::bench::Paired paired(
-      [&] {
-        return ms::PullPayload(&fs, &runtime, &registry, token, reference, model.manifest_digest,
-                               pulled, options, nullptr);
-      },
-      {[&] { return WritePlain(files, plain); }});
+  ms::bench::Paired paired([&] { return setup.PullInto(pulled, durable); },
+                           {[&] { return WritePlain(files, plain); }});
   paired.Prepare([&] {
     ms::bench::MakeDirOrDie(pulled);  // PullPayload fills an existing dir
     return ms::Status::Ok();
@@ -129,26 +137,15 @@ void Pull(benchmark::State& state, Shape shape, bool durable) {
 }
 
 void PullDurability(benchmark::State& state, Shape shape) {
-  ModelFiles files;
-  const ms::sim::BuiltModel model = MakeModel(shape, &files);
-  ms::sim::FakeRegistry registry;
-  registry.Push(kRepository, "v1", model);
-  const ms::Reference reference = ms::Reference::Parse(std::string(kRepository) + ":v1").value();
-  ms::PosixFilesystem fs;
-  ms::ThreadRuntime runtime;
-  const ms::CancelToken token;
+  PullSetup setup(shape);
+  const ModelFiles& files = setup.files;
   const ms::bench::ScratchDir scratch("pull-durability");
   const std::string durable_dir = scratch.path() + "/durable";
   const std::string fast_dir = scratch.path() + "/fast";
   const std::string plain = scratch.path() + "/plain";
   const std::string sync = ms::bench::ToolPath("sync");
-  auto pull = [&](const std::string& dir, bool durable) {
-    ms::PullOptions options;
-    options.durable = durable;
-    return ms::PullPayload(&fs, &runtime, &registry, token, reference, model.manifest_digest, dir, options, nullptr);
-  };
-  ms::bench::Paired paired([&] { return pull(durable_dir, true); },
-                           {[&] { return pull(fast_dir, false); },
+  ms::bench::Paired paired([&] { return setup.PullInto(durable_dir, true); },
+                           {[&] { return setup.PullInto(fast_dir, false); },
                             [&] {
                               MS_RETURN_IF_ERROR(WritePlain(files, plain));
                               return ms::bench::RunCommand({sync, "-f", plain});
