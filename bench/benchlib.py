@@ -71,6 +71,8 @@ HEADLINES = [
     # Issue #3: >= 1,000,000 scheduling points per CPU second end to end.
     ("sim_points_per_cpu_second", "scheduler/SimulatorEndToEnd", "cpu_points_per_second"),
     ("sim_point_vs_decision", "scheduler/SimulatorEndToEnd", "ratio_to_decision"),
+    # Issue #14: the default campaign's time with --jobs 2 over --jobs 1 (<= 0.55 on two cores).
+    ("sim_campaign_jobs2_vs_jobs1", "scheduler/SimulatorCampaignJobs", "jobs2_vs_jobs1"),
 ]
 
 

@@ -91,9 +91,9 @@ for s in "${STORE_SUITES[@]}"; do
 done
 if [ -x "$OUT/scheduler_bench" ]; then
   if [ "$PROFILE" = quick ]; then
-    run_suite scheduler "$OUT/scheduler_bench" --benchmark_min_time=0.05
+    run_suite scheduler "$OUT/scheduler_bench" --profile="$PROFILE" --benchmark_min_time=0.05
   else
-    run_suite scheduler "$OUT/scheduler_bench"
+    run_suite scheduler "$OUT/scheduler_bench" --profile="$PROFILE"
   fi
 else
   echo "==> scheduler: no scheduler_bench in $OUT, left out"

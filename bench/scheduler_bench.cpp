@@ -13,8 +13,9 @@
 //                                 jobs preempt us), bare_switch_cpu_ns (measured
 //                                 in this process) and ratio_to_bare (CPU/CPU).
 //
-//   SimulatorEndToEnd             the default campaign (DefaultCampaignConfig,
-//                                 what `modelstore-sim run` runs) over seeds
+//   SimulatorEndToEnd             the default campaign (SwarmConfig around
+//                                 DefaultCampaignConfig, what `modelstore-sim
+//                                 run` runs) over seeds
 //                                 1..kEndToEndSeeds through RunSimulation:
 //                                 scheduler + simulated filesystem, registry
 //                                 and invariant checker + the production
@@ -27,6 +28,19 @@
 //                                 measured in this process) and
 //                                 ratio_to_decision (CPU/CPU: what a point
 //                                 costs beyond the scheduler's own decision).
+//
+//   SimulatorCampaignJobs         the default campaign through modelstore-sim's
+//                                 campaign runner (ms::cli::RunCampaign) with
+//                                 --jobs 1 and --jobs 2 in every iteration
+//                                 (alternating which goes first), wall clock:
+//                                 seeds_per_second_jobs1/2,
+//                                 points_per_second_jobs1/2, speedup_jobs2
+//                                 (time 1 / time 2; >= 1.8 expected on two
+//                                 idle cores) and jobs2_vs_jobs1 (its inverse,
+//                                 a time ratio like the others).
+//
+// --profile=smoke|quick|full (bench_support.h): smoke runs each benchmark
+// once at tiny sizes (the bench-smoke test checks names and counters).
 //
 // Target: ns_per_decision <= 100. The hot path does no allocation per step:
 // labels are string_views interned through a pointer cache, the trace vector
@@ -42,6 +56,8 @@
 #include <string>
 #include <utility>
 
+#include "bench/bench_support.h"
+#include "sim/cli/campaign.h"
 #include "sim/scheduling/scheduler.h"
 #include "sim/workload/simulator.h"
 
@@ -54,8 +70,9 @@ using ms::sim::Scheduler;
 using ms::sim::SchedulerOptions;
 using ms::sim::StrategySpec;
 
-constexpr uint64_t kDecisionsPerRun = 1 << 18;
-constexpr uint64_t kEndToEndSeeds = 20;
+uint64_t kDecisionsPerRun = 1 << 18;  // smaller in the smoke profile
+uint64_t kEndToEndSeeds = 20;
+uint64_t kJobsCampaignSeeds = 300;  // the default campaign
 
 // A fiber that bounces straight back until *stop; ended by one last resume
 // (a clean return, not a forced unwind, so the baseline stays exception-free
@@ -190,8 +207,8 @@ void SimulatorEndToEnd(benchmark::State& state) {
     const double cpu_start = ThreadCpuNs();
     const auto start = std::chrono::steady_clock::now();
     for (uint64_t seed = 1; seed <= kEndToEndSeeds; ++seed) {
-      ms::sim::SimConfig config = ms::sim::DefaultCampaignConfig();
-      config.seed = seed;
+      // What the campaign runs for this seed: swarm-drawn around the defaults.
+      const ms::sim::SimConfig config = ms::sim::SwarmConfig(ms::sim::DefaultCampaignConfig(), seed);
       const ms::sim::SimReport report = ms::sim::RunSimulation(config);
       if (!report.ok()) {
         state.SkipWithError(("seed " + std::to_string(seed) + " failed: " + report.violations.front().detail).c_str());
@@ -218,23 +235,86 @@ void SimulatorEndToEnd(benchmark::State& state) {
   state.counters["ratio_to_decision"] = cpu_ns_per_point / decision_cpu_ns;
 }
 
+// The default campaign's seeds with `jobs` workers; wall seconds and points.
+std::pair<double, uint64_t> TimeCampaign(int jobs, const std::string& fail_dir) {
+  ms::cli::CampaignOptions options;
+  options.config = ms::sim::DefaultCampaignConfig();
+  options.swarm = true;  // as `modelstore-sim run` runs it
+  options.seeds = kJobsCampaignSeeds;
+  options.jobs = jobs;
+  options.fail_dir = fail_dir;
+  options.self = "modelstore-sim";
+  ms::Status output_error;
+  const auto start = std::chrono::steady_clock::now();
+  const ms::cli::CampaignReport report = ms::cli::RunCampaign(options, &output_error);
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  if (!report.Passed()) return {-1.0, 0};
+  return {elapsed.count(), report.totals.steps};
+}
+
+void SimulatorCampaignJobs(benchmark::State& state) {
+  ms::bench::ScratchDir fail_dir("jobs-bench");
+  double seconds[3] = {0, 0, 0};
+  uint64_t points = 0;
+  bool two_first = false;
+  for (auto _ : state) {
+    double t[3] = {0, 0, 0};
+    const int order[2] = {two_first ? 2 : 1, two_first ? 1 : 2};
+    for (const int jobs : order) {
+      const auto [wall, steps] = TimeCampaign(jobs, fail_dir.path());
+      if (wall < 0) {
+        state.SkipWithError("a seed of the default campaign failed");
+        return;
+      }
+      t[jobs] = wall;
+      points = steps;
+    }
+    two_first = !two_first;
+    seconds[1] += t[1];
+    seconds[2] += t[2];
+    state.SetIterationTime(t[1] + t[2]);
+  }
+  const double n = static_cast<double>(state.iterations());
+  const double seeds = static_cast<double>(kJobsCampaignSeeds);
+  state.counters["seeds"] = seeds;
+  state.counters["seeds_per_second_jobs1"] = seeds * n / seconds[1];
+  state.counters["seeds_per_second_jobs2"] = seeds * n / seconds[2];
+  state.counters["points_per_second_jobs1"] = static_cast<double>(points) * n / seconds[1];
+  state.counters["points_per_second_jobs2"] = static_cast<double>(points) * n / seconds[2];
+  state.counters["speedup_jobs2"] = seconds[1] / seconds[2];
+  state.counters["jobs2_vs_jobs1"] = seconds[2] / seconds[1];
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  benchmark::RegisterBenchmark("BareFiberSwitch", BareFiberSwitch);
+  const ms::bench::Profile profile = ms::bench::ParseProfile(&argc, argv);
+  if (profile == ms::bench::Profile::kSmoke) {
+    kDecisionsPerRun = 1 << 12;
+    kEndToEndSeeds = 2;
+    kJobsCampaignSeeds = 8;
+  } else if (profile == ms::bench::Profile::kQuick) {
+    kJobsCampaignSeeds = 60;
+  }
+  auto* bare = benchmark::RegisterBenchmark("BareFiberSwitch", BareFiberSwitch);
+  if (profile == ms::bench::Profile::kSmoke) bare->Iterations(1000);
   for (const char* spec : {"random", "pct:3"}) {
     const StrategySpec strategy = ms::sim::ParseStrategySpec(spec).value();
     for (int actors : {2, 8}) {
       const std::string name = "SchedulerDecision/" + std::string(spec) + "/actors:" + std::to_string(actors);
-      benchmark::RegisterBenchmark(name.c_str(), SchedulerDecision, strategy, actors)
-          ->UseManualTime()
-          ->Unit(benchmark::kMillisecond);
+      auto* b = benchmark::RegisterBenchmark(name.c_str(), SchedulerDecision, strategy, actors)
+                    ->UseManualTime()
+                    ->Unit(benchmark::kMillisecond);
+      if (profile == ms::bench::Profile::kSmoke) b->Iterations(1);
     }
   }
-  benchmark::RegisterBenchmark("SimulatorEndToEnd", SimulatorEndToEnd)->UseManualTime()->Unit(benchmark::kMillisecond);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  auto* e2e = benchmark::RegisterBenchmark("SimulatorEndToEnd", SimulatorEndToEnd)
+                  ->UseManualTime()
+                  ->Unit(benchmark::kMillisecond);
+  auto* jobs = benchmark::RegisterBenchmark("SimulatorCampaignJobs", SimulatorCampaignJobs)
+                   ->UseManualTime()
+                   ->Unit(benchmark::kMillisecond);
+  if (profile == ms::bench::Profile::kSmoke) e2e->Iterations(1);
+  ms::bench::ApplyIterations(jobs, profile, 5, 1);
+  return ms::bench::RunSuite("scheduler", profile, &argc, argv);
 }

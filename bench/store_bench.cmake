@@ -5,6 +5,12 @@
 add_library(ms_bench_support STATIC ${CMAKE_CURRENT_LIST_DIR}/bench_support.cpp)
 target_link_libraries(ms_bench_support PUBLIC ms_core benchmark::benchmark PRIVATE ms_warnings)
 
+# The scheduler suite (scheduler_bench.cmake) shares the profile handling.
+if(TARGET scheduler_bench)
+  target_link_libraries(scheduler_bench PRIVATE ms_bench_support ms_sim_cli ms_simulator ms_sim_runtime
+    Boost::context benchmark::benchmark ms_warnings)
+endif()
+
 foreach(_suite materialize gc footprint pull)
   add_executable(${_suite}_bench ${CMAKE_CURRENT_LIST_DIR}/${_suite}_bench.cpp)
   target_link_libraries(${_suite}_bench PRIVATE ms_bench_support ms_warnings)
@@ -57,6 +63,14 @@ ms_bench_smoke(pull
   "pull/files:4/kib_per_file:64/durable:0@pull_ms,write_ms,pull_vs_write,payload_bytes"
   "pull/files:4/kib_per_file:64/durable:1@pull_vs_write"
   "pull/durability/files:4/kib_per_file:64@durable_ms,fast_ms,write_sync_ms,durable_vs_fast,durable_vs_write_sync")
+
+if(TARGET scheduler_bench)
+  ms_bench_smoke(scheduler
+    "scheduler/BareFiberSwitch"
+    "scheduler/SchedulerDecision/random/actors:2@ns_per_decision,cpu_ns_per_decision,ratio_to_bare"
+    "scheduler/SimulatorEndToEnd@cpu_ns_per_point,cpu_points_per_second,ratio_to_decision"
+    "scheduler/SimulatorCampaignJobs@seeds_per_second_jobs1,seeds_per_second_jobs2,points_per_second_jobs1,points_per_second_jobs2,speedup_jobs2,jobs2_vs_jobs1")
+endif()
 
 # The tools themselves: comparison flags, history, merge, name handling.
 add_test(NAME bench_tools

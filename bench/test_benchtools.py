@@ -68,7 +68,12 @@ def sample_run():
                   durable_vs_write_sync=0.86, payload_bytes=16777216.0)]
     scheduler = [bench("BareFiberSwitch", 14.0, "ns"),
                  bench("SchedulerDecision/random/actors:2/manual_time", 12.0, ns_per_decision=45.0,
-                       bare_switch_ns=14.0, ratio_to_bare=3.2)]
+                       cpu_ns_per_decision=44.6, bare_switch_cpu_ns=14.0, ratio_to_bare=3.2),
+                 bench("SimulatorEndToEnd/manual_time", 58.0, cpu_ns_per_point=924.0,
+                       cpu_points_per_second=1.08e6, decision_cpu_ns=49.4, ratio_to_decision=18.7),
+                 bench("SimulatorCampaignJobs/manual_time", 300.0, points_per_second_jobs1=5.5e5,
+                       points_per_second_jobs2=1.0e6, seeds_per_second_jobs1=190.0,
+                       seeds_per_second_jobs2=350.0, speedup_jobs2=1.85, jobs2_vs_jobs1=0.54)]
     return {"format": benchlib.RUN_FORMAT, "created": "2026-01-01T00:00:00+00:00", "profile": "full",
             "git": {"commit": "abc", "dirty": False}, "host": {},
             "suites": {"materialize": gb_json("materialize", materialize), "gc": gb_json("gc", gc),
@@ -227,7 +232,8 @@ class DashboardTest(unittest.TestCase):
         ids = [p["id"] for p in data["plots"]]
         self.assertEqual(ids, ["materialize-time", "materialize-ratio", "gc-collect", "gc-liveness-files",
                                "gc-liveness-refs", "footprint-n", "footprint-k", "dedup-fetches", "pull",
-                               "durability-materialize", "durability-pull", "scheduler", "trend"])
+                               "durability-materialize", "durability-pull", "scheduler", "simulator", "jobs",
+                               "trend"])
         self.assertEqual(data["missing"], [])
         for p in data["plots"]:
             self.assertTrue(p["title"] and p["x"]["label"] and p["y"]["label"], p["id"])
@@ -244,7 +250,52 @@ class DashboardTest(unittest.TestCase):
         run = sample_run()
         del run["suites"]["scheduler"]
         data = make_dashboard.build_page(run, None, [], [], {"time_threshold": 0.25, "ratio_threshold": 0.15})
-        self.assertEqual(data["missing"], ["scheduler", "trend"])
+        self.assertEqual(data["missing"], ["scheduler", "simulator", "jobs", "trend"])
+
+    def page_data(self, run=None):
+        run = run or sample_run()
+        return make_dashboard.build_page(run, None, [], [], {"time_threshold": 0.25, "ratio_threshold": 0.15})
+
+    def plot(self, data, pid):
+        return next(p for p in data["plots"] if p["id"] == pid)
+
+    def test_pull_bars_are_times_that_read_like_their_ratio(self):
+        # pull_vs_write is a time ratio (2.1: the pull takes longer), so the
+        # pull's bar must be the taller one, in the plot's time unit.
+        pull = self.plot(self.page_data(), "pull")
+        self.assertIn("time", pull["y"]["label"])
+        pull_ms, write_ms = pull["series"][0]["values"][0], pull["series"][1]["values"][0]
+        self.assertAlmostEqual(pull_ms, 20.0)
+        self.assertAlmostEqual(write_ms, 16777216.0 / 1.7e9 * 1e3)
+        self.assertGreater(pull_ms, write_ms)
+        self.assertIn("pull / write = 2.10", pull["annotations"][0])
+
+    def test_scheduler_bars_are_different_measures(self):
+        series = self.plot(self.page_data(), "scheduler")["series"]
+        for i, a in enumerate(series):
+            for b in series[i + 1:]:
+                close = all(abs(x - y) <= 0.05 * max(x, y) for x, y in zip(a["values"], b["values"]))
+                self.assertFalse(close, f"{a['name']} and {b['name']} draw the same bars")
+
+    def test_simulator_end_to_end_has_its_own_plot(self):
+        sim = self.plot(self.page_data(), "simulator")
+        self.assertEqual([s["values"][0] for s in sim["series"]], [924.0, 49.4])
+        self.assertIn("18.7x", sim["annotations"][0])
+
+    def test_jobs_speedup_is_plotted_as_a_ratio(self):
+        jobs = self.plot(self.page_data(), "jobs")
+        self.assertEqual(jobs["categories"], ["--jobs 1", "--jobs 2"])
+        self.assertIn("1.85x", jobs["annotations"][1])
+
+    def test_a_debug_benchmark_library_is_explained_on_the_page(self):
+        run = sample_run()
+        for data in run["suites"].values():
+            data["context"]["library_build_type"] = "debug"
+        data = self.page_data(run)
+        self.assertEqual(data["run"]["harness_build_types"], ["debug"])
+        page = make_dashboard.render(data)
+        self.assertIn("built as DEBUG", page)
+        self.assertIn("built with optimisation", page)
 
     def test_the_page_is_self_contained(self):
         run = sample_run()

@@ -53,11 +53,8 @@ std::string HashHex(const EVP_MD* md, std::string_view bytes) {
 }
 
 Status Invalid(std::string_view text, std::string_view why) {
-  std::string msg = "invalid digest \"";
   // Quote at most 200 characters of hostile input.
-  msg += text.substr(0, 200);
-  if (text.size() > 200) msg += "...";
-  msg += "\": ";
+  std::string msg = "invalid digest " + QuoteInput(text, 200) + ": ";
   msg += why;
   return Status(Code::kInvalidArgument, std::move(msg));
 }

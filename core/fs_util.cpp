@@ -29,9 +29,9 @@ bool IsSafeComponent(std::string_view name) {
 Status ValidateRelativePath(std::string_view path, std::string_view what) {
   auto bad = [&](std::string_view why) {
     std::string msg(what);
-    msg += " \"";
-    msg += path.substr(0, 512);
-    msg += "\": ";
+    msg += ' ';
+    msg += QuoteInput(path, 512);
+    msg += ": ";
     msg += why;
     return Status(Code::kInvalidArgument, std::move(msg));
   };
@@ -45,7 +45,9 @@ Status ValidateRelativePath(std::string_view path, std::string_view what) {
     if (slash == std::string_view::npos) slash = path.size();
     const std::string_view comp = path.substr(start, slash - start);
     if (comp == "..") return bad("contains \"..\"");
-    if (!IsSafeComponent(comp)) return bad("empty, \".\" or invalid component");
+    if (comp.size() > 255) return bad("a component is longer than 255 bytes");
+    if (comp.find('\0') != std::string_view::npos) return bad("contains a NUL byte");
+    if (!IsSafeComponent(comp)) return bad("empty or \".\" component");
     if (++depth > 64) return bad("deeper than 64 levels");
     start = slash + 1;
   }

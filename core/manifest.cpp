@@ -22,14 +22,12 @@ bool HasSuffix(std::string_view s, std::string_view suffix) {
 
 Result<LayerFormat> FormatOf(std::string_view media_type) {
   if (!HasPrefix(media_type, "application/vnd.cncf.model.")) {
-    return Status(Code::kUnsupported, "unsupported layer media type \"" +
-                                          std::string(media_type.substr(0, 200)) + "\"");
+    return Status(Code::kUnsupported, "unsupported layer media type " + QuoteInput(media_type, 200));
   }
   if (HasSuffix(media_type, ".raw")) return LayerFormat::kRaw;
   if (HasSuffix(media_type, ".tar")) return LayerFormat::kTar;
-  return Status(Code::kUnsupported,
-                "unsupported layer media type \"" + std::string(media_type.substr(0, 200)) +
-                    "\" (only .raw and uncompressed .tar layers)");
+  return Status(Code::kUnsupported, "unsupported layer media type " + QuoteInput(media_type, 200) +
+                                        " (only .raw and uncompressed .tar layers)");
 }
 
 Result<std::pair<Digest, uint64_t>> ParseDescriptor(const json& desc) {
@@ -64,12 +62,36 @@ Result<ModelManifest> ParseModelManifest(std::string_view bytes, const Digest& m
   if (version == doc.end() || !version->is_number_integer() || version->get<int64_t>() != 2) {
     return Status(Code::kCorrupt, where + ": schemaVersion must be 2");
   }
+  // An index (a list of manifests, say one per platform) where a tag of
+  // a model should name the model's manifest.
+  const auto media_type = doc.find("mediaType");
+  const bool typed = media_type != doc.end() && media_type->is_string();
+  if ((typed && (HasSuffix(media_type->get<std::string>(), "index.v1+json") ||
+                 HasSuffix(media_type->get<std::string>(), "manifest.list.v2+json"))) ||
+      doc.contains("manifests")) {
+    return Status(Code::kUnsupported,
+                  where + ": an image index" +
+                      (typed ? " (mediaType " + QuoteInput(media_type->get<std::string>(), 200) + ")" : "") +
+                      ", not a model manifest");
+  }
   ModelManifest out;
   const auto config = doc.find("config");
   if (config == doc.end()) return Status(Code::kCorrupt, where + ": no config descriptor");
   auto config_desc = ParseDescriptor(*config);
   if (!config_desc.ok()) return config_desc.status().Annotate(where + ": config");
   out.config_digest = config_desc->first;
+  // Only a model's config makes the artifact a model (an image config
+  // names a container image, whatever its layers say).
+  const auto config_type = config->find("mediaType");
+  if (config_type == config->end() || !config_type->is_string() ||
+      config_type->get<std::string>() != kModelConfigMediaType) {
+    return Status(Code::kUnsupported,
+                  where + ": config media type " +
+                      (config_type != config->end() && config_type->is_string()
+                           ? QuoteInput(config_type->get<std::string>(), 200)
+                           : std::string("(none)")) +
+                      " is not " + std::string(kModelConfigMediaType));
+  }
 
   const auto layers = doc.find("layers");
   if (layers == doc.end() || !layers->is_array()) {
@@ -110,7 +132,7 @@ Result<ModelManifest> ParseModelManifest(std::string_view bytes, const Digest& m
     if (layer.format == LayerFormat::kRaw) {
       if (!raw_paths.insert(layer.filepath).second) {
         return Status(Code::kInvalidArgument,
-                      layer_where + ": file path \"" + layer.filepath + "\" used by two layers");
+                      layer_where + ": file path " + QuoteInput(layer.filepath) + " used by two layers");
       }
     }
     out.layers.push_back(std::move(layer));
@@ -119,9 +141,8 @@ Result<ModelManifest> ParseModelManifest(std::string_view bytes, const Digest& m
   for (const std::string& p : raw_paths) {
     for (size_t slash = p.find('/'); slash != std::string::npos; slash = p.find('/', slash + 1)) {
       if (raw_paths.count(p.substr(0, slash)) != 0) {
-        return Status(Code::kInvalidArgument,
-                      where + ": file path \"" + p + "\" lies below file \"" + p.substr(0, slash) +
-                          "\"");
+        return Status(Code::kInvalidArgument, where + ": file path " + QuoteInput(p) + " lies below file " +
+                                                  QuoteInput(p.substr(0, slash)));
       }
     }
   }

@@ -33,12 +33,13 @@ struct ModelManifest {
   std::vector<Layer> layers;
 };
 
-// Parses manifest bytes. Checks: valid JSON object, schemaVersion 2, a config
-// descriptor, every layer's digest, size, media type (raw or tar model
-// types), and a filepath annotation that is a safe relative path; no two raw
-// layers at the same path and no raw path below another raw path. Every
-// error is kCorrupt/kInvalidArgument/kUnsupported and names the manifest
-// digest and the layer index.
+// Parses manifest bytes. Checks: valid JSON object, schemaVersion 2, not an
+// image index, a config descriptor of the model config media type, every
+// layer's digest, size, media type (raw or tar model types), and a filepath
+// annotation that is a safe relative path; no two raw layers at the same
+// path and no raw path below another raw path. Every error is
+// kCorrupt/kInvalidArgument/kUnsupported and names the manifest digest and
+// the layer index; input text in it is quoted with QuoteInput.
 Result<ModelManifest> ParseModelManifest(std::string_view bytes, const Digest& manifest_digest);
 
 }  // namespace ms

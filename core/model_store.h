@@ -62,6 +62,7 @@ struct SweepReport {
   uint64_t staging_kept = 0;      // staging younger than the grace period
   uint64_t refs_dropped = 0;      // refs whose volume no longer holds the key
   uint64_t foreign_skipped = 0;   // names under store/ that are not entries
+  uint64_t locks_removed = 0;     // volume lock files whose volume is gone
 };
 
 class ModelStore {

@@ -35,10 +35,10 @@ class TreeWriter {
 
   Status EnsureDir(const std::string& rel, uint32_t mode) {
     if (symlinks_.count(rel) != 0) {
-      return Status(Code::kInvalidArgument, "path \"" + rel + "\" is a symlink, not a directory");
+      return Status(Code::kInvalidArgument, "path " + QuoteInput(rel) + " is a symlink, not a directory");
     }
     if (files_.count(rel) != 0) {
-      return Status(Code::kInvalidArgument, "path \"" + rel + "\" is a file, not a directory");
+      return Status(Code::kInvalidArgument, "path " + QuoteInput(rel) + " is a file, not a directory");
     }
     if (dirs_.count(rel) != 0) return Status::Ok();
     MS_RETURN_IF_ERROR(EnsureParents(rel));
@@ -81,14 +81,14 @@ class TreeWriter {
   // No two entries at one path, and nothing below a symlink or a file.
   Status Claim(const std::string& rel) {
     if (files_.count(rel) != 0 || symlinks_.count(rel) != 0 || dirs_.count(rel) != 0) {
-      return Status(Code::kInvalidArgument, "path \"" + rel + "\" is written by two entries");
+      return Status(Code::kInvalidArgument, "path " + QuoteInput(rel) + " is written by two entries");
     }
     for (size_t slash = rel.find('/'); slash != std::string::npos;
          slash = rel.find('/', slash + 1)) {
       const std::string prefix = rel.substr(0, slash);
       if (symlinks_.count(prefix) != 0 || files_.count(prefix) != 0) {
         return Status(Code::kInvalidArgument,
-                      "path \"" + rel + "\" lies below non-directory \"" + prefix + "\"");
+                      "path " + QuoteInput(rel) + " lies below non-directory " + QuoteInput(prefix));
       }
     }
     return Status::Ok();
@@ -133,14 +133,13 @@ Status PullPayload(Filesystem* fs, Runtime* runtime, Registry* registry, const C
   }
   MS_ASSIGN_OR_RETURN(const ModelManifest manifest,
                       ParseModelManifest(*manifest_bytes, manifest_digest));
-
   TreeWriter writer(fs, dir, options.durable);
   const uint32_t file_mode = options.read_only ? 0444 : 0644;
   for (size_t i = 0; i < manifest.layers.size(); ++i) {
     const Layer& layer = manifest.layers[i];
     const std::string where = "manifest " + manifest_digest.ToString() + ": layer " +
-                              std::to_string(i) + " (" + layer.digest.ToString() + ", \"" +
-                              layer.filepath + "\")";
+                              std::to_string(i) + " (" + layer.digest.ToString() + ", " +
+                              QuoteInput(layer.filepath) + ")";
     if (Skipped(layer, options)) {
       ++stats->layers_skipped;
       continue;

@@ -1,6 +1,8 @@
 // Pulls a model's payload from a Registry into a directory through the
 // Filesystem port, verifying every byte: the manifest against its digest,
-// every blob against its descriptor's size and digest.
+// every blob against its descriptor's size and digest. The config blob is
+// not fetched: nothing of it is written or read (its descriptor is checked
+// by ParseModelManifest).
 #pragma once
 
 #include <cstdint>

@@ -4,10 +4,7 @@ namespace ms {
 namespace {
 
 Status Invalid(std::string_view text, std::string_view why) {
-  std::string msg = "invalid reference \"";
-  msg += text.substr(0, 256);
-  if (text.size() > 256) msg += "...";
-  msg += "\": ";
+  std::string msg = "invalid reference " + QuoteInput(text, 256) + ": ";
   msg += why;
   return Status(Code::kInvalidArgument, std::move(msg));
 }

@@ -27,6 +27,29 @@ std::string_view CodeName(Code code) {
   return "Unknown";
 }
 
+std::string QuoteInput(std::string_view text, size_t max_bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const std::string_view shown = text.substr(0, max_bytes);
+  std::string out = "\"";
+  out.reserve(shown.size() + 8);
+  for (const char c : shown) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  if (text.size() > max_bytes) out += "...";
+  out += '"';
+  return out;
+}
+
 std::string Status::ToString() const {
   if (ok()) return "OK";
   std::string out(CodeName(code_));

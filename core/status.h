@@ -36,6 +36,13 @@ enum class Code {
 
 std::string_view CodeName(Code code);
 
+// An input as an error message quotes it: in double quotes, at most
+// max_bytes of it (then "..."), '"' and '\' escaped with '\', other control
+// bytes (NUL, newline, ...) as \xNN. So a hostile name can neither cut a
+// C-string log line short nor start a new one, and every error stays one
+// line that names its input.
+std::string QuoteInput(std::string_view text, size_t max_bytes = 512);
+
 class [[nodiscard]] Status {
  public:
   Status() = default;

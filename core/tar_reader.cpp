@@ -31,6 +31,20 @@ Result<uint64_t> Octal(std::string_view field, std::string_view what) {
   return v;
 }
 
+// What a refused typeflag is, for the message.
+const char* TypeName(char type) {
+  switch (type) {
+    case '1': return "hard link";
+    case '3': return "character device";
+    case '4': return "block device";
+    case '6': return "FIFO";
+    case '7': return "contiguous file";
+    case 'L': case 'K': return "GNU long name";
+    case 'x': case 'g': return "PAX extended header";
+    default: return "unknown";
+  }
+}
+
 bool AllZero(std::string_view block) {
   for (char c : block) {
     if (c != '\0') return false;
@@ -42,18 +56,24 @@ bool AllZero(std::string_view block) {
 
 bool SymlinkStaysInside(std::string_view link_path, std::string_view target) {
   if (target.empty() || target.front() == '/') return false;
-  // Depth of the directory holding the link.
+  // Depth of the directory holding the link: a real directory, since
+  // nothing is ever placed below a symlink.
   int depth = 0;
   for (char c : link_path) depth += (c == '/') ? 1 : 0;
+  bool descended = false;
   size_t start = 0;
   while (start <= target.size()) {
     size_t slash = target.find('/', start);
     if (slash == std::string_view::npos) slash = target.size();
     const std::string_view comp = target.substr(start, slash - start);
     if (comp == "..") {
-      if (--depth < 0) return false;
+      // A ".." after a name applies to wherever that name leads, and the
+      // name may be another symlink ("hop" -> ".", "out" -> "hop/.."
+      // reaches the model's parent): counting names would be wrong.
+      if (descended || --depth < 0) return false;
     } else if (!comp.empty() && comp != ".") {
       ++depth;
+      descended = true;
     }
     start = slash + 1;
   }
@@ -93,7 +113,7 @@ Result<std::vector<TarEntry>> ReadTar(std::string_view archive, std::string_view
     pos += kBlock;
     const uint64_t padded = (size + kBlock - 1) / kBlock * kBlock;
     if (padded > archive.size() - pos) {
-      return Status(Code::kCorrupt, at + ": entry \"" + name + "\" runs past the end of the archive");
+      return Status(Code::kCorrupt, at + ": entry " + QuoteInput(name) + " runs past the end of the archive");
     }
     TarEntry entry;
     entry.path = name;
@@ -112,13 +132,15 @@ Result<std::vector<TarEntry>> ReadTar(std::string_view archive, std::string_view
         entry.type = TarEntry::Type::kSymlink;
         entry.link_target = std::string(Field(header, 157, 100));
         if (!SymlinkStaysInside(name, entry.link_target)) {
-          return Status(Code::kInvalidArgument, at + ": symlink \"" + name + "\" -> \"" +
-                                                    entry.link_target + "\" leaves the model");
+          return Status(Code::kInvalidArgument,
+                        at + ": symlink " + QuoteInput(name) + " -> " + QuoteInput(entry.link_target) +
+                            " leaves the model (or climbs \"..\" after a name, which another symlink "
+                            "could lead out of it)");
         }
         break;
       default:
-        return Status(Code::kUnsupported, at + ": entry \"" + name + "\" has unsupported type '" +
-                                              std::string(1, type) + "'");
+        return Status(Code::kUnsupported, at + ": entry " + QuoteInput(name) + " has unsupported type " +
+                                              QuoteInput(std::string(1, type)) + " (" + TypeName(type) + ")");
     }
     if (entries.size() >= 1'000'000) return Status(Code::kCorrupt, at + ": too many entries");
     entries.push_back(std::move(entry));

@@ -24,11 +24,14 @@ struct TarEntry {
 
 // Parses the whole archive up front; paths are checked with
 // ValidateRelativePath, and a symlink's target must stay inside the model
-// (relative, and never climbing above the model root).
+// (SymlinkStaysInside).
 Result<std::vector<TarEntry>> ReadTar(std::string_view archive, std::string_view what);
 
 // True if the relative symlink target, resolved from the directory holding
-// link_path, stays within the model root.
+// link_path, stays within the model root whatever the other entries are:
+// its ".." components come first and never climb above the root. A ".."
+// after a name is refused, since the name may be another symlink ("hop" ->
+// ".", then "out" -> "hop/.." is the model's parent).
 bool SymlinkStaysInside(std::string_view link_path, std::string_view target);
 
 }  // namespace ms

@@ -1,5 +1,6 @@
 #include "core/volume_manager.h"
 
+#include <algorithm>
 #include <set>
 
 #include "core/fs_util.h"
@@ -9,6 +10,7 @@ namespace ms {
 namespace {
 
 constexpr uint32_t kDirMode = 0755;
+constexpr char kLockSuffix[] = ".lock";
 constexpr char kFlightsKey[] = "volumes:flights";
 constexpr char kInflightKey[] = "volumes:inflight";
 
@@ -69,6 +71,8 @@ VolumeManager::VolumeManager(Filesystem* fs, Runtime* runtime, Registry* registr
 Status VolumeManager::Init() {
   MS_RETURN_IF_ERROR(ValidateRoot(options_.store.root));
   MS_RETURN_IF_ERROR(store_.Init());
+  // Lock files need no durability: a lost one is made again when taken.
+  MS_RETURN_IF_ERROR(MakeDirs(fs_, JoinPath(options_.store.root, "locks"), kDirMode));
   const std::string volumes = JoinPath(options_.store.root, "volumes");
   MS_RETURN_IF_ERROR(options_.store.durable ? MakeDurableDirs(fs_, options_.store.root, volumes, kDirMode)
                                             : MakeDirs(fs_, volumes, kDirMode));
@@ -117,6 +121,80 @@ Status VolumeManager::MakeRecordStateDurable(const std::string& record_rel) {
     dir = ParentPath(dir);
   }
   return Status::Ok();
+}
+
+Result<SweepReport> VolumeManager::Sweep() {
+  MS_ASSIGN_OR_RETURN(SweepReport report, store_.Sweep());
+  MS_RETURN_IF_ERROR(SweepLocks(&report));
+  return report;
+}
+
+std::string VolumeManager::LockPath(const std::string& volume, const std::string& mount_id) const {
+  return JoinPath(JoinPath(options_.store.root, "locks"),
+                  (mount_id.empty() ? volume : volume + "+" + mount_id) + kLockSuffix);
+}
+
+Result<std::unique_ptr<FileLock>> VolumeManager::LockAt(const std::string& path) {
+  auto lock = fs_->LockFile(path);
+  if (lock.code() == Code::kNotFound) {
+    // locks/ itself lost (a crash before Init's mkdir was durable): again.
+    MS_RETURN_IF_ERROR(MakeDirs(fs_, ParentPath(path), kDirMode));
+    lock = fs_->LockFile(path);
+  }
+  if (!lock.ok()) return lock.status().Annotate("lock " + path);
+  return lock;
+}
+
+Result<std::unique_ptr<FileLock>> VolumeManager::LockSlot(const std::string& volume, const std::string& mount_id) {
+  MS_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> volume_lock, LockAt(LockPath(volume, "")));
+  if (mount_id.empty()) return volume_lock;
+  // Taken under the volume's: a release in progress has it, and waits for
+  // this one if it found it.
+  return LockAt(LockPath(volume, mount_id));
+}
+
+void VolumeManager::DropLockFile(const std::string& path) {
+  Status st = fs_->Unlink(path);
+  if (!st.ok() && st.code() != Code::kNotFound) {
+    runtime_->Log(LogLevel::kWarning, st.Annotate("drop lock file (the sweep will)").ToString());
+  }
+}
+
+Status VolumeManager::SweepLocks(SweepReport* report) {
+  const std::string dir = JoinPath(options_.store.root, "locks");
+  auto names = fs_->ReadDir(dir);
+  if (!names.ok()) return names.code() == Code::kNotFound ? Status::Ok() : names.status().Annotate("sweep locks");
+  Status first;
+  for (const std::string& name : *names) {
+    constexpr size_t kSuffix = sizeof(kLockSuffix) - 1;
+    if (name.size() <= kSuffix || name.compare(name.size() - kSuffix, kSuffix, kLockSuffix) != 0) continue;
+    const std::string base = name.substr(0, name.size() - kSuffix);
+    const size_t plus = base.find('+');
+    const std::string volume = base.substr(0, plus);
+    const std::string mount = plus == std::string::npos ? "" : base.substr(plus + 1);
+    if (!ValidateVolumeName(volume, "volume").ok() || (plus != std::string::npos && !ValidateVolumeName(mount, "mount").ok())) {
+      continue;  // not ours
+    }
+    const std::string tree = mount.empty() ? VolumeDir(volume) : RecordDir(volume, mount);
+    auto exists = Exists(fs_, tree);
+    if (!exists.ok() || *exists) continue;
+    auto lock = LockAt(JoinPath(dir, name));
+    if (!lock.ok()) {
+      if (first.ok()) first = lock.status();
+      continue;
+    }
+    // Under the lock nobody creates the tree it guards; a mount's tree may
+    // still appear under a volume's lock, which is harmless to drop.
+    exists = Exists(fs_, tree);
+    if (!exists.ok() || *exists) continue;
+    Status st = fs_->Unlink(JoinPath(dir, name));
+    if (st.ok()) {
+      ++report->locks_removed;
+    } else if (st.code() != Code::kNotFound && first.ok()) {
+      first = st.Annotate("sweep locks");
+    }
+  }
+  return first;
 }
 
 std::string VolumeManager::VolumeDir(const std::string& volume) const {
@@ -216,9 +294,20 @@ Result<PullResult> VolumeManager::DoPull(const PullRequest& request, const Refer
     }
     inflight_[vkey] = token;
   }
+  // Other processes' operations on the slot: excluded by its lock file.
+  Result<PullResult> result = Status(Code::kInternal, "pull into " + vkey + ": not run");
+  {
+    auto slot_lock = LockSlot(request.volume, request.mount_id);
+    if (!slot_lock.ok()) {
+      result = slot_lock.status().Annotate("pull into " + vkey);
+    } else if (Status canceled = token->Check(runtime_->NowMs()); !canceled.ok()) {
+      result = canceled.Annotate("pull into " + vkey);  // canceled while we waited
+    } else {
+      result = PullUnderVolumeLock(request, reference, *token);
+    }
+  }  // the slot's lock file is released here
   // Not a destructor: taking a lock can be a crash point in the simulator,
   // and nothing may unwind out of a destructor.
-  auto result = PullUnderVolumeLock(request, reference, *token);
   {
     ScopedLock guard(runtime_, kInflightKey);
     inflight_.erase(vkey);
@@ -329,7 +418,8 @@ Result<PullResult> VolumeManager::PullUnderVolumeLock(const PullRequest& request
     Status st = fs_->MakeDir(model_dir, kDirMode);
     if (st.ok()) {
       st = PullPayload(fs_, runtime_, registry_, *token, reference, *digest, model_dir,
-                       pull_options, nullptr);
+                       pull_options, nullptr)
+               .Annotate("pull " + QuoteInput(request.reference));
     }
     // The model's own name durable before a record says succeeded on it
     // (PullPayload syncs what is inside): else a power loss can keep the
@@ -359,8 +449,11 @@ Result<PullResult> VolumeManager::PullUnderVolumeLock(const PullRequest& request
   Status st = store_.Materialize(
       key, model_dir, RecordRel(request.volume, request.mount_id),
       [&](const std::string& staging) {
+        // What the registry served is at fault, so the error names what
+        // was asked of it: the reference, then the digest and path.
         return PullPayload(fs_, runtime_, registry_, *token, reference, key, staging,
-                           pull_options, nullptr);
+                           pull_options, nullptr)
+            .Annotate("pull " + QuoteInput(request.reference));
       },
       *token, [&] {
         success_recorded = true;
@@ -381,6 +474,7 @@ Status VolumeManager::DeleteModel(const std::string& volume, const std::string& 
     if (auto it = inflight_.find(vkey); it != inflight_.end()) it->second->Cancel();
   }
   ScopedLock volume_lock(runtime_, "volume:" + vkey);
+  MS_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> slot_lock, LockSlot(volume, mount_id));
   const std::string record_dir = RecordDir(volume, mount_id);
   std::string key;
   auto status = ReadStatusFile(fs_, JoinPath(record_dir, "status.json"));
@@ -392,6 +486,8 @@ Status VolumeManager::DeleteModel(const std::string& volume, const std::string& 
   }
   MS_RETURN_IF_ERROR(DropRecord(RecordRel(volume, mount_id)));
   MS_RETURN_IF_ERROR(RemoveWithRetry(record_dir));
+  DropLockFile(LockPath(volume, mount_id));
+  slot_lock.reset();
   if (!key.empty()) GcLogged(key, "after delete of " + vkey);
   return Status::Ok();
 }
@@ -426,6 +522,24 @@ Status VolumeManager::ReleaseVolume(const std::string& volume) {
 
 Status VolumeManager::ReleaseQuiescedVolume(const std::string& volume) {
   const std::string dir = VolumeDir(volume);
+  // The volume's lock, then every mount's other processes may be using: a
+  // mount's lock file exists from before its operation touches the tree.
+  MS_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> volume_lock, LockAt(LockPath(volume, "")));
+  const std::string locks_dir = JoinPath(options_.store.root, "locks");
+  auto lock_names = fs_->ReadDir(locks_dir);
+  if (!lock_names.ok()) return lock_names.status().Annotate("release " + volume);
+  std::vector<std::string> mount_locks;
+  for (const std::string& name : *lock_names) {
+    if (name.size() > volume.size() + 1 && name.compare(0, volume.size() + 1, volume + "+") == 0) {
+      mount_locks.push_back(JoinPath(locks_dir, name));
+    }
+  }
+  std::sort(mount_locks.begin(), mount_locks.end());
+  std::vector<std::unique_ptr<FileLock>> held;
+  for (const std::string& path : mount_locks) {
+    MS_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, LockAt(path));
+    held.push_back(std::move(lock));
+  }
   std::set<std::string> keys;
   auto collect = [&](const std::string& status_path) {
     auto status = ReadStatusFile(fs_, status_path);
@@ -449,6 +563,10 @@ Status VolumeManager::ReleaseQuiescedVolume(const std::string& volume) {
   }
   for (const std::string& record : records) MS_RETURN_IF_ERROR(DropRecord(record));
   MS_RETURN_IF_ERROR(RemoveWithRetry(dir));
+  for (const std::string& path : mount_locks) DropLockFile(path);
+  DropLockFile(LockPath(volume, ""));
+  held.clear();
+  volume_lock.reset();
   for (const std::string& key : keys) GcLogged(key, "after release of " + volume);
   return Status::Ok();
 }

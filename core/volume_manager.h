@@ -77,8 +77,9 @@ class VolumeManager {
 
   Result<VolumeStatus> GetStatus(const std::string& volume, const std::string& mount_id);
 
-  // Sweep of the store (crash leftovers, lost records, tag moves).
-  Result<SweepReport> Sweep() { return store_.Sweep(); }
+  // Sweep of the store (crash leftovers, lost records, tag moves), then of
+  // lock files whose volume or mount is gone.
+  Result<SweepReport> Sweep();
 
   ModelStore& store() { return store_; }
   std::string VolumeDir(const std::string& volume) const;
@@ -101,6 +102,25 @@ class VolumeManager {
   Status ReleaseQuiescedVolume(const std::string& volume);
   Status RemoveWithRetry(const std::string& path);
   Status DropRecord(const std::string& record_rel);
+  // Cross-process exclusion of volume operations. The Runtime locks and the
+  // maps below are per process, but two driver processes share the root
+  // during an upgrade, and the kubelet's calls on one volume may go to
+  // both. Lock files under root/locks/, outside every tree an operation
+  // removes: "<volume>.lock" guards a volume's tree, "<volume>+<mount>.lock"
+  // one mount (names never hold '+'). A volume's lock is taken before its
+  // mounts'. A mount's operation holds its volume's lock only while it takes
+  // its own; a release holds the volume's and then every mount's it finds,
+  // so it excludes every operation in the tree, in any process.
+  std::string LockPath(const std::string& volume, const std::string& mount_id) const;
+  Result<std::unique_ptr<FileLock>> LockAt(const std::string& path);
+  // The lock an operation on (volume, mount) holds while it runs.
+  Result<std::unique_ptr<FileLock>> LockSlot(const std::string& volume, const std::string& mount_id);
+  // Unlinks a lock file its caller holds (its tree is gone); a waiter then
+  // locks a fresh one.
+  void DropLockFile(const std::string& path);
+  // Removes lock files whose volume or mount dir is gone (a crash between
+  // a removal and its lock file's).
+  Status SweepLocks(SweepReport* report);
   void GcLogged(const std::string& cache_key, std::string_view why);
   std::string RecordRel(const std::string& volume, const std::string& mount_id) const;
 

@@ -30,9 +30,20 @@ GenLimits ConcurrentPulls() {
   return l;
 }
 
+// Several clients on one slot, two calls in flight each: publishes of
+// different references into one mount, unpublishes and status calls
+// against them, releases over them (I7 judges every answer).
+GenLimits Conflicts() {
+  GenLimits l = StormLimits();
+  l.conflicts = true;
+  l.refs_max = 3;
+  return l;
+}
+
 GenLimits Hostile() {
   GenLimits l = StormLimits();
   l.hostile = true;
+  l.hostile_artifacts = true;
   return l;
 }
 
@@ -52,8 +63,20 @@ RC_GTEST_PROP(Invariants, I4_progress, ()) {
   RequireInvariant(*GenRun(StormLimits()), "I4 progress", "I4_progress");
 }
 
+RC_GTEST_PROP(Invariants, I7_results, ()) {
+  RunSpec spec = *GenRun(Conflicts());
+  spec.client_lanes = std::max(spec.client_lanes, 2);
+  RequireInvariant(spec, "I7 results", "I7_results");
+}
+
 RC_GTEST_PROP(Invariants, I5_confinement, ()) {
   RequireInvariant(*GenRun(Hostile()), "I5 confinement", "I5_confinement");
+}
+
+// The hostile registry's artifacts (DESIGN §8), under faults and crashes:
+// each refused with an error naming its input, nothing of it kept.
+RC_GTEST_PROP(Invariants, I7_results_hostile_registry, ()) {
+  RequireInvariant(*GenRun(Hostile()), "I7 results", "I7_results_hostile_registry");
 }
 
 // Two runs of one config write the same trace file and leave the same disk;
@@ -104,15 +127,17 @@ RC_GTEST_PROP(Invariants, I6_determinism, ()) {
 }
 
 // The generators' contract, checked without the store.
-RC_GTEST_PROP(Generators, EveryOpNamesASlotOfItsOwnActor, ()) {
-  const RunSpec spec = *GenRun(StormLimits());
+RC_GTEST_PROP(Generators, EveryOpNamesASlotOfTheActorItsOtherNames, ()) {
+  const RunSpec spec = *GenRun(Conflicts());
   const sim::SimConfig c = ToSimConfig(spec);
   RC_ASSERT(c.scripts.size() == std::max<size_t>(1, spec.actors.size()));
   RC_ASSERT(c.fault_rate == 0.0);
   RC_ASSERT(c.crash_rate == 0.0);
   for (size_t a = 0; a < c.scripts.size(); ++a) {
-    const auto slots = sim::SlotsOf(static_cast<int>(a));
-    for (const sim::ClientOp& op : c.scripts[a]) {
+    for (size_t i = 0; i < c.scripts[a].size(); ++i) {
+      const sim::ClientOp& op = c.scripts[a][i];
+      const int other = a < spec.actors.size() ? spec.actors[a][i].other : 0;
+      const auto slots = sim::SlotsOf(static_cast<int>((a + static_cast<size_t>(other)) % c.scripts.size()));
       bool owned = false;
       for (const auto& [volume, mount] : slots) owned = owned || (op.volume == volume && (op.mount == mount || op.mount.empty()));
       RC_ASSERT(owned);

@@ -7,7 +7,7 @@
 # exists) libFuzzer. One shard of it; every shard of one campaign takes the
 # same --seed and its own --shard I/N, so N machines split the work:
 #
-#   machine k of N:  ./run campaign --seed 20260101 --shard k/N
+#   machine k of N (k = 0..N-1):  ./run campaign --seed 20260101 --shard k/N
 #
 # usage: proptests/run_campaign.sh BUILD_DIR [options]
 #   --shard I/N         this shard (default $MS_SHARD, else 0/1)
@@ -24,7 +24,10 @@
 # RC_PARAMS given in the environment wins over these budgets (e.g.
 # RC_PARAMS="reproduce=..." to replay one failure).
 # Failing properties write their shrunk traces to fixtures/regressions/;
-# failing simulator seeds to BUILD_DIR/campaign-failures/.
+# failing simulator seeds to BUILD_DIR/campaign-failures/. The simulator
+# stages run on every core (modelstore-sim --jobs) and write their reports
+# as JSON beside the logs (sim-random.json, sim-pct3.json): the shards' files
+# of one campaign combine with `modelstore-sim merge`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -118,7 +121,8 @@ stage crash-states "grep -E 'crash states\\] standard' | sed 's/.*: //'" -- \
 for strategy in random pct:3; do
   stage "sim-${strategy/:/}" "grep -E 'passed, .* failed'" -- \
     "$BUILD/sim/modelstore-sim" run --seeds "$SIM_SEEDS" --first-seed "$FIRST_SIM_SEED" --shard "$SHARD" \
-    --strategy "$strategy" --check-determinism --no-progress --fail-dir "$FAIL_DIR"
+    --strategy "$strategy" --check-determinism --no-progress --fail-dir "$FAIL_DIR" \
+    --json "$LOG_DIR/sim-${strategy/:/}.json"
 done
 shopt -s nullglob
 TRACES=("$ROOT"/fixtures/regressions/*.trace)

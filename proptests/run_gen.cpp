@@ -43,6 +43,8 @@ int Scaled(int limit, int size) {
   return std::clamp(static_cast<int>(std::ceil(limit * (0.5 + size / 200.0))), 1, 4 * limit);
 }
 
+constexpr int kArtifacts = static_cast<int>(sim::kHostileClassCount);
+
 }  // namespace
 
 GenLimits QuietLimits() { return GenLimits{}; }
@@ -68,7 +70,14 @@ rc::Gen<SpecOp> GenOp(const GenLimits& limits) {
       rc::gen::set(&SpecOp::ref, Weighted<int>({{10, 0}, {1, 1}, {1, 2}, {1, 3}, {1, 4}, {1, 5}})),
       rc::gen::set(&SpecOp::hostile, limits.hostile ? rc::gen::map(Range(0, 3 * kHostileNames),
                                                                   [](int x) { return x < 2 * kHostileNames ? 0 : x - 2 * kHostileNames; })
-                                                  : rc::gen::just(0)));
+                                                  : rc::gen::just(0)),
+      // One pull in four addresses a hostile artifact, of any class.
+      rc::gen::set(&SpecOp::artifact,
+                   limits.hostile_artifacts
+                       ? rc::gen::map(Range(0, 4 * kArtifacts),
+                                      [](int x) { return x < 3 * kArtifacts ? 0 : x - 3 * kArtifacts + 1; })
+                       : rc::gen::just(0)),
+      rc::gen::set(&SpecOp::other, limits.conflicts ? Weighted<int>({{4, 0}, {1, 1}, {1, 2}}) : rc::gen::just(0)));
 }
 
 // An explicit fault lands on whatever call has that index, so its code must

@@ -3,7 +3,9 @@
 // Every part shrinks toward the simplest run that still fails:
 //   actors     the list of scripts loses whole actors, then each script
 //              loses operations, then each op shrinks (kind toward pull,
-//              slot toward 0, reference toward the first, hostile toward 0)
+//              slot toward 0, reference toward the first, hostile name and
+//              hostile artifact toward none, another actor's slot toward
+//              its own)
 //   faults     removed, then their call index lowered, code toward EIO
 //   crashes    node crashes and process kills removed, then their step
 //              lowered
@@ -40,6 +42,8 @@ struct GenLimits {
   // kubelets (two calls in flight), tag moves between pulls.
   bool mishaps = false;
   bool hostile = false;         // ops may carry names that try to escape the root
+  bool hostile_artifacts = false;  // pulls may address the hostile registry's artifacts
+  bool conflicts = false;       // ops may name other actors' slots (SpecOp::other)
   // RunSpec::refs: pulls name only the pool's first refs_max references (0:
   // all); few references make concurrent pulls of one digest likely (I2).
   int refs_max = 0;

@@ -51,8 +51,9 @@ sim::SimConfig ToSimConfig(const RunSpec& spec) {
   const size_t actors = std::max<size_t>(1, spec.actors.size());
   c.scripts.resize(actors);
   for (size_t a = 0; a < spec.actors.size(); ++a) {
-    const auto slots = sim::SlotsOf(static_cast<int>(a));
     for (const SpecOp& op : spec.actors[a]) {
+      const size_t owner = (a + static_cast<size_t>(std::max(0, op.other))) % actors;
+      const auto slots = sim::SlotsOf(static_cast<int>(owner));
       const bool pull = op.kind == sim::OpKind::kPull || op.kind == sim::OpKind::kPullPartial;
       const bool whole = op.slot >= kWholeDynamicVolume && !pull;
       const int slot = whole ? 1 : std::clamp(op.slot, 0, kSlotsPerActor - 1);
@@ -64,8 +65,12 @@ sim::SimConfig ToSimConfig(const RunSpec& spec) {
       if (pull) {
         const size_t refs = spec.refs > 0 ? std::min<size_t>(static_cast<size_t>(spec.refs), pool.references.size())
                                           : pool.references.size();
-        const size_t home = a + static_cast<size_t>(slot);
+        const size_t home = owner + static_cast<size_t>(slot);
         out.reference = pool.references[(home + static_cast<size_t>(std::max(0, op.ref))) % refs];
+        if (op.artifact > 0) {
+          out.reference = sim::HostileReference(
+              static_cast<sim::HostileClass>(static_cast<size_t>(op.artifact - 1) % sim::kHostileClassCount));
+        }
       }
       if (op.hostile > 0 && op.hostile < kHostileNames) {
         const Hostile& h = kHostile[op.hostile];

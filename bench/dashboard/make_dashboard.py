@@ -199,14 +199,16 @@ def pull_plot(figs):
         size = int(m[2])
         size_text = f"{size // 1024} MiB" if size >= 1024 else f"{size} KiB"
         cats.append(f"{m[1]} x {size_text}, durable {'on' if m[3] == '1' else 'off'}")
-        secs = f["real_time_ns"] / 1e9
+        # Times, like the ratio above them: the taller bar is the slower one.
+        pull_v.append(f["real_time_ns"] / 1e6)
         payload = f["counters"].get("payload_bytes", 0)
-        pull_v.append(payload / secs / 1e6 if secs > 0 else 0)
-        write_v.append(f["counters"].get("write_bytes_per_second", 0) / 1e6)
+        write_bps = f["counters"].get("write_bytes_per_second", 0)
+        write_v.append(payload / write_bps * 1e3 if write_bps > 0 else 0)
     return {"id": "pull", "kind": "bar", "title": "Pull from the in-memory registry against plain write()",
-            "caption": "PullPayload (fetch, verify size and sha256, write read-only, fsync when "
-                       "durable) against open/write/close of the same files, same iterations.",
-            "x": {"label": "model shape (files x size)"}, "y": {"label": "throughput (MB/s)"},
+            "caption": "Time per model: PullPayload (fetch, verify size and sha256, write read-only, fsync "
+                       "when durable) against open/write/close of the same files, same iterations. Lower is "
+                       "faster; above each pair, the time ratio pull / write.",
+            "x": {"label": "model shape (files x size)"}, "y": {"label": "time per model (ms)"},
             "categories": cats, "annotations": notes,
             "series": [{"name": "PullPayload", "values": pull_v},
                        {"name": "plain write() (no fsync)", "values": write_v}]}
@@ -263,18 +265,62 @@ def scheduler_plot(figs):
             out.append(next((f["counters"][k] for k in names if k in f["counters"]), 0.0))
         return out
 
-    series = [{"name": "decision + switch, wall clock", "values": values("ns_per_decision")}]
-    if any("cpu_ns_per_decision" in f["counters"] for _, f in decisions):
-        series.append({"name": "decision + switch, thread CPU", "values": values("cpu_ns_per_decision")})
-    series.append({"name": "bare Boost.Context switch",
-                   "values": values("bare_switch_cpu_ns", "bare_switch_ns")})
+    # One bar per measure: thread CPU when the run has it (wall time is the
+    # same figure on an idle machine, and only noisier on a busy one; it is
+    # in the annotation).
+    walls = values("ns_per_decision")
+    notes = [f"wall {w:.0f} ns, {r:.1f}x bare" for w, r in zip(walls, values("ratio_to_bare"))]
+    series = [{"name": "decision + switch (thread CPU, else wall)",
+               "values": values("cpu_ns_per_decision", "ns_per_decision")},
+              {"name": "bare Boost.Context switch", "values": values("bare_switch_cpu_ns", "bare_switch_ns")}]
     return {"id": "scheduler", "kind": "bar",
             "title": "Scheduler: decision + switch vs a bare Boost.Context switch",
             "caption": "Deterministic scheduler cost per scheduling decision (strategy / actors) "
                        "and the bare fiber switch round trip measured in the same process "
                        "(scheduler suite, bench/scheduler_bench.cpp).",
             "x": {"label": "strategy / actors"}, "y": {"label": "time per decision (ns)"},
-            "categories": cats, "series": series}
+            "categories": cats, "annotations": notes, "series": series}
+
+
+def simulator_plot(figs):
+    """SimulatorEndToEnd: one scheduling point of the whole simulator against
+    one bare scheduler decision, both thread CPU in the same run."""
+    f = figs.get("scheduler/SimulatorEndToEnd")
+    if not f or "cpu_ns_per_point" not in f["counters"]:
+        return None
+    c = f["counters"]
+    return {"id": "simulator", "kind": "bar",
+            "title": "Simulator end to end: one scheduling point against one scheduler decision",
+            "caption": "The default campaign (20 seeds: scheduler, simulated filesystem, fake registry, "
+                       "production core, invariant checker) per scheduling point, against a bare scheduler "
+                       "decision measured in the same run; both thread CPU. Above: the ratio and the points "
+                       "per CPU second (target: 1,000,000).",
+            "x": {"label": "measure"}, "y": {"label": "CPU time (ns)"},
+            "categories": ["per scheduling point"],
+            "annotations": [f"{c.get('ratio_to_decision', 0):.1f}x a decision, "
+                            f"{c.get('cpu_points_per_second', 0) / 1e6:.2f} M points/CPU s"],
+            "series": [{"name": "simulator end to end", "values": [c["cpu_ns_per_point"]]},
+                       {"name": "one scheduler decision", "values": [c.get("decision_cpu_ns", 0)]}]}
+
+
+def jobs_plot(figs):
+    """SimulatorCampaignJobs: the default campaign with --jobs 1 and --jobs 2
+    in the same iterations."""
+    f = figs.get("scheduler/SimulatorCampaignJobs")
+    if not f or "points_per_second_jobs1" not in f["counters"]:
+        return None
+    c = f["counters"]
+    return {"id": "jobs", "kind": "bar",
+            "title": "Campaign throughput: --jobs 2 against --jobs 1",
+            "caption": "The default campaign through modelstore-sim's campaign runner with one and with two "
+                       "worker threads, measured in the same iterations (wall clock: what a user waits for). "
+                       "Above: the speed-up (target >= 1.8x on 2 cores) and seeds per second.",
+            "x": {"label": "workers"}, "y": {"label": "scheduling points per second"},
+            "categories": ["--jobs 1", "--jobs 2"],
+            "annotations": [f"{c.get('seeds_per_second_jobs1', 0):.0f} seeds/s",
+                            f"{c.get('speedup_jobs2', 0):.2f}x, {c.get('seeds_per_second_jobs2', 0):.0f} seeds/s"],
+            "series": [{"name": "scheduling points per second",
+                        "values": [c["points_per_second_jobs1"], c["points_per_second_jobs2"]]}]}
 
 
 TREND = [
@@ -291,6 +337,7 @@ TREND = [
     ("footprint_ratio (worst config)", r"footprint/.*", None, "footprint_ratio"),
     ("scheduler decision / bare switch (worst)", r"scheduler/.*", None, "ratio_to_bare"),
     ("simulator point / scheduler decision", r"scheduler/SimulatorEndToEnd", None, "ratio_to_decision"),
+    ("campaign time, --jobs 2 / --jobs 1", r"scheduler/SimulatorCampaignJobs", None, "jobs2_vs_jobs1"),
 ]
 
 
@@ -333,6 +380,14 @@ def trend_plot(history, profile):
     return spec
 
 
+def harness_build_types(run):
+    """Google Benchmark's own build type per suite (context.library_build_type).
+    Debian's libbenchmark says "debug": its harness was built without
+    optimisation, which the measured code is not."""
+    return sorted({(data.get("context") or {}).get("library_build_type", "?")
+                   for data in run.get("suites", {}).values()})
+
+
 def build_page(run, baseline, history, rows, thresholds):
     figs = benchlib.figures(run)
     plots = []
@@ -342,16 +397,19 @@ def build_page(run, baseline, history, rows, thresholds):
     plots.append(pull_plot(figs))
     plots += durability_plots(figs)
     plots.append(scheduler_plot(figs))
+    plots.append(simulator_plot(figs))
+    plots.append(jobs_plot(figs))
     plots.append(trend_plot(history, run.get("profile", "?")))
     expected = ["materialize-time", "materialize-ratio", "gc-collect", "gc-liveness-files",
                 "gc-liveness-refs", "footprint-n", "footprint-k", "dedup-fetches", "pull",
-                "durability-materialize", "durability-pull", "scheduler", "trend"]
+                "durability-materialize", "durability-pull", "scheduler", "simulator", "jobs", "trend"]
     present = [p for p in plots if p]
     missing = [pid for pid in expected if pid not in {p["id"] for p in present}]
     behaviour = benchlib.behaviour_failures(figs)
     data = {
         "run": {"created": run.get("created"), "profile": run.get("profile"), "git": run.get("git"),
-                "host": run.get("host"), "suites": sorted(run.get("suites", {}))},
+                "host": run.get("host"), "suites": sorted(run.get("suites", {})),
+                "harness_build_types": harness_build_types(run)},
         "baseline": None if baseline is None else {
             "created": baseline.get("created"), "git": baseline.get("git"),
             "profile": baseline.get("profile")},

@@ -241,6 +241,12 @@
       ["baseline", data.baseline ? `${data.baseline.created || "?"} (${(data.baseline.git || {}).commit || "?"})` : "none"],
       ["history", `${data.history_runs} recorded runs`],
     ];
+    if ((r.harness_build_types || []).includes("debug")) {
+      parts.push(["harness", "Debian's libbenchmark, built as DEBUG (its \"Library was built as DEBUG\" " +
+                  "warning, library_build_type: debug in every JSON). It only times and loops: the measured " +
+                  "code is this project's, built with optimisation (-O2), and every figure that matters is a " +
+                  "ratio of two timings taken by the same harness in the same iterations"]);
+    }
     parts.forEach(([k, v], i) => {
       if (i) info.appendChild(document.createTextNode("  \u00b7  "));
       html("b", {}, info, k + ": ");

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "core/tests/test_support.h"
+#include "sim/registry/hostile_models.h"
 
 namespace ms::testing {
 namespace {
@@ -109,6 +110,8 @@ TEST_P(MalformedFixture, IsRefusedWithAnErrorNamingTheInput) {
   ASSERT_FALSE(result.ok()) << c.fixture << " was accepted";
   EXPECT_EQ(result.code(), c.code) << result.status().ToString();
   EXPECT_NE(result.status().message().find(c.names), std::string::npos) << result.status().ToString();
+  EXPECT_NE(result.status().message().find("\"bad/model:v1\""), std::string::npos)
+      << "names the reference it pulled: " << result.status().ToString();
   EXPECT_EQ(manager_->GetStatus("vol1", "")->state, VolumeState::kFailed);
   ExpectNothingHalfDone("vol1");
 }
@@ -133,6 +136,131 @@ INSTANTIATE_TEST_SUITE_P(
       }
       return name;
     });
+
+// --- The hostile registry (DESIGN §8): compositions and lies ----------------
+
+// Serves one model built here under "bad/model:v1".
+class HostileContent : public BadInput {
+ protected:
+  Result<PullResult> PullBuilt(const sim::BuiltModel& model) {
+    registry_.Push("bad/model", "v1", model);
+    return Pull("vol1", "", "bad/model:v1");
+  }
+  void ExpectRefused(const Result<PullResult>& result, Code code, const std::string& names) {
+    ASSERT_FALSE(result.ok()) << "accepted";
+    EXPECT_EQ(result.code(), code) << result.status().ToString();
+    EXPECT_NE(result.status().message().find(names), std::string::npos) << result.status().ToString();
+    EXPECT_EQ(manager_->GetStatus("vol1", "")->state, VolumeState::kFailed);
+    ExpectNothingHalfDone("vol1");
+    ExpectSiblingUntouched();
+  }
+};
+
+TEST_F(HostileContent, SymlinksInsideOneByOneButOutsideTogetherAreRefused) {
+  // "hop" -> "." is the model root; "out" -> "hop/.." counts as inside
+  // name by name, but leads to the model's parent.
+  ExpectRefused(PullBuilt(sim::ModelBuilder("chain")
+                              .AddTarLayer("hop", {sim::TarEntry::Symlink("hop", ".")})
+                              .AddTarLayer("out", {sim::TarEntry::Symlink("out", "hop/..")})
+                              .Build()),
+                Code::kInvalidArgument, "\"hop/..\"");
+}
+
+TEST_F(HostileContent, ALinkToItsOwnParentFollowedByDotDotIsRefused) {
+  ExpectRefused(PullBuilt(sim::ModelBuilder("chain")
+                              .AddTarLayer("d", {sim::TarEntry::Directory("d"), sim::TarEntry::Symlink("d/up", ".."),
+                                                 sim::TarEntry::Symlink("out", "d/up/../sibling")})
+                              .Build()),
+                Code::kInvalidArgument, "\"d/up/../sibling\"");
+}
+
+TEST_F(HostileContent, AConfigThatIsNoModelConfigIsUnsupported) {
+  ExpectRefused(PullBuilt(sim::ModelBuilder("image")
+                              .AddRawFile("w.bin", "weights")
+                              .SetConfigMediaType("application/vnd.oci.image.config.v1+json")
+                              .Build()),
+                Code::kUnsupported, "\"application/vnd.oci.image.config.v1+json\"");
+}
+
+TEST_F(HostileContent, AnIndexWhereAManifestWasExpectedSaysItIsAnIndex) {
+  const sim::BuiltModel inner = sim::ModelBuilder("inner").AddRawFile("w.bin", "weights").Build();
+  registry_.Push("bad/model", "inner", inner);
+  const std::string index = R"({"schemaVersion":2,"manifests":[{"mediaType":")" +
+                            std::string(sim::media_type::kOciManifest) + R"(","digest":")" +
+                            inner.manifest_digest.ToString() + R"(","size":)" +
+                            std::to_string(inner.manifest_bytes.size()) + "}]}";
+  const Digest digest = registry_.PutManifest("bad/model", index);
+  ASSERT_TRUE(registry_.Tag("bad/model", "v1", digest).ok());
+  auto result = Pull("vol1", "", "bad/model:v1");
+  ExpectRefused(result, Code::kUnsupported, digest.ToString());
+  EXPECT_NE(result.status().message().find("image index"), std::string::npos) << result.status().ToString();
+}
+
+TEST_F(HostileContent, AControlByteInAPathIsQuotedAndTheErrorStaysOneLine) {
+  auto result = PullBuilt(sim::ModelBuilder("nul").AddRawFile(std::string("a\0b\nc", 5), "x").Build());
+  ExpectRefused(result, Code::kInvalidArgument, "\"a\\x00b\\x0ac\"");
+  EXPECT_EQ(result.status().message().find('\0'), std::string::npos);
+  EXPECT_EQ(result.status().message().find('\n'), std::string::npos);
+}
+
+// Every class of the hostile registry's generator, drawn from several
+// seeds, pulled whole and without weights: refused with a typed error that
+// names the reference and what is at fault, nothing left, nothing outside
+// (but config-missing, whose payload is whole: pulled).
+class HostileArtifacts : public BadInput, public ::testing::WithParamInterface<sim::HostileClass> {};
+
+TEST_P(HostileArtifacts, AreRefusedNamingTheReferenceAndTheCulprit) {
+  // A few seeds per class here (the simulator draws many more); no fsync,
+  // which nothing here depends on, to keep the test fast.
+  options_.store.durable = false;
+  MakeManager();
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    const sim::HostileArtifact artifact = sim::MakeHostileArtifact(GetParam(), seed);
+    sim::PushHostile(artifact, &registry_);
+    for (const bool partial : {false, true}) {
+      SCOPED_TRACE(artifact.class_name + " seed " + std::to_string(seed) + (partial ? " partial" : " full"));
+      const std::string volume = "v" + std::to_string(seed) + (partial ? "p" : "f");
+      PullRequest request;
+      request.volume = volume;
+      request.reference = artifact.reference;
+      request.exclude_weights = partial;
+      auto result = manager_->PullModel(request);
+      if (!artifact.must_refuse) {
+        // config-missing: the store never reads the config, so the
+        // payload is whole and the pull succeeds (see puller.h).
+        EXPECT_TRUE(result.ok()) << result.status().ToString();
+        EXPECT_FALSE(ModelFiles(volume, "").empty());
+        EXPECT_TRUE(manager_->DeleteModel(volume, "").ok());
+        continue;
+      }
+      ASSERT_FALSE(result.ok()) << "accepted";
+      const std::string message = result.status().message();
+      EXPECT_TRUE(result.code() == Code::kInvalidArgument || result.code() == Code::kCorrupt ||
+                  result.code() == Code::kUnsupported || result.code() == Code::kNotFound)
+          << result.status().ToString();
+      EXPECT_NE(message.find("\"" + artifact.reference + "\""), std::string::npos) << message;
+      for (const std::string& culprit : artifact.culprits) {
+        EXPECT_NE(message.find(culprit), std::string::npos) << "culprit " << culprit << " in " << message;
+      }
+      EXPECT_EQ(message.find_first_of(std::string("\0\n", 2)), std::string::npos) << "one line";
+      EXPECT_EQ(manager_->GetStatus(volume, "")->state, VolumeState::kFailed);
+      EXPECT_FALSE(Exists(&posix_, manager_->ModelDir(volume, "")).value());
+    }
+  }
+  EXPECT_TRUE(Entries().empty());
+  ExpectNoStaging();
+  EXPECT_EQ(PayloadBytes(&posix_, root_), 0u);
+  ExpectSiblingUntouched();
+}
+
+INSTANTIATE_TEST_SUITE_P(Section8, HostileArtifacts, ::testing::ValuesIn(sim::AllHostileClasses()),
+                         [](const ::testing::TestParamInfo<sim::HostileClass>& param_info) {
+                           std::string name(sim::HostileClassName(param_info.param));
+                           for (char& ch : name) {
+                             if (ch == '-') ch = '_';
+                           }
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace ms::testing

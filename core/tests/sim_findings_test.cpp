@@ -4,6 +4,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <thread>
 
@@ -124,7 +126,6 @@ TEST_F(FoundBySimulation, APublishArrivingDuringAReleaseOfItsVolumeIsCanceled) {
   EXPECT_EQ(ModelFiles("vol1", "").size(), 3u);
 }
 
-
 // Runs `then` at the Nth creation of a file named name (a write of a record
 // through WriteStatusFile creates "status.json.tmp" each time).
 class OnNthCreateFs : public FilesystemWrapper {
@@ -186,6 +187,127 @@ TEST_F(FoundBySimulation, AGcBetweenAPublishsLinkAndItsSuccessRecordNeverCollect
   EXPECT_EQ(manager_->GetStatus("vol1", "")->state, VolumeState::kSucceeded);
   EXPECT_TRUE(Exists(&posix_, manager_->store().DataDir(key)).value())
       << "recorded succeeded on a collected entry: the next publish downloads it again";
+}
+
+// Another driver process on the same root, as during an upgrade: its own
+// runtime (so none of the first one's in-process locks), the same disk. It
+// runs one call on a thread of its own and says when that call asks for
+// one of the volume lock files under root/locks/.
+class SecondProcess {
+ public:
+  SecondProcess(Filesystem* disk, Registry* registry, const VolumeOptions& options, std::string locks_dir)
+      : fs_(disk, this, std::move(locks_dir)), manager_(&fs_, &runtime_, registry, options) {}
+  ~SecondProcess() {
+    if (thread_.joinable()) thread_.join();
+  }
+  VolumeManager& manager() { return manager_; }
+
+  // Starts call on the thread, then returns once it has finished or has
+  // asked for a volume lock (which, with the fix, excludes it from the
+  // first process's operation from there on).
+  void RunUntilDoneOrParked(std::function<Status(VolumeManager&)> call) {
+    thread_ = std::thread([this, call] {
+      result_ = call(manager_);
+      done_ = true;
+    });
+    // A bound, not a timing assumption: either event comes at once.
+    for (int i = 0; i < 10'000 && !done_ && !asked_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  Status Finish() {
+    if (thread_.joinable()) thread_.join();
+    return result_;
+  }
+  bool asked_for_a_volume_lock() const { return asked_; }
+
+ private:
+  class Fs : public FilesystemWrapper {
+   public:
+    Fs(Filesystem* target, SecondProcess* owner, std::string locks_dir)
+        : FilesystemWrapper(target), owner_(owner), locks_dir_(std::move(locks_dir)) {}
+    Result<std::unique_ptr<FileLock>> LockFile(const std::string& p) override {
+      if (p.rfind(locks_dir_ + "/", 0) == 0) owner_->asked_ = true;
+      return FilesystemWrapper::LockFile(p);
+    }
+
+   private:
+    SecondProcess* owner_;
+    std::string locks_dir_;
+  };
+
+  Fs fs_;
+  ThreadRuntime runtime_;
+  VolumeManager manager_;
+  std::thread thread_;
+  Status result_;
+  std::atomic<bool> done_{false};
+  std::atomic<bool> asked_{false};
+};
+
+// Runs `then` once, at the first Append to a path ending in `suffix`.
+class OnFirstAppendFs : public FilesystemWrapper {
+ public:
+  OnFirstAppendFs(Filesystem* target, std::string suffix, std::function<void()> then)
+      : FilesystemWrapper(target), suffix_(std::move(suffix)), then_(std::move(then)) {}
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p, uint32_t mode) override {
+    auto file = FilesystemWrapper::NewWritableFile(p, mode);
+    if (file.ok() && !fired_ && p.size() >= suffix_.size() && p.compare(p.size() - suffix_.size(), suffix_.size(), suffix_) == 0) {
+      fired_ = true;
+      then_();
+    }
+    return file;
+  }
+  bool fired() const { return fired_; }
+
+ private:
+  std::string suffix_;
+  std::function<void()> then_;
+  bool fired_ = false;
+};
+
+// Seed 16 of the default campaign with conflicting calls (I7 results): the
+// kubelet's publish of one volume reached both driver processes of an
+// upgrade. Each wrote the record through the same status.json.tmp; the
+// second renamed it away under the first, whose rename then failed:
+// "NotFound: rename .../status.json.tmp -> .../status.json". Volume
+// operations were excluded per process only.
+TEST_F(FoundBySimulation, TwoProcessesPublishingOneVolumeTakeTurns) {
+  SecondProcess other(&posix_, &registry_, options_, root_ + "/locks");
+  ASSERT_TRUE(other.manager().Init().ok());
+  PullRequest req;
+  req.volume = "vol1";
+  req.reference = "models/a:v1";
+  OnFirstAppendFs fs(&posix_, "/status.json.tmp", [&] {
+    other.RunUntilDoneOrParked([&](VolumeManager& m) { return m.PullModel(req).status(); });
+  });
+  MakeManager(&fs);
+  const Result<PullResult> first = manager_->PullModel(req);
+  ASSERT_TRUE(fs.fired());
+  const Status second = other.Finish();
+  EXPECT_TRUE(other.asked_for_a_volume_lock()) << "the second process never waited for the first";
+  EXPECT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_TRUE(second.ok()) << second.ToString();
+  EXPECT_EQ(ModelFiles("vol1", "").size(), 3u);
+}
+
+// Seed 37 (I1): a release of a dynamic volume in one process removed the
+// tree while the other process was publishing one of its mounts, which
+// then recorded success over a model with files missing (or failed).
+TEST_F(FoundBySimulation, AReleaseInOneProcessWaitsForAPublishInTheOther) {
+  SecondProcess other(&posix_, &registry_, options_, root_ + "/locks");
+  ASSERT_TRUE(other.manager().Init().ok());
+  OnFirstAppendFs hook(&posix_, "/status.json.tmp", [&] {
+    other.RunUntilDoneOrParked([](VolumeManager& m) { return m.ReleaseVolume("vol1"); });
+  });
+  MakeManager(&hook);
+  const Result<PullResult> publish = Pull("vol1", "m1", "models/a:v1");
+  ASSERT_TRUE(hook.fired());
+  const Status release = other.Finish();
+  EXPECT_TRUE(other.asked_for_a_volume_lock()) << "the release never waited for the publish";
+  EXPECT_TRUE(publish.ok()) << publish.status().ToString();
+  EXPECT_TRUE(release.ok()) << release.ToString();
+  // The release went second: nothing is left of the volume.
+  EXPECT_FALSE(Exists(&posix_, manager_->VolumeDir("vol1")).value());
+  EXPECT_TRUE(Entries().empty());
 }
 
 }  // namespace

@@ -147,6 +147,16 @@ TEST(Tar, SymlinkContainmentIsJudgedFromTheLinksDirectory) {
   EXPECT_TRUE(SymlinkStaysInside("a/l", "../x"));
   EXPECT_FALSE(SymlinkStaysInside("l", "../x"));
   EXPECT_FALSE(SymlinkStaysInside("a/l", "../../x"));
+  // A ".." after a name: the name may be a symlink ("hop" -> ".").
+  EXPECT_FALSE(SymlinkStaysInside("out", "hop/.."));
+  EXPECT_FALSE(SymlinkStaysInside("a/out", "../hop/../x"));
+  EXPECT_TRUE(SymlinkStaysInside("a/b/l", "../../c/./d"));
+}
+
+TEST(Messages, QuoteInputEscapesWhatWouldBreakALineAndBoundsItsLength) {
+  EXPECT_EQ(QuoteInput("a/b"), "\"a/b\"");
+  EXPECT_EQ(QuoteInput(std::string("a\0b\n\"\\", 6)), "\"a\\x00b\\x0a\\\"\\\\\"");
+  EXPECT_EQ(QuoteInput("abcdef", 3), "\"abc...\"");
 }
 
 TEST(VolumeStatusRecord, RoundTripsEveryField) {

@@ -160,7 +160,7 @@ class FailingLockFs : public FilesystemWrapper {
  public:
   using FilesystemWrapper::FilesystemWrapper;
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& p) override {
-    if (armed) return Status(Code::kIo, "injected lock failure " + p);
+    if (armed && p.find("/store/") != std::string::npos) return Status(Code::kIo, "injected lock failure " + p);
     return FilesystemWrapper::LockFile(p);
   }
   bool armed = false;

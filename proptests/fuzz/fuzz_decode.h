@@ -15,9 +15,12 @@
 //   then records, each led by one byte r:
 //   r < 0x80   a client op, plus one byte b:
 //              actor r & 3, kind (r >> 2) & 7 mod 5 (pull, partial pull,
-//              delete, release, status), a hostile name if r & 0x20;
-//              slot b % 5, reference offset (b / 5) % 6, hostile name
-//              1 + (b / 30) % 8
+//              delete, release, status), a hostile name if r & 0x20,
+//              the next actor's slot if r & 0x40; slot b % 5, reference
+//              offset (b / 5) % 6, hostile name 1 + (b / 30) % 8. Kinds 5
+//              and 6 are a pull and a partial pull of the hostile
+//              registry's artifact of class (b / 5) mod the class count
+//              (no reference offset, no hostile name)
 //   0x80..0x9f a node crash (power loss), plus two bytes: step - 1
 //   0xa0..0xbf a process kill of process r & 1, plus two bytes: step - 1
 //   0xc0..0xff a filesystem fault, plus two bytes: call index; code

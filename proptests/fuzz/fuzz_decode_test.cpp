@@ -21,6 +21,7 @@ RC_GTEST_PROP(FuzzDecode, AnyBytesDecodeToABoundedRun, (const std::vector<uint8_
     for (const SpecOp& op : script) {
       RC_ASSERT(op.slot >= 0 && op.slot <= kWholeDynamicVolume);
       RC_ASSERT(op.hostile >= 0 && op.hostile < kHostileNames);
+      RC_ASSERT(op.artifact >= 0 && op.artifact <= static_cast<int>(sim::kHostileClassCount));
     }
   }
 }
@@ -28,6 +29,7 @@ RC_GTEST_PROP(FuzzDecode, AnyBytesDecodeToABoundedRun, (const std::vector<uint8_
 RC_GTEST_PROP(FuzzDecode, EncodeThenDecodeIsTheIdentity, ()) {
   GenLimits limits = StormLimits();
   limits.hostile = true;
+  limits.hostile_artifacts = true;
   limits.crash_step_max = 60000;
   limits.fault_call_max = 60000;
   RunSpec spec = *GenRun(limits);
@@ -39,6 +41,14 @@ RC_GTEST_PROP(FuzzDecode, EncodeThenDecodeIsTheIdentity, ()) {
     ops += script.size();
   }
   while (!spec.actors.empty() && spec.actors.back().empty()) spec.actors.pop_back();
+  // An artifact is a pull's only: it replaces the reference and the name.
+  for (auto& script : spec.actors) {
+    for (SpecOp& op : script) {
+      const bool pull = op.kind == sim::OpKind::kPull || op.kind == sim::OpKind::kPullPartial;
+      if (!pull) op.artifact = 0;
+      if (op.artifact > 0) op.ref = op.hostile = 0;
+    }
+  }
   spec.crash_steps.resize(std::min(spec.crash_steps.size(), kFuzzCrashesMax));
   spec.kills.resize(std::min(spec.kills.size(), kFuzzKillsMax));
   for (sim::KillAt& k : spec.kills) k.process &= 1;

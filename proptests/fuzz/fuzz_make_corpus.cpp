@@ -112,6 +112,23 @@ std::vector<std::pair<std::string, RunSpec>> Seeds() {
                 {Op(OpKind::kPull, 0, 4), Op(OpKind::kPull, 1, 3)}};
     add("concurrent-first-pulls", s);
   }
+  {
+    RunSpec s;  // the hostile registry: refused artifacts beside honest pulls, a crash
+    s.strategy = "random";
+    s.client_lanes = 2;
+    auto artifact = [](OpKind kind, int slot, ms::sim::HostileClass cls) {
+      SpecOp op = Op(kind, slot);
+      op.artifact = 1 + static_cast<int>(cls);
+      return op;
+    };
+    using ms::sim::HostileClass;
+    s.actors = {{artifact(OpKind::kPull, 0, HostileClass::kPathDotDot), Op(OpKind::kDelete, 0),
+                 artifact(OpKind::kPullPartial, 1, HostileClass::kTarSymlinkChain), Op(OpKind::kPull, 2)},
+                {artifact(OpKind::kPull, 1, HostileClass::kLayersSymlinkThenFile), Op(OpKind::kPull, 0),
+                 artifact(OpKind::kPull, 2, HostileClass::kTagDangling)}};
+    s.crash_steps = {300};
+    add("hostile-artifacts", s);
+  }
   return seeds;
 }
 

@@ -5,6 +5,7 @@
 #include "core/digest.h"
 #include "core/fs_util.h"
 #include "core/volume_status.h"
+#include "sim/common/fnv1a.h"
 
 namespace ms::sim {
 namespace {
@@ -19,6 +20,17 @@ bool Mutates(FsOp op) {
     default:
       return false;
   }
+}
+
+// Whether a path holds a "." or ".." component. The simulated disk refuses
+// such a path (a kernel would resolve it, out of the root as like as not),
+// so one reaching it is the store joining a name it did not validate.
+bool HasDotComponent(std::string_view path) {
+  for (size_t at = path.find("/."); at != std::string_view::npos; at = path.find("/.", at + 1)) {
+    const size_t end = at + (at + 2 < path.size() && path[at + 2] == '.' ? 3 : 2);
+    if (end == path.size() || path[end] == '/') return true;
+  }
+  return false;
 }
 
 // Whether s starts with prefix, compared from the prefix's end: record dirs
@@ -72,6 +84,34 @@ void InvariantChecker::AddExpected(const std::string& manifest_digest, ExpectedM
   expected_[manifest_digest] = std::move(expected);
 }
 
+void InvariantChecker::AddHostile(const std::string& manifest_digest, std::string what) {
+  hostile_[manifest_digest] = std::move(what);
+}
+
+uint64_t InvariantChecker::OutsideHash() const {
+  // Every entry not below the root: its path, type, mode, bytes or target.
+  uint64_t hash = kFnvOffsetBasis;
+  fs_->Walk("/", [&](const WalkEntry& e) {
+    if (e.path == root_ || StartsWithBackward(e.path, root_slash_)) return;
+    hash = Fnv1a64(hash, e.path);
+    hash = Fnv1a64(hash, std::string_view("\0", 1));
+    const uint64_t meta[] = {static_cast<uint64_t>(e.info.type), e.info.mode, e.info.size_bytes};
+    hash = Fnv1a64(hash, std::string_view(reinterpret_cast<const char*>(meta), sizeof(meta)));
+    hash = Fnv1a64(hash, e.bytes);
+    hash = Fnv1a64(hash, e.target);
+  });
+  return hash;
+}
+
+void InvariantChecker::SnapshotOutside() { outside_hash_ = OutsideHash(); }
+
+void InvariantChecker::CheckOutside(uint64_t step, std::string_view when) {
+  if (OutsideHash() != outside_hash_) {
+    AddViolation("I5 confinement", step,
+                 "something outside the root changed (created, changed or removed), seen " + std::string(when));
+  }
+}
+
 bool InvariantChecker::Failed(std::string_view invariant) const {
   for (const Violation& v : violations_) {
     if (v.invariant == invariant) return true;
@@ -96,6 +136,11 @@ void InvariantChecker::OnCall(const CallInfo& call) {
     AddViolation("I5 confinement", 0,
                  std::string(call.name) + " outside the root: " + std::string(call.path) + " " +
                      std::string(second_is_path ? call.path2 : ""));
+  }
+  if (HasDotComponent(call.path) || (second_is_path && HasDotComponent(call.path2))) {
+    AddViolation("I5 confinement", 0,
+                 std::string(call.name) + " of a path with a dot component (a kernel would resolve it, maybe out of "
+                 "the root): " + std::string(call.path) + " " + std::string(second_is_path ? call.path2 : ""));
   }
   // An entry's data/ moved away (a collection's commit point) or removed
   // in place: judged after the step, once the call has acted.
@@ -197,6 +242,14 @@ void InvariantChecker::CheckRecord(size_t index, uint64_t step) {
   if (bytes == nullptr) return;
   const VolumeStatus* status = CachedStatus(index, *bytes);
   if (status == nullptr || status->state != VolumeState::kSucceeded) return;
+  if (!hostile_.empty()) {
+    if (auto h = hostile_.find(status->manifest); h != hostile_.end()) {
+      AddViolation("I7 results", step,
+                   record + " is recorded succeeded on hostile artifact " + h->second + " = " + status->manifest +
+                       ": the store accepted what it must refuse");
+      return;
+    }
+  }
   auto it = expected_.find(status->manifest);
   if (it == expected_.end()) {
     AddViolation("I1 no-referenced-loss", step,
@@ -359,6 +412,11 @@ Footprint InvariantChecker::CheckQuiescent(uint64_t step) {
   const std::set<std::string> referenced = ReferencedKeys(&full_models);
   const std::set<std::string> entries = EntryKeys();
   for (const std::string& e : entries) {
+    if (auto h = hostile_.find(e); h != hostile_.end()) {
+      AddViolation("I3 footprint", step, "an entry of hostile artifact " + h->second + " remains after the final sweep: " + e);
+    }
+  }
+  for (const std::string& e : entries) {
     const size_t colon = e.find(':');
     const std::string entry = root_ + "/store/" + e.substr(0, colon) + "/" + e.substr(colon + 1);
     if (fs_->Exists(entry + "/data.tmp")) {
@@ -372,6 +430,20 @@ Footprint InvariantChecker::CheckQuiescent(uint64_t step) {
     if (entries.count(r) == 0) AddViolation("I3 footprint", step, "referenced digest " + r + " has no entry");
   }
   CheckOrphans(step);
+  // A volume's (or mount's) lock file goes with it, or at the sweep.
+  for (const std::string& name : fs_->ListDir(root_ + "/locks")) {
+    const size_t plus = name.find('+');
+    const std::string base = name.size() > 5 ? name.substr(0, name.size() - 5) : name;
+    const std::string tree = plus == std::string::npos
+                                 ? root_ + "/volumes/" + base
+                                 : root_ + "/volumes/" + base.substr(0, plus) + "/models/" + base.substr(plus + 1);
+    if (!fs_->Exists(tree)) {
+      AddViolation("I3 footprint", step, "lock file left at quiescence: " + root_ + "/locks/" + name +
+                                             " guards " + tree + ", which is gone");
+      break;
+    }
+  }
+  CheckOutside(step, "at quiescence");
   // Bytes on disk: store payloads and full volumes, each inode once.
   std::set<uint64_t> seen;
   auto count = [&](const std::string& dir) {

@@ -11,10 +11,21 @@
 //                          bytes, and no orphan files under volumes/); and,
 //                          in runs with no crash, fault or corrupted record,
 //                          before it too (nothing should need a sweep)
-//   I5 confinement         at every filesystem call
+//   I5 confinement         at every filesystem call (a path outside the
+//                          root, or with a "." or ".." component); and, by comparing
+//                          everything outside the root with its state at
+//                          the start (an escape through a symlink names a
+//                          path inside), after each hostile pull and at
+//                          quiescence
+//   I7 results             a record recorded succeeded on a hostile
+//                          artifact (DESIGN §8), at every step
 //   I8 recovery            at every power loss: what calls that returned
 //                          success promised is still on the disk
-// I4 progress and I6 determinism are judged per run by the simulator.
+// I3 also wants no entry of a hostile digest after the final sweep.
+// I4 progress and I6 determinism are judged per run by the simulator; I7
+// results (the answers of calls) by the result oracle (result_oracle.h)
+// and, for the hostile registry's artifacts, by the simulator's oracle of
+// each hostile pull (sim/workload/clients.cpp).
 #pragma once
 
 #include <cstdint>
@@ -32,7 +43,7 @@ namespace ms::sim {
 
 inline constexpr const char* kInvariantNames[] = {
     "I1 no-referenced-loss", "I2 dedup", "I3 footprint", "I4 progress", "I5 confinement",
-    "I6 determinism", "I8 recovery"};
+    "I6 determinism", "I7 results", "I8 recovery"};
 
 struct Violation {
   std::string invariant;  // one of kInvariantNames
@@ -81,6 +92,13 @@ class InvariantChecker {
   InvariantChecker(SimFilesystem* fs, std::string root, std::vector<std::string> record_dirs);
 
   void AddExpected(const std::string& manifest_digest, ExpectedModel expected);
+  // A digest the hostile registry serves (what its reference resolves to),
+  // with the artifact's class and reference, for the reports.
+  void AddHostile(const std::string& manifest_digest, std::string what);
+  // Remembers everything outside the root (call before the run starts);
+  // CheckOutside then wants it unchanged (I5).
+  void SnapshotOutside();
+  void CheckOutside(uint64_t step, std::string_view when);
 
   // Filesystem call hook: I5, and marks the records a call may change.
   void OnCall(const CallInfo& call);
@@ -138,6 +156,9 @@ class InvariantChecker {
   std::vector<std::string> records_;
   std::vector<std::string> status_paths_;  // per record: its status.json
   std::map<std::string, ExpectedModel> expected_;
+  std::map<std::string, std::string> hostile_;  // digest -> "class (reference)"
+  uint64_t outside_hash_ = 0;
+  uint64_t OutsideHash() const;
   std::vector<uint8_t> dirty_;  // per record: touched since the last AfterStep
   bool any_dirty_ = false;
   std::set<std::string> collected_;       // digests whose data/ a call moved or removed

@@ -366,6 +366,7 @@ Status SimFilesystem::BeginCall(FsOp op, std::string_view path, std::string_view
   const int bit = std::countr_zero(rest);
   const Code code = static_cast<Code>(bit);
   ++fault_counts_[static_cast<size_t>(bit)];
+  if (fault_observer_) fault_observer_(code);
   std::string what = "injected fault: ";
   what += CodeWhat(code);
   return MakeError(code, Verb(op), path, path2, what);

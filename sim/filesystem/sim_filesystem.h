@@ -267,6 +267,9 @@ class SimFilesystem final : public Filesystem {
   const FaultPlan& fault_plan() const { return plan_; }
   // An empty hook removes it.
   void SetCallHook(CallHook hook) { hook_ = std::move(hook); }
+  // Called each time the plan injects a fault, in the calling actor's turn
+  // (the simulator charges the fault to the call that met it). Empty: none.
+  void SetFaultObserver(std::function<void(Code)> observer) { fault_observer_ = std::move(observer); }
   // Calls started so far (the index the next call will get).
   uint64_t call_count() const { return call_count_; }
   // Faults injected by the plan so far, per code (codes never injected are
@@ -458,6 +461,7 @@ class SimFilesystem final : public Filesystem {
 
   uint64_t call_count_ = 0;
   CallHook hook_;
+  std::function<void(Code)> fault_observer_;
   FaultPlan plan_;
   FaultRng rng_;
   bool plan_active_ = false;

@@ -93,6 +93,7 @@ Status FakeRegistry::InjectLocked(Op op, std::string_view what, Draw& draw) {
     const Code code = queue.front().first;
     if (--queue.front().second == 0) queue.pop_front();
     ++faults_.fail_next;
+    if (fault_observer_) fault_observer_();
     return Status(code, "injected fault (FailNext) at " + std::string(OpName(op)) + " " +
                             std::string(what));
   }
@@ -100,6 +101,7 @@ Status FakeRegistry::InjectLocked(Op op, std::string_view what, Draw& draw) {
   const double u = UnitInterval(NextRandomLocked());
   if (u < transient_rate_) {
     ++faults_.transient;
+    if (fault_observer_) fault_observer_();
     return Status(Code::kUnavailable, "injected transient fault at " + std::string(OpName(op)) +
                                           " " + std::string(what));
   }
@@ -116,9 +118,11 @@ void FakeRegistry::DamageLocked(Draw draw, std::string& bytes) {
     const uint64_t r = NextRandomLocked();
     FlipByte(bytes, bytes.empty() ? 0 : static_cast<size_t>(r % bytes.size()));
     ++faults_.corrupt;
+    if (fault_observer_) fault_observer_();
   } else if (draw == Draw::kTruncate && !bytes.empty()) {
     bytes.resize(static_cast<size_t>(NextRandomLocked() % bytes.size()));
     ++faults_.truncate;
+    if (fault_observer_) fault_observer_();
   }
 }
 
@@ -205,6 +209,14 @@ Digest FakeRegistry::PutManifest(const std::string& repository, std::string byte
   return digest;
 }
 
+Status FakeRegistry::PutManifestAs(const std::string& repository, std::string_view digest_text,
+                                   std::string bytes) {
+  MS_ASSIGN_OR_RETURN(Digest digest, Digest::Parse(digest_text));
+  std::lock_guard lock(mu_);
+  repositories_[repository].manifests.insert_or_assign(std::move(digest), std::move(bytes));
+  return Status::Ok();
+}
+
 void FakeRegistry::Push(const std::string& repository, const std::string& tag,
                         const BuiltModel& model) {
   std::lock_guard lock(mu_);
@@ -228,6 +240,12 @@ Status FakeRegistry::Tag(const std::string& repository, const std::string& tag,
   }
   repo->second.tags.insert_or_assign(tag, manifest);
   return Status::Ok();
+}
+
+void FakeRegistry::TagDangling(const std::string& repository, const std::string& tag,
+                               const Digest& manifest) {
+  std::lock_guard lock(mu_);
+  repositories_[repository].tags.insert_or_assign(tag, manifest);
 }
 
 Status FakeRegistry::DeleteTag(const std::string& repository, const std::string& tag) {
@@ -270,6 +288,11 @@ Status FakeRegistry::LoadLayout(const std::string& dir, const std::string& repos
   for (auto& [digest, bytes] : layout->blobs) repo.blobs.insert_or_assign(digest, bytes);
   for (auto& [tag, digest] : layout->tags) repo.tags.insert_or_assign(tag, digest);
   return Status::Ok();
+}
+
+void FakeRegistry::SetFaultObserver(std::function<void()> observer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fault_observer_ = std::move(observer);
 }
 
 void FakeRegistry::FailNext(Op op, Code code, int count) {

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -63,11 +64,19 @@ class FakeRegistry final : public Registry {
   Status PutBlobAs(const std::string& repository, std::string_view digest_text, std::string bytes);
   // Stores manifest bytes (unvalidated) under their sha256; returns it.
   Digest PutManifest(const std::string& repository, std::string bytes);
+  // Stores manifest bytes under digest_text whatever they hash to: a
+  // registry whose manifest answer disagrees with the digest it resolved.
+  // kInvalidArgument if digest_text does not parse.
+  Status PutManifestAs(const std::string& repository, std::string_view digest_text,
+                       std::string bytes);
   // The manifest, every blob of model whose digest text parses, and the tag.
   void Push(const std::string& repository, const std::string& tag, const BuiltModel& model);
   // Points tag at a manifest of the repository, creating or moving it.
   // kNotFound if the repository has no such manifest.
   Status Tag(const std::string& repository, const std::string& tag, const Digest& manifest);
+  // Points tag at manifest whether or not the repository holds it: Resolve
+  // then answers a digest FetchManifest does not serve (kNotFound).
+  void TagDangling(const std::string& repository, const std::string& tag, const Digest& manifest);
   Status DeleteTag(const std::string& repository, const std::string& tag);
   // Also deletes the tags naming the manifest, as registries do.
   Status DeleteManifest(const std::string& repository, const Digest& manifest);
@@ -95,6 +104,10 @@ class FakeRegistry final : public Registry {
   Status SetRandomFaults(uint64_t seed, double transient_rate, double corrupt_rate,
                          double truncate_rate);
   void ClearRandomFaults();
+  // Called (under the registry's lock, so it must not call back) each time a
+  // fault is injected, in the calling actor's turn: the simulator charges
+  // the fault to the call that met it. Empty: none.
+  void SetFaultObserver(std::function<void()> observer);
 
   // Each call sleeps this long on the executor's virtual clock (ignored
   // without an executor: there is no clock to sleep on). Must be >= 0.
@@ -146,6 +159,7 @@ class FakeRegistry final : public Registry {
   std::map<Digest, uint64_t> blob_fetches_;
   std::map<Op, uint64_t> calls_;
   FaultCounts faults_;
+  std::function<void()> fault_observer_;
 };
 
 }  // namespace ms::sim

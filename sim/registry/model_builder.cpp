@@ -77,6 +77,11 @@ ModelBuilder& ModelBuilder::SetConfigBytes(std::string bytes) {
   return *this;
 }
 
+ModelBuilder& ModelBuilder::SetConfigMediaType(std::string media_type) {
+  config_media_type_ = std::move(media_type);
+  return *this;
+}
+
 ModelBuilder::PendingLayer& ModelBuilder::Last() {
   if (layers_.empty()) Die("an override was called before any layer was added");
   return layers_.back();
@@ -133,7 +138,7 @@ BuiltModel ModelBuilder::Build() const {
   manifest["schemaVersion"] = 2;
   manifest["mediaType"] = media_type::kOciManifest;
   manifest["artifactType"] = media_type::kModelManifest;
-  manifest["config"] = Descriptor(media_type::kModelConfig, config_digest.ToString(),
+  manifest["config"] = Descriptor(config_media_type_, config_digest.ToString(),
                                   static_cast<int64_t>(config_bytes.size()));
   manifest["layers"] = std::move(layer_array);
   std::string manifest_bytes = Dump(manifest);

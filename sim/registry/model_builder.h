@@ -78,6 +78,8 @@ class ModelBuilder {
 
   // Replaces the generated config blob (and so the config digest).
   ModelBuilder& SetConfigBytes(std::string bytes);
+  // The config descriptor's media type (default the model-spec config's).
+  ModelBuilder& SetConfigMediaType(std::string media_type);
 
   // Escape hatches, each on the layer added last (abort if there is none).
   // The descriptor's digest text; the blob is served under it.
@@ -104,6 +106,7 @@ class ModelBuilder {
   std::string name_;
   std::string version_;
   std::optional<std::string> config_bytes_;
+  std::string config_media_type_ = std::string(media_type::kModelConfig);
   std::vector<PendingLayer> layers_;
 };
 

@@ -78,6 +78,9 @@ char Typeflag(TarEntry::Type type) {
     case TarEntry::Type::kHardlink: return '1';
     case TarEntry::Type::kSymlink: return '2';
     case TarEntry::Type::kDirectory: return '5';
+    case TarEntry::Type::kCharDevice: return '3';
+    case TarEntry::Type::kBlockDevice: return '4';
+    case TarEntry::Type::kFifo: return '6';
   }
   return '0';
 }
@@ -87,7 +90,8 @@ Result<Header> MakeHeader(const TarEntry& entry) {
   if (entry.type == TarEntry::Type::kDirectory && (path.empty() || path.back() != '/')) {
     path += '/';  // the convention every tar writes for directories
   }
-  if (entry.type != TarEntry::Type::kFile && !entry.content.empty()) {
+  if (entry.type != TarEntry::Type::kFile && entry.typeflag_override == '\0' &&
+      !entry.content.empty()) {
     return Invalid(entry, "only regular files carry content");
   }
   if (entry.link_target.size() > kLinknameBytes) {
@@ -104,11 +108,12 @@ Result<Header> MakeHeader(const TarEntry& entry) {
   (void)PutOctal(header, kModeOffset, kModeBytes, entry.mode);
   (void)PutOctal(header, kUidOffset, kUidBytes, 0);
   (void)PutOctal(header, kGidOffset, kGidBytes, 0);
-  if (!PutOctal(header, kSizeOffset, kSizeBytes, entry.content.size())) {
+  if (!PutOctal(header, kSizeOffset, kSizeBytes, entry.declared_size.value_or(entry.content.size()))) {
     return Invalid(entry, "content larger than 8 GiB");
   }
   (void)PutOctal(header, kMtimeOffset, kMtimeBytes, 0);
-  header[kTypeflagOffset] = Typeflag(entry.type);
+  header[kTypeflagOffset] =
+      entry.typeflag_override != '\0' ? entry.typeflag_override : Typeflag(entry.type);
   PutBytes(header, kLinknameOffset, entry.link_target);
   PutBytes(header, kMagicOffset, std::string_view("ustar\0", 6));
   PutBytes(header, kVersionOffset, "00");
@@ -150,6 +155,22 @@ TarEntry TarEntry::Symlink(std::string path, std::string target) {
   e.type = Type::kSymlink;
   e.mode = 0777;
   e.link_target = std::move(target);
+  return e;
+}
+
+TarEntry TarEntry::Hardlink(std::string path, std::string target) {
+  TarEntry e;
+  e.path = std::move(path);
+  e.type = Type::kHardlink;
+  e.link_target = std::move(target);
+  return e;
+}
+
+TarEntry TarEntry::Special(std::string path, Type type) {
+  TarEntry e;
+  e.path = std::move(path);
+  e.type = type;
+  e.mode = 0600;
   return e;
 }
 

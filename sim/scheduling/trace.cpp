@@ -48,7 +48,7 @@ bool ParseNumber(std::string_view text, T* value, int base = 10) {
 // Reads the text form line by line, keeping the line number for errors.
 class LineReader {
  public:
-  explicit LineReader(std::string_view text) : text_(text) {}
+  LineReader(std::string_view text, size_t first_line) : text_(text), line_number_(first_line - 1) {}
 
   bool Next(std::string_view* line) {
     if (pos_ >= text_.size()) return false;
@@ -87,7 +87,7 @@ class LineReader {
  private:
   std::string_view text_;
   size_t pos_ = 0;
-  size_t line_number_ = 0;
+  size_t line_number_;
 };
 
 Status Unescape(const LineReader& reader, std::string_view escaped, std::string* out) {
@@ -221,9 +221,9 @@ std::string Trace::ToText() const {
   return out;
 }
 
-Result<Trace> Trace::Parse(std::string_view text) {
+Result<Trace> Trace::Parse(std::string_view text, size_t first_line) {
   Trace trace;
-  LineReader reader(text);
+  LineReader reader(text, first_line);
   std::string_view line;
   if (!reader.Next(&line) || line != kMagic) {
     return reader.Error("not a trace: expected first line '" + std::string(kMagic) + "'");

@@ -77,7 +77,9 @@ class Trace {
   std::string DescribeStep(size_t step) const;
 
   std::string ToText() const;
-  static Result<Trace> Parse(std::string_view text);
+  // first_line: the line number of text's first line in its file (errors
+  // name the file's line when the trace follows a header).
+  static Result<Trace> Parse(std::string_view text, size_t first_line = 1);
 
   Status WriteFile(const std::string& path) const;
   static Result<Trace> ReadFile(const std::string& path);

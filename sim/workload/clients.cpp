@@ -30,7 +30,8 @@ bool World::FailedPullOwnsItsSlot(const ClientOp& op, bool unfinished_before) {
   if (RecordSucceeded(op)) return false;
   // A model some earlier call left unfinished (a killed attempt of this
   // very call, retried) is not this call's doing if it fails before
-  // reaching it; the kubelet retries until a call cleans it up.
+  // reaching it; the kubelet retries until a call cleans it up. Nor is one
+  // whose record a mishap garbled while the call ran (the caller says so).
   if (unfinished_before) return false;
   // Another call into the slot in flight (a delete of it, a release of its
   // volume) owns its files now; whatever it leaves, I3 judges at quiescence.
@@ -41,31 +42,121 @@ bool World::FailedPullOwnsItsSlot(const ClientOp& op, bool unfinished_before) {
   return true;
 }
 
+void World::JudgeHostilePull(const ClientOp& op, const HostileArtifact& artifact, const Status& st, bool faulted,
+                             bool overlapped, bool unfinished_before) {
+  HostileTally& tally = report_.hostile[artifact.class_name];
+  ++tally.served;
+  const std::string what =
+      "hostile pull of " + op.reference + " (" + artifact.class_name + ") into " + SlotKey(op.volume, op.mount);
+  if (st.ok()) {
+    ++tally.accepted;
+    // A broken but whole artifact (config-missing) must pull; I1 judges
+    // what it holds.
+    if (artifact.must_refuse) {
+      checker_->AddViolation("I7 results", sched_->steps(), what + " succeeded: the store accepted what it must refuse");
+    }
+    return;
+  }
+  // Refused before the artifact could matter (a conflict, a cancellation,
+  // a volume or mount name that is no name), or by a fault that came
+  // first: the error names that, not the artifact.
+  const bool bad_names = !ValidateVolumeName(op.volume, "volume").ok() ||
+                         (!op.mount.empty() && !ValidateVolumeName(op.mount, "mount").ok());
+  if (faulted || bad_names || st.code() == Code::kConflict || st.code() == Code::kCanceled ||
+      st.code() == Code::kDeadlineExceeded) {
+    ++tally.excused;
+    return;
+  }
+  if (!artifact.must_refuse) {
+    checker_->AddViolation("I7 results", sched_->steps(),
+                           what + " failed, but its payload is whole (the store never reads the config): " +
+                               st.ToString().substr(0, 400));
+    return;
+  }
+  std::string unnamed;
+  if (st.message().find(op.reference) == std::string::npos) unnamed = "the reference";
+  for (const std::string& culprit : artifact.culprits) {
+    if (unnamed.empty() && st.message().find(culprit) == std::string::npos) unnamed = "\"" + culprit + "\"";
+  }
+  if (!unnamed.empty()) {
+    checker_->AddViolation("I7 results", sched_->steps(),
+                           what + " failed without naming " + unnamed + ": " + st.ToString().substr(0, 400));
+  } else {
+    ++tally.refused;
+  }
+  // DESIGN §5: refused, it leaves nothing half-done: a failed record, no
+  // model dir (when the slot's files are this call's to have cleaned up:
+  // no other call on the volume ran meanwhile, even one that has
+  // finished, as an unpublish that waited for this pull's lock).
+  if (!overlapped && FailedPullOwnsItsSlot(op, unfinished_before)) {
+    const std::string record = RecordDir(op.volume, op.mount);
+    const auto status = ReadRecord(record);
+    if (!status || (status->reference == op.reference && status->state != VolumeState::kFailed)) {
+      checker_->AddViolation("I7 results", sched_->steps(),
+                             what + " failed (" + std::string(CodeName(st.code())) + ") but its record " +
+                                 (status ? "says " + std::string(StateName(status->state)) : std::string("is gone")));
+    }
+    if (fs_->Exists(record + "/model")) {
+      const std::string left = ModelFileLeft(op);
+      checker_->AddViolation("I3 footprint", sched_->steps(),
+                             what + " failed but left its model dir" + (left.empty() ? "" : ": " + left));
+    }
+  }
+  checker_->CheckOutside(sched_->steps(), "after a " + what);
+}
+
 Status World::Execute(VolumeManager* manager, const ClientOp& op, const std::string& who) {
   const std::string name(OpKindName(op.kind));
   ++report_.ops[name];
+  const uint64_t call_on_volume = ++calls_on_volume_[op.volume];
+  const ActorId actor = sched_->CurrentActor();
+  const bool pull = op.kind == OpKind::kPull || op.kind == OpKind::kPullPartial;
+  const SlotCallKind kind = pull ? SlotCallKind::kPublish
+                                 : op.kind == OpKind::kStatus ? SlotCallKind::kStatus : SlotCallKind::kUnpublish;
+  const std::string label = who + " " + name + " " + SlotKey(op.volume, op.mount) +
+                            (op.reference.empty() ? "" : " " + op.reference);
+  const uint64_t faults_at_start = faults_by_actor_[actor];
+  // Input the service must refuse with InvalidArgument, whatever it holds.
+  CallFlags flags;
+  // (A release takes the volume only: a mount in its script is not input.)
+  flags.invalid = !ValidateVolumeName(op.volume, "volume").ok() ||
+                  (!op.mount.empty() && op.kind != OpKind::kRelease && !ValidateVolumeName(op.mount, "mount").ok()) ||
+                  (pull && !Reference::Parse(op.reference).ok());
   Status st;
   const uint64_t serial = CallStarted(op);  // I8: what it returns it promises
-  std::optional<VolumeStatus> pulled;
+  CallAnswer answer;
   switch (op.kind) {
     case OpKind::kPull:
     case OpKind::kPullPartial: {
       PullRequest req{op.volume, op.mount, op.reference, op.kind == OpKind::kPullPartial, {}, 0};
-      const uint64_t faults_before = explicit_faults_by_actor_[sched_->CurrentActor()];
+      const uint64_t faults_before = explicit_faults_by_actor_[actor];
+      const HostileArtifact* hostile = HostileOf(op);
       const bool judged = config_.fault_rate == 0;
-      const bool unfinished_before = judged && !RecordSucceeded(op) && !ModelFileLeft(op).empty();
+      const std::string record = RecordDir(op.volume, op.mount);
+      const uint64_t garbles_before = garbles_[record];
+      const bool unfinished_before = (judged || hostile != nullptr) && !RecordSucceeded(op) && !ModelFileLeft(op).empty();
+      flags.hostile = hostile != nullptr && hostile->must_refuse;
+      running_call_[actor] =
+          calls_.Issue(kind, SlotsOfCall(op), op.reference, op.kind == OpKind::kPullPartial, label, flags);
       auto r = manager->PullModel(req);
       st = r.status();
-      if (r.ok()) pulled = r->status;
+      if (r.ok()) answer.status = r->status;
+      // A record garbled under the call (a node mishap) hides whether the
+      // call changed the slot: its files are not judged as the call's.
+      const bool not_its_own = unfinished_before || garbles_[record] != garbles_before;
+      if (hostile != nullptr) {
+        JudgeHostilePull(op, *hostile, st, faults_by_actor_[actor] != faults_at_start,
+                         calls_on_volume_[op.volume] != call_on_volume, not_its_own);
+      }
       // A second explicit fault in one call may have hit its cleanup.
-      const bool cleanup_hit = explicit_faults_by_actor_[sched_->CurrentActor()] - faults_before > 1;
+      const bool cleanup_hit = explicit_faults_by_actor_[actor] - faults_before > 1;
       // DESIGN §5: a failed call leaves nothing half-done. Judged only when
       // no fault may have hit the cleanup itself (no random faults, at most
       // one explicit fault in the call; the link limit hits links, which a
       // cleanup never makes), and only when the files under the slot are
       // this call's to clean up.
       if (judged && !st.ok() && st.code() != Code::kConflict && !cleanup_hit &&
-          FailedPullOwnsItsSlot(op, unfinished_before)) {
+          FailedPullOwnsItsSlot(op, not_its_own)) {
         const std::string left = ModelFileLeft(op);
         if (!left.empty()) {
           checker_->AddViolation("I3 footprint", sched_->steps(),
@@ -75,22 +166,44 @@ Status World::Execute(VolumeManager* manager, const ClientOp& op, const std::str
       break;
     }
     case OpKind::kDelete:
+      running_call_[actor] = calls_.Issue(kind, SlotsOfCall(op), "", false, label, flags);
       st = manager->DeleteModel(op.volume, op.mount);
       break;
     case OpKind::kRelease:
+      running_call_[actor] = calls_.Issue(kind, SlotsOfCall(op), "", false, label, flags);
       st = manager->ReleaseVolume(op.volume);
       break;
     case OpKind::kStatus: {
+      running_call_[actor] = calls_.Issue(kind, SlotsOfCall(op), "", false, label, flags);
       auto r = manager->GetStatus(op.volume, op.mount);
+      if (r.ok()) answer.status = *r;
+      // Not found is the status of a slot without a record, not an error.
       st = r.code() == Code::kNotFound ? Status::Ok() : r.status();
+      answer.code = r.code();
+      answer.message = r.status().message();
       break;
     }
   }
-  CallEnded(op, serial, st, pulled ? &*pulled : nullptr);
+  CallEnded(op, serial, st, answer.status ? &*answer.status : nullptr);
+  if (op.kind != OpKind::kStatus) {
+    answer.code = st.code();
+    answer.message = st.message();
+  }
+  calls_.Return(running_call_[actor], std::move(answer), faults_by_actor_[actor] != faults_at_start, sched_->steps());
+  running_call_.erase(actor);
   if (!st.ok()) ++report_.op_errors[name + ": " + std::string(CodeName(st.code()))];
-  Note(who + " " + name + " " + SlotKey(op.volume, op.mount) +
-       (op.reference.empty() ? "" : " " + op.reference) + " -> " + st.ToString().substr(0, 160));
+  Note(label + " -> " + st.ToString().substr(0, 160));
   return st;
+}
+
+std::vector<std::string> World::SlotsOfCall(const ClientOp& op) const {
+  if (!IsVolumeWide(op)) return {SlotKey(op.volume, op.mount)};
+  std::vector<std::string> slots;
+  for (const auto& [record, slot] : slot_of_record_) {
+    if (slot == op.volume || slot.rfind(op.volume + "/", 0) == 0) slots.push_back(slot);
+  }
+  if (slots.empty()) slots.push_back(op.volume);  // a volume no client owns (invalid input)
+  return slots;
 }
 
 void World::SpawnClient(size_t index) {

@@ -14,7 +14,9 @@ void World::SpawnRegistryMutator() {
       sched_->Yield("registry.move-tag");
       const auto& [repo, tag, candidates] = pool_.moving[rng.Below(pool_.moving.size())];
       const BuiltModel& target = pool_.models[candidates[rng.Below(candidates.size())]].second;
-      (void)registry_->Tag(repo, tag, target.manifest_digest);
+      if (registry_->Tag(repo, tag, target.manifest_digest).ok()) {
+        calls_.Named(repo + ":" + tag, target.manifest_digest.ToString());
+      }
       Note("registry tag " + repo + ":" + tag + " -> " + target.manifest_digest.ToString().substr(0, 19));
       --tag_moves_left_;
     }
@@ -107,6 +109,8 @@ std::string World::CorruptStatus(Prng& rng, bool at_sweep) {
   const std::string bytes = truncate ? view->bytes.substr(0, view->bytes.size() / 2) : std::string("\x00\x17garbled\n", 10);
   (void)fs_->WriteFileForTest(path, bytes, view->info.mode);
   VoidPromise(record);
+  ++garbles_[record];
+  calls_.Garble(SlotOfRecord(record), sched_->steps());
   ++report_.ops["corrupt-status"];
   Note(std::string("corruptor: ") + (truncate ? "truncated " : "garbled ") + path.substr(sizeof(kRoot)));
   return record;

@@ -1,5 +1,7 @@
 #include "sim/workload/simulator.h"
 
+#include <algorithm>
+
 #include "sim/workload/world.h"
 
 namespace ms::sim {
@@ -18,7 +20,9 @@ Result<std::pair<SimConfig, Trace>> ParseTraceFile(std::string_view text) {
   const size_t sep = text.find("---\n");
   if (sep == std::string_view::npos) return Status(Code::kCorrupt, "trace file has no \"---\" separator");
   MS_ASSIGN_OR_RETURN(SimConfig config, SimConfig::Parse(text.substr(0, sep)));
-  MS_ASSIGN_OR_RETURN(Trace trace, Trace::Parse(text.substr(sep + 4)));
+  // The schedule's first line: after the magic, the header and "---".
+  const size_t first_line = 3 + static_cast<size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(sep), '\n'));
+  MS_ASSIGN_OR_RETURN(Trace trace, Trace::Parse(text.substr(sep + 4), first_line));
   return std::make_pair(std::move(config), std::move(trace));
 }
 

@@ -16,6 +16,17 @@
 
 namespace ms::sim {
 
+// The hostile pulls of one class in a run (kubelet retries included).
+struct HostileTally {
+  uint64_t served = 0;    // pulls that addressed an artifact of the class
+  uint64_t refused = 0;   // failed with an error naming the reference and the culprit
+  uint64_t excused = 0;   // failed first for another reason: a fault in the call, a
+                          // conflict, a cancellation
+  uint64_t accepted = 0;  // succeeded: a violation ("I7 results"), but for a
+                          // class that must pull (config-missing)
+  bool operator==(const HostileTally&) const = default;
+};
+
 struct SimReport {
   SimConfig config;
   Outcome outcome = Outcome::kCompleted;
@@ -30,7 +41,15 @@ struct SimReport {
   uint64_t registry_faults = 0;
   uint64_t crashes = 0;
   std::map<std::string, uint64_t> manifest_fetches;  // digest -> fetches
+  std::map<std::string, HostileTally> hostile;       // by class name
   Footprint footprint;
+  // I7: what the result oracle judged.
+  struct Results {
+    uint64_t calls = 0;         // calls judged, once per slot they address
+    uint64_t histories = 0;     // slot histories (a slot between power losses)
+    uint64_t inconclusive = 0;  // histories whose search hit its bound
+    uint64_t search_nodes = 0;
+  } results;
   std::vector<Violation> violations;
   std::vector<std::string> history;  // the operations leading to the first violation
   std::string trace_file;            // config + schedule: what `replay` reads

@@ -1,7 +1,6 @@
-# The simulator: workload, actors, the world, the invariant checker; and its CLI.
+# The simulator: workload, actors, the world (its CLI: sim/cli/cli.cmake).
 add_library(ms_simulator
   ${CMAKE_CURRENT_LIST_DIR}/workload.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/../checking/invariant_checker.cpp
   ${CMAKE_CURRENT_LIST_DIR}/world.cpp
   ${CMAKE_CURRENT_LIST_DIR}/drivers.cpp
   ${CMAKE_CURRENT_LIST_DIR}/clients.cpp
@@ -10,10 +9,7 @@ add_library(ms_simulator
   ${CMAKE_CURRENT_LIST_DIR}/recovery.cpp
   ${CMAKE_CURRENT_LIST_DIR}/crash_explorer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/simulator.cpp)
-target_link_libraries(ms_simulator PUBLIC ms_core ms_sim_fs ms_sim_runtime ms_fake_registry PRIVATE ms_warnings)
-
-add_executable(modelstore-sim ${CMAKE_CURRENT_LIST_DIR}/../cli/modelstore_sim.cpp)
-target_link_libraries(modelstore-sim PRIVATE ms_simulator CLI11::CLI11 ms_warnings)
+target_link_libraries(ms_simulator PUBLIC ms_core ms_sim_fs ms_sim_runtime ms_fake_registry ms_sim_checking PRIVATE ms_warnings)
 
 if(BUILD_TESTING)
   ms_add_gtest(simulator_tests
@@ -21,13 +17,6 @@ if(BUILD_TESTING)
     LIBS ms_simulator
     LABELS sim)
 endif()
-
-# A short campaign with faults, crashes and the determinism check.
-add_test(NAME sim_campaign_smoke
-  COMMAND modelstore-sim run --seeds 60 --check-determinism --no-progress
-          --fail-dir ${CMAKE_BINARY_DIR}/sim-failures
-  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-set_tests_properties(sim_campaign_smoke PROPERTIES LABELS sim)
 
 # Determinism is sacred in sim/: no wall clock and no unseeded randomness
 # outside the CLI (sim/cli/, which only times the report).

@@ -1,15 +1,52 @@
 #include "sim/workload/workload.h"
 
+#include <algorithm>
 #include <charconv>
+#include <span>
 #include <sstream>
 
 #include "sim/common/prng.h"
+#include "sim/registry/hostile_models.h"
 
 namespace ms::sim {
 namespace {
 
 constexpr uint64_t kPoolStream = 0x6d6f64656c73ULL;   // "models"
 constexpr uint64_t kScriptStream = 0x736372697074ULL; // "script"
+constexpr uint64_t kHostileStream = 0x686f7374ULL;      // "host"
+constexpr uint64_t kSharedStream = 0x736861726564ULL; // "shared"
+constexpr uint64_t kSwarmStream = 0x737761726dULL;    // "swarm"
+
+// A probability in [0, 1] as a draw: true with probability p.
+bool Chance(Prng& rng, double p) {
+  constexpr uint64_t kScale = uint64_t{1} << 32;
+  return rng.Below(kScale) < static_cast<uint64_t>(p * static_cast<double>(kScale));
+}
+
+struct KindName {
+  uint32_t bit;
+  std::string_view name;
+};
+constexpr KindName kFaultKindNames[] = {
+    {kFaultEnospc, "enospc"},           {kFaultEio, "eio"},
+    {kFaultExdev, "exdev"},             {kFaultEmlink, "emlink"},
+    {kFaultEacces, "eacces"},           {kFaultUnavailable, "unavailable"},
+    {kFaultCorruptBlob, "corrupt-blob"}, {kFaultTruncatedBlob, "truncated-blob"}};
+constexpr KindName kCrashKindNames[] = {{kCrashNode, "node"}, {kCrashProcess, "process"}};
+constexpr KindName kOpKindNames[] = {{OpKindBit(OpKind::kPull), "pull"},
+                                     {OpKindBit(OpKind::kPullPartial), "pull-partial"},
+                                     {OpKindBit(OpKind::kDelete), "delete"},
+                                     {OpKindBit(OpKind::kRelease), "release"},
+                                     {OpKindBit(OpKind::kStatus), "status"}};
+
+std::span<const KindName> NamesOf(KindSet set) {
+  switch (set) {
+    case KindSet::kFaults: return kFaultKindNames;
+    case KindSet::kCrashes: return kCrashKindNames;
+    case KindSet::kOps: return kOpKindNames;
+  }
+  return {};
+}
 
 std::string Bytes(Prng& rng, size_t n) {
   std::string out(n, '\0');
@@ -35,6 +72,44 @@ Result<OpKind> ParseOpKind(std::string_view name) {
     if (OpKindName(k) == name) return k;
   }
   return Status(Code::kCorrupt, "unknown op kind \"" + std::string(name) + "\"");
+}
+
+std::string KindSetText(KindSet set, uint32_t mask) {
+  std::string out;
+  for (const KindName& k : NamesOf(set)) {
+    if ((mask & k.bit) == 0) continue;
+    if (!out.empty()) out += ",";
+    out += k.name;
+  }
+  return out.empty() ? "none" : out;
+}
+
+std::string KindSetNames(KindSet set) {
+  uint32_t all = 0;
+  for (const KindName& k : NamesOf(set)) all |= k.bit;
+  return KindSetText(set, all);
+}
+
+Result<uint32_t> ParseKindSet(KindSet set, std::string_view text) {
+  if (text == "none") return 0u;
+  uint32_t mask = 0;
+  while (true) {
+    const size_t comma = text.find(',');
+    const std::string_view name = text.substr(0, comma);
+    bool found = false;
+    for (const KindName& k : NamesOf(set)) {
+      if (k.name == name) {
+        mask |= k.bit;
+        found = true;
+      }
+    }
+    if (!found) {
+      return Status(Code::kInvalidArgument,
+                    "unknown kind \"" + std::string(name) + "\" (kinds: " + KindSetNames(set) + ", or none)");
+    }
+    if (comma == std::string_view::npos) return mask;
+    text.remove_prefix(comma + 1);
+  }
 }
 
 namespace {
@@ -72,6 +147,10 @@ SimConfig DefaultCampaignConfig() {
   config.overlap_release = true;
   // Tags move between pulls, not only while the drivers boot.
   config.tag_moves_spread = true;
+  // A quarter of the calls go to another client's slots.
+  config.shared_slots = 0.25;
+  // One pull in ten addresses a hostile artifact, of any class (§8).
+  config.hostile_rate = 0.1;
   // Every persistence model, one per seed; power losses at persistence
   // points, where durability bugs show.
   config.crash_model = kMixedCrashModel;
@@ -86,6 +165,57 @@ std::string ConcreteCrashModel(const SimConfig& config) {
   const PersistenceModel picks[] = {PersistenceModel::kAdversarial, PersistenceModel::kAdversarial,
                                     PersistenceModel::kOrderedMetadata, PersistenceModel::kJournaled};
   return std::string(PersistenceModelName(picks[rng.Below(4)]));
+}
+
+SimConfig SwarmConfig(const SimConfig& base, uint64_t seed) {
+  SimConfig c = base;
+  c.seed = seed;
+  if (!base.scripts.empty() || !base.crash_steps.empty() || !base.faults_at.empty() || !base.kills_at.empty()) {
+    return c;  // an explicit workload is what it says
+  }
+  c.crash_model = ConcreteCrashModel(c);  // a mix picks per seed, and the header says which
+  Prng rng(seed ^ kSwarmStream);
+  // Keeps each kind of mask with probability 3/4, at least one.
+  auto subset = [&rng](uint32_t mask) {
+    uint32_t out = 0;
+    for (uint32_t bit = 1; bit != 0 && bit <= mask; bit <<= 1) {
+      if ((mask & bit) != 0 && rng.Below(4) != 0) out |= bit;
+    }
+    if (out == 0 && mask != 0) out = mask & (0u - mask);  // the lowest
+    return out;
+  };
+  // Off, the base's rate, or four times it.
+  auto rate = [&rng](double r) {
+    const uint64_t pick = rng.Below(4);
+    return pick == 0 ? 0.0 : pick == 3 ? std::min(1.0, 4 * r) : r;
+  };
+  const bool quiet = rng.Below(6) == 0;
+  c.fault_rate = rate(base.fault_rate);
+  c.fault_kinds = subset(base.fault_kinds);
+  c.crash_rate = rate(base.crash_rate);
+  c.crash_kinds = subset(base.crash_kinds);
+  c.tenant_writes = rng.Below(3) == 0 ? 0 : base.tenant_writes;
+  c.status_corruptions = rng.Below(3) == 0 ? 0 : base.status_corruptions;
+  c.corrupt_at_sweep = base.corrupt_at_sweep && rng.Below(3) != 0;
+  if (quiet) {
+    c.fault_rate = 0;
+    c.crash_rate = 0;
+    c.tenant_writes = 0;
+    c.status_corruptions = 0;
+    c.corrupt_at_sweep = false;
+  }
+  c.op_kinds = subset(base.op_kinds & ~OpKindBit(OpKind::kPull)) | OpKindBit(OpKind::kPull);
+  c.shared_slots = rng.Below(3) == 0 ? 0.0 : base.shared_slots;
+  c.tag_moves = rng.Below(4) == 0 ? 0 : base.tag_moves;
+  if (base.strategy == "random") {
+    const uint64_t pick = rng.Below(4);
+    c.strategy = pick < 2 ? "random" : pick == 2 ? "pct:2" : "pct:3";
+  }
+  constexpr int kLanesMax = 16, kProcessesMax = 8;
+  c.client_lanes = std::min(kLanesMax, 1 + static_cast<int>(rng.Below(static_cast<uint64_t>(base.client_lanes) + 1)));
+  c.overlap_release = base.overlap_release && rng.Below(4) != 0;
+  c.processes = std::min(kProcessesMax, 1 + static_cast<int>(rng.Below(static_cast<uint64_t>(base.processes) + 1)));
+  return c;
 }
 
 std::string SimConfig::ToText() const {
@@ -119,6 +249,16 @@ std::string SimConfig::ToText() const {
   if (crash_states_max != 0) out << "crash_states_max=" << crash_states_max << "\n";
   if (crash_at_syncs) out << "crash_at_syncs=1\n";
   if (tag_moves_spread) out << "tag_moves_spread=1\n";
+  if (shared_slots != 0) out << "shared_slots=" << shared_slots << "\n";
+  if (fault_kinds != kAllFaultKinds) out << "fault_kinds=" << KindSetText(KindSet::kFaults, fault_kinds) << "\n";
+  if (crash_kinds != kAllCrashKinds) out << "crash_kinds=" << KindSetText(KindSet::kCrashes, crash_kinds) << "\n";
+  if (op_kinds != kAllOpKinds) out << "op_kinds=" << KindSetText(KindSet::kOps, op_kinds) << "\n";
+  if (hostile_rate != 0) out << "hostile_rate=" << hostile_rate << "\n";
+  if (!hostile_classes.empty()) {
+    out << "hostile_classes=";
+    for (size_t i = 0; i < hostile_classes.size(); ++i) out << (i == 0 ? "" : ",") << hostile_classes[i];
+    out << "\n";
+  }
   return out.str();
 }
 
@@ -179,6 +319,28 @@ Result<SimConfig> SimConfig::Parse(std::string_view text) {
       c.crash_picks.push_back(p);
     }
     else if (key == "tag_moves_spread") c.tag_moves_spread = value == "1";
+    else if (key == "shared_slots") MS_RETURN_IF_ERROR(num(&c.shared_slots));
+    else if (key == "fault_kinds" || key == "crash_kinds" || key == "op_kinds") {
+      const KindSet set = key == "fault_kinds" ? KindSet::kFaults : key == "crash_kinds" ? KindSet::kCrashes : KindSet::kOps;
+      auto mask = ParseKindSet(set, value);
+      if (!mask.ok()) return Status(Code::kCorrupt, "config " + key + "=\"" + value + "\": " + mask.status().message());
+      (key == "fault_kinds" ? c.fault_kinds : key == "crash_kinds" ? c.crash_kinds : c.op_kinds) = *mask;
+    }
+    else if (key == "hostile_rate") {
+      MS_RETURN_IF_ERROR(num(&c.hostile_rate));
+      if (!(c.hostile_rate >= 0 && c.hostile_rate <= 1)) {
+        return Status(Code::kCorrupt, "config hostile_rate=\"" + value + "\" is not in [0, 1]");
+      }
+    }
+    else if (key == "hostile_classes") {
+      c.hostile_classes.clear();
+      for (const std::string& name : SplitComma(value)) {
+        if (name.empty()) continue;
+        auto parsed = ParseHostileClass(name);
+        if (!parsed.ok()) return Status(Code::kCorrupt, "config hostile_classes: " + parsed.status().message());
+        c.hostile_classes.push_back(name);
+      }
+    }
     else if (key == "kill_at") {
       const auto parts = SplitComma(value);
       KillAt k;
@@ -284,6 +446,23 @@ std::vector<std::pair<std::string, std::string>> SlotsOf(int index) {
   return {{"s" + i, ""}, {"d" + i, "m0"}, {"d" + i, "m1"}, {"d" + i, "m2"}};
 }
 
+namespace {
+// A release, or a delete of a static volume: every mount of the volume.
+bool IsVolumeWideOp(const ClientOp& op) {
+  return op.kind == OpKind::kRelease || (op.kind == OpKind::kDelete && op.mount.empty());
+}
+}  // namespace
+
+std::vector<HostileClass> EnabledHostileClasses(const SimConfig& config) {
+  if (config.hostile_classes.empty()) return AllHostileClasses();
+  std::vector<HostileClass> out;
+  for (const std::string& name : config.hostile_classes) {
+    auto parsed = ParseHostileClass(name);
+    if (parsed.ok() && std::find(out.begin(), out.end(), *parsed) == out.end()) out.push_back(*parsed);
+  }
+  return out;
+}
+
 std::vector<ClientOp> MakeScript(const SimConfig& config, const ModelPool& pool, int index) {
   if (!config.scripts.empty()) return config.scripts[static_cast<size_t>(index)];
   Prng rng(config.seed ^ kScriptStream ^ (static_cast<uint64_t>(index) * 0x9E3779B97F4A7C15ULL));
@@ -292,27 +471,68 @@ std::vector<ClientOp> MakeScript(const SimConfig& config, const ModelPool& pool,
   // and meets the mount-id conflict.
   std::vector<size_t> home;
   for (size_t s = 0; s < slots.size(); ++s) home.push_back(rng.Below(pool.references.size()));
+  // Calls to other clients' slots draw from a stream of their own, so a
+  // script with shared slots is the script without them, some calls moved.
+  Prng shared(config.seed ^ kSharedStream ^ (static_cast<uint64_t>(index) * 0x9E3779B97F4A7C15ULL));
+  const bool sharing = config.shared_slots > 0 && config.actors > 1;
+  auto roll_kind = [&rng] {
+    const uint64_t roll = rng.Below(100);
+    return roll < 50 ? OpKind::kPull
+           : roll < 58 ? OpKind::kPullPartial
+           : roll < 85 ? OpKind::kDelete
+           : roll < 92 ? OpKind::kRelease
+                       : OpKind::kStatus;
+  };
+  constexpr int kRerollsMax = 64;  // pulls are always on: a pull comes quickly
+  // Hostile episodes: a pull into a free slot (nothing pulled since its
+  // last unpublish) may address a hostile artifact instead; the slot's
+  // pulls then retry that reference, as a kubelet retries a pod's publish,
+  // until an unpublish frees it. (A publish of another reference would
+  // only meet the mount's conflict.) From a stream of its own: with the
+  // rate at 0 the script is the one it always was.
+  Prng hostile_rng(config.seed ^ kHostileStream ^ (static_cast<uint64_t>(index) * 0x9E3779B97F4A7C15ULL));
+  const std::vector<HostileClass> hostile = EnabledHostileClasses(config);
+  std::vector<std::string> held(slots.size());  // per slot: "" free, else what it was last pulled with
   std::vector<ClientOp> script;
   for (int i = 0; i < config.ops; ++i) {
     const size_t s = rng.Below(slots.size());
     ClientOp op;
     op.volume = slots[s].first;
     op.mount = slots[s].second;
-    const uint64_t roll = rng.Below(100);
-    if (roll < 50) {
-      op.kind = OpKind::kPull;
-    } else if (roll < 58) {
-      op.kind = OpKind::kPullPartial;
-    } else if (roll < 85) {
-      op.kind = OpKind::kDelete;
-    } else if (roll < 92) {
-      op.kind = OpKind::kRelease;
-      op.mount.clear();
-    } else {
-      op.kind = OpKind::kStatus;
-    }
+    op.kind = roll_kind();
+    for (int r = 0; r < kRerollsMax && (config.op_kinds & OpKindBit(op.kind)) == 0; ++r) op.kind = roll_kind();
+    if ((config.op_kinds & OpKindBit(op.kind)) == 0) op.kind = OpKind::kPull;
+    if (op.kind == OpKind::kRelease) op.mount.clear();
     if (op.kind == OpKind::kPull || op.kind == OpKind::kPullPartial) {
       op.reference = pool.references[rng.Below(20) == 0 ? rng.Below(pool.references.size()) : home[s]];
+    }
+    const bool moved = sharing && Chance(shared, config.shared_slots);
+    if (config.hostile_rate > 0 && !hostile.empty() && !moved) {
+      if (op.kind == OpKind::kPull || op.kind == OpKind::kPullPartial) {
+        const bool draw = static_cast<double>(hostile_rng.Below(1'000'000)) < config.hostile_rate * 1e6;
+        if (HostileClassOf(held[s])) {
+          op.reference = held[s];
+        } else if (draw && held[s].empty()) {
+          op.reference = HostileReference(hostile[hostile_rng.Below(hostile.size())]);
+        }
+        if (held[s].empty()) held[s] = op.reference;
+      } else if (op.kind == OpKind::kDelete || op.kind == OpKind::kRelease) {
+        for (size_t t = 0; t < slots.size(); ++t) {
+          if (t == s || (IsVolumeWideOp(op) && slots[t].first == op.volume)) held[t].clear();
+        }
+      }
+    }
+    if (moved) {
+      // Another client's slot, with any reference: publishes of different
+      // references into one mount meet there.
+      const uint64_t other = (static_cast<uint64_t>(index) + 1 +
+                              shared.Below(static_cast<uint64_t>(config.actors) - 1)) %
+                             static_cast<uint64_t>(config.actors);
+      const auto theirs = SlotsOf(static_cast<int>(other));
+      const auto& [volume, mount] = theirs[shared.Below(theirs.size())];
+      op.volume = volume;
+      op.mount = op.kind == OpKind::kRelease ? "" : mount;
+      if (!op.reference.empty()) op.reference = pool.references[shared.Below(pool.references.size())];
     }
     script.push_back(std::move(op));
   }

@@ -10,13 +10,42 @@
 
 #include "sim/filesystem/sim_filesystem.h"
 #include "sim/registry/fake_registry.h"
+#include "sim/registry/hostile_models.h"
 #include "sim/registry/model_builder.h"
 
 namespace ms::sim {
 
 enum class OpKind { kPull, kPullPartial, kDelete, kRelease, kStatus };
+inline constexpr int kOpKindCount = 5;
 std::string_view OpKindName(OpKind kind);
 Result<OpKind> ParseOpKind(std::string_view name);
+
+// Feature sets a configuration turns on, as bit masks over named kinds
+// (written as comma lists in trace headers and flags).
+// Faults: five filesystem errnos and three registry mishaps.
+enum FaultKind : uint32_t {
+  kFaultEnospc = 1u << 0,
+  kFaultEio = 1u << 1,
+  kFaultExdev = 1u << 2,
+  kFaultEmlink = 1u << 3,
+  kFaultEacces = 1u << 4,
+  kFaultUnavailable = 1u << 5,  // a transient registry failure
+  kFaultCorruptBlob = 1u << 6,  // a fetch served with a byte flipped
+  kFaultTruncatedBlob = 1u << 7,
+};
+inline constexpr uint32_t kAllFaultKinds = (1u << 8) - 1;
+// Crashes: a node power loss, one driver process killed.
+enum CrashKind : uint32_t { kCrashNode = 1u << 0, kCrashProcess = 1u << 1 };
+inline constexpr uint32_t kAllCrashKinds = 3;
+inline constexpr uint32_t kAllOpKinds = (1u << kOpKindCount) - 1;
+constexpr uint32_t OpKindBit(OpKind kind) { return 1u << static_cast<uint32_t>(kind); }
+
+enum class KindSet { kFaults, kCrashes, kOps };
+// "enospc,eio", "node", "pull,delete" <-> masks; "none" is the empty set.
+std::string KindSetText(KindSet set, uint32_t mask);
+Result<uint32_t> ParseKindSet(KindSet set, std::string_view text);
+// Every name of a set, comma separated (help texts).
+std::string KindSetNames(KindSet set);
 
 struct ClientOp {
   OpKind kind = OpKind::kPull;
@@ -126,6 +155,24 @@ struct SimConfig {
   // Tag moves wait for a random number of client calls to finish, so they
   // land between pulls; off: they happen as the run starts.
   bool tag_moves_spread = false;
+  // Conflicting calls: the probability that a client's call addresses a
+  // slot of another client (concurrent publishes of different references
+  // into one mount, a publish against another client's unpublish or
+  // status, releases over them). 0: each slot has one client.
+  double shared_slots = 0.0;
+  // Which faults fault_rate injects, which crashes crash_rate makes, which
+  // calls scripts draw (pulls always): all by default.
+  uint32_t fault_kinds = kAllFaultKinds;
+  uint32_t crash_kinds = kAllCrashKinds;
+  uint32_t op_kinds = kAllOpKinds;
+  // The hostile registry (DESIGN §8): the fraction of generated pulls that
+  // address a hostile artifact (sim/registry/hostile_models.h) instead of
+  // their slot's reference, drawn from the enabled classes (class names;
+  // empty: every class). Explicit scripts name hostile references
+  // ("hostile/<class>:v1") themselves. Both keys appear in the trace only
+  // when set.
+  double hostile_rate = 0.0;
+  std::vector<std::string> hostile_classes;
 
   // Canonical text, one key=value per line (goes into trace files).
   std::string ToText() const;
@@ -134,13 +181,25 @@ struct SimConfig {
 
 // The default campaign (`modelstore-sim run`, `./run sim`) for one seed:
 // faults and crashes, the tenant, the status corruptor, an impatient
-// kubelet and tag moves between pulls.
+// kubelet, tag moves between pulls and clients that share slots.
 SimConfig DefaultCampaignConfig();
 
 // The persistence model a run uses: config.crash_model, or for "mixed" the
 // one its seed picks (adversarial half of the seeds, ordered-metadata and
 // journaled a quarter each).
 std::string ConcreteCrashModel(const SimConfig& config);
+
+// Swarm testing (Groce et al., ISSTA 2012): the configuration one seed of
+// a campaign runs, drawn from the seed around `base`. Each seed turns on a
+// random subset of the base's features (fault and crash kinds and rates,
+// call kinds, mishaps, shared slots), and varies its shape (strategy
+// random / pct:2 / pct:3, client lanes, driver processes), so that a bug
+// that needs a quiet run or a PCT schedule is still found by the default
+// campaign. A feature the base turns off stays off; one seed in six is
+// quiet (no fault, crash or mishap at all). Explicit workloads (scripts,
+// crash or fault points) are returned unchanged. Pure: the same base and
+// seed give the same configuration, which the trace header records.
+SimConfig SwarmConfig(const SimConfig& base, uint64_t seed);
 
 
 // Every manifest the run may serve, by digest text, with the references
@@ -161,6 +220,10 @@ void PushPool(const ModelPool& pool, FakeRegistry* registry);
 // mounts m0..m2. Ownership is exclusive, so each slot's desired state is
 // the last call its one actor issued.
 std::vector<std::pair<std::string, std::string>> SlotsOf(int index);
+
+// The hostile classes config enables (every class when it names none);
+// names that are no class are skipped (Parse refuses them).
+std::vector<HostileClass> EnabledHostileClasses(const SimConfig& config);
 
 std::vector<ClientOp> MakeScript(const SimConfig& config, const ModelPool& pool, int index);
 

@@ -1,6 +1,7 @@
 #include "sim/workload/world.h"
 
 #include <algorithm>
+#include <set>
 
 #include "core/puller.h"
 
@@ -25,8 +26,8 @@ Result<std::string> FetchWatch::FetchManifest(const CancelToken& t, const Refere
 }
 
 void World::Note(std::string line) {
-  history_.push_back("step " + std::to_string(sched_->steps()) + " " + std::move(line));
-  if (history_.size() > kHistoryMax) history_.pop_front();
+  if (history_.size() == kNotesMax) history_.pop_front();
+  history_.emplace_back(sched_->steps(), "step " + std::to_string(sched_->steps()) + " " + std::move(line));
 }
 
 void World::OnManifestFetch(const Digest& digest) {
@@ -35,15 +36,39 @@ void World::OnManifestFetch(const Digest& digest) {
   checker_->OnFullPullFetch(digest.ToString(), sched_->steps());
 }
 
-void World::ComputeExpected() {
-  // Pull every model once into a scratch disk, whole and without weights.
+namespace {
+
+// What a volume must hold for one manifest: pulled once, whole and without
+// weights, into a scratch disk by the production puller.
+ExpectedModel PullExpected(Registry* registry, const std::string& repository, const Digest& manifest) {
   InlineExecutor inline_exec;
   SimFilesystem scratch(&inline_exec);
-  FakeRegistry registry;
-  PushPool(pool_, &registry);
   SimRuntime runtime(&inline_exec);
   InvariantChecker reader(&scratch, "/", {});
   CancelToken token;
+  const Reference ref = Reference::Parse(repository).value();
+  ExpectedModel expected;
+  for (bool partial : {false, true}) {
+    const std::string dir = partial ? "/partial" : "/full";
+    (void)scratch.MakeDirsForTest(dir);
+    PullOptions options;
+    options.exclude_weights = partial;
+    Status st = PullPayload(&scratch, &runtime, registry, token, ref, manifest, dir, options, nullptr);
+    if (!st.ok()) std::abort();  // the content is ours: it must pull
+    (partial ? expected.partial : expected.full) = reader.ReadTree(dir);
+  }
+  for (const auto& [path, node] : expected.full) {
+    if (node.type == FileType::kRegular) expected.payload_bytes += node.content.size();
+  }
+  return expected;
+}
+
+}  // namespace
+
+void World::ComputeExpected() {
+  // Pull every model once into a scratch disk, whole and without weights.
+  FakeRegistry registry;
+  PushPool(pool_, &registry);
   std::map<size_t, std::string> repo_of;
   for (const auto& [repo, tag, index] : pool_.tags) repo_of.emplace(index, repo);
   for (const auto& [repo, tag, candidates] : pool_.moving) {
@@ -51,22 +76,7 @@ void World::ComputeExpected() {
   }
   for (const auto& [index, repo] : repo_of) {
     const BuiltModel& model = pool_.models[index].second;
-    const Reference ref = Reference::Parse(repo).value();
-    ExpectedModel expected;
-    for (bool partial : {false, true}) {
-      const std::string dir = "/m" + std::to_string(index) + (partial ? "p" : "f");
-      (void)scratch.MakeDirsForTest(dir);
-      PullOptions options;
-      options.exclude_weights = partial;
-      Status st = PullPayload(&scratch, &runtime, &registry, token, ref, model.manifest_digest, dir,
-                              options, nullptr);
-      if (!st.ok()) std::abort();  // the pool is ours: it must pull
-      (partial ? expected.partial : expected.full) = reader.ReadTree(dir);
-    }
-    for (const auto& [path, node] : expected.full) {
-      if (node.type == FileType::kRegular) expected.payload_bytes += node.content.size();
-    }
-    expected_[model.manifest_digest.ToString()] = std::move(expected);
+    expected_[model.manifest_digest.ToString()] = PullExpected(&registry, repo, model.manifest_digest);
   }
 }
 
@@ -92,7 +102,10 @@ Status World::Setup() {
   std::vector<std::string> records;
   if (!config_.scripts.empty()) config_.actors = static_cast<int>(config_.scripts.size());
   for (int i = 0; i < config_.actors; ++i) {
-    for (const auto& [volume, mount] : SlotsOf(i)) records.push_back(RecordDir(volume, mount));
+    for (const auto& [volume, mount] : SlotsOf(i)) {
+      records.push_back(RecordDir(volume, mount));
+      slot_of_record_[records.back()] = SlotKey(volume, mount);
+    }
   }
   record_dirs_ = records;
   checker_ = std::make_unique<InvariantChecker>(fs_.get(), kRoot, records);
@@ -119,16 +132,36 @@ Status World::Setup() {
     if (it == faults_at.end()) return Status::Ok();
     ++explicit_faults_;
     ++explicit_faults_by_actor_[sched_->CurrentActor()];
+    ++faults_by_actor_[sched_->CurrentActor()];
     return Status(it->second, std::string(call.name) + " " + std::string(call.path) +
                                   ": injected fault at call " + std::to_string(call.index));
   });
+  // Every injected fault is charged to the call that met it (I7 excuses
+  // that call's error, and no other's).
+  fs_->SetFaultObserver([this](Code) { ++faults_by_actor_[sched_->CurrentActor()]; });
+  registry_->SetFaultObserver([this] { ++faults_by_actor_[sched_->CurrentActor()]; });
+  for (const auto& [repo, tag, index] : pool_.tags) {
+    calls_.Named(repo + ":" + tag, pool_.models[index].second.manifest_digest.ToString());
+  }
   if (config_.fault_rate > 0) {
     FaultPlan plan;
     plan.seed = config_.seed ^ 0x6661756c74ULL;
     plan.rate = config_.fault_rate;
+    // Only the filesystem codes of the configuration's fault kinds.
+    uint32_t codes = 0;
+    const std::pair<uint32_t, Code> kinds[] = {{kFaultEnospc, Code::kNoSpace}, {kFaultEio, Code::kIo},
+                                               {kFaultExdev, Code::kCrossDevice}, {kFaultEmlink, Code::kTooManyLinks},
+                                               {kFaultEacces, Code::kPermission}};
+    for (const auto& [kind, code] : kinds) {
+      if ((config_.fault_kinds & kind) != 0) codes |= CodeBit(code);
+    }
+    for (uint32_t& allowed : plan.allowed_codes) allowed &= codes;
     fs_->SetFaultPlan(plan);
-    MS_RETURN_IF_ERROR(registry_->SetRandomFaults(config_.seed ^ 0x726567ULL, config_.fault_rate,
-                                                  config_.fault_rate / 2, config_.fault_rate / 2));
+    auto rate_of = [this](uint32_t kind, double rate) { return (config_.fault_kinds & kind) != 0 ? rate : 0.0; };
+    MS_RETURN_IF_ERROR(registry_->SetRandomFaults(config_.seed ^ 0x726567ULL,
+                                                  rate_of(kFaultUnavailable, config_.fault_rate),
+                                                  rate_of(kFaultCorruptBlob, config_.fault_rate / 2),
+                                                  rate_of(kFaultTruncatedBlob, config_.fault_rate / 2)));
   }
   current_.assign(static_cast<size_t>(config_.processes), nullptr);
   gc_rounds_left_.assign(static_cast<size_t>(config_.processes), config_.gc_rounds);
@@ -144,7 +177,82 @@ Status World::Setup() {
     ops_total_ += c.script.size();
     clients_.push_back(std::move(c));
   }
+  SetUpHostile();
+  checker_->SnapshotOutside();
   return Status::Ok();
+}
+
+void World::SetUpHostile() {
+  // Only the artifacts some script addresses: building all of them would
+  // cost more than many a run.
+  std::set<HostileClass> classes;
+  for (const Client& c : clients_) {
+    for (const ClientOp& op : c.script) {
+      if (auto cls = HostileClassOf(op.reference)) classes.insert(*cls);
+    }
+  }
+  for (HostileClass cls : classes) {
+    HostileArtifact artifact = MakeHostileArtifact(cls, config_.seed);
+    PushHostile(artifact, registry_.get());
+    calls_.Named(artifact.reference, artifact.manifest_digest.ToString());
+    if (artifact.must_refuse) {
+      checker_->AddHostile(artifact.manifest_digest.ToString(), artifact.class_name + " (" + artifact.reference + ")");
+    } else {
+      // Broken but whole (config-missing): I1 judges what it pulls.
+      FakeRegistry alone;
+      PushHostile(artifact, &alone);
+      checker_->AddExpected(artifact.manifest_digest.ToString(),
+                            PullExpected(&alone, artifact.repository, artifact.manifest_digest));
+    }
+    hostile_.emplace(artifact.reference, std::move(artifact));
+  }
+}
+
+const HostileArtifact* World::HostileOf(const ClientOp& op) const {
+  if (hostile_.empty() || (op.kind != OpKind::kPull && op.kind != OpKind::kPullPartial)) return nullptr;
+  const auto it = hostile_.find(op.reference);
+  return it == hostile_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> World::HistoryUpTo(uint64_t step) const {
+  auto end = history_.begin();
+  while (end != history_.end() && end->first <= step) ++end;
+  auto begin = end - std::min<std::ptrdiff_t>(end - history_.begin(), kHistoryMax);
+  std::vector<std::string> out;
+  for (auto it = begin; it != end; ++it) out.push_back(it->second);
+  return out;
+}
+
+std::string World::SlotOfRecord(const std::string& record_dir) const {
+  const auto it = slot_of_record_.find(record_dir);
+  return it == slot_of_record_.end() ? "" : it->second;
+}
+
+void World::LogPowerLoss() {
+  std::map<std::string, SlotRecord> records;
+  for (const auto& [dir, slot] : slot_of_record_) {
+    const std::string path = dir + "/status.json";
+    records[slot] = RecordFromBytes(fs_->RegularFileBytes(path), path);
+  }
+  calls_.PowerLoss(records);
+}
+
+void World::CheckResults() {
+  OracleOptions options;
+  options.link_limit = config_.link_max > 0;
+  const SlotVerdict* first = nullptr;
+  std::vector<SlotVerdict> verdicts;
+  for (const SlotHistory& h : calls_.Histories()) {
+    verdicts.push_back(CheckSlotHistory(h, options));
+    ++report_.results.histories;
+    report_.results.calls += h.calls.size();
+    report_.results.search_nodes += verdicts.back().nodes;
+    if (verdicts.back().kind == SlotVerdict::Kind::kInconclusive) ++report_.results.inconclusive;
+  }
+  for (const SlotVerdict& v : verdicts) {
+    if (v.kind == SlotVerdict::Kind::kUnexplained && (first == nullptr || v.step < first->step)) first = &v;
+  }
+  if (first != nullptr) checker_->AddViolation(kResultsInvariant, first->step, first->detail);
 }
 
 void World::WaitForOps(uint64_t target, std::string_view what) {
@@ -193,12 +301,22 @@ CrashState World::KeptAtCrash(uint64_t step, bool scheduled) {
   return fs_->PickCrashState(crash_state_rng_);
 }
 
-bool World::DrawNodeCrash() { return config_.processes == 1 || crash_rng_.Below(2) == 0; }
+bool World::DrawNodeCrash() {
+  // A drawn crash is of a kind the configuration allows (both: a coin).
+  if (config_.crash_kinds == kAllCrashKinds) return config_.processes == 1 || crash_rng_.Below(2) == 0;
+  return (config_.crash_kinds & kCrashNode) != 0;
+}
 
 void World::Crash(uint64_t step, bool node, int kill_process, bool scheduled) {
   ++report_.crashes;
   auto forget_ops_of = [this](int process) {
     std::erase_if(running_op_, [&](const auto& kv) { return sched_->ActorProcess(kv.first) == process; });
+    // Their answers never come: each may or may not have taken effect.
+    std::erase_if(running_call_, [&](const auto& kv) {
+      if (sched_->ActorProcess(kv.first) != process) return false;
+      calls_.Cut(kv.second, sched_->steps());
+      return true;
+    });
     // Calls cut short are issued again by the respawned lanes.
     for (Client& c : clients_) {
       if (c.process != process) continue;
@@ -214,6 +332,7 @@ void World::Crash(uint64_t step, bool node, int kill_process, bool scheduled) {
     }
     const CrashState kept = KeptAtCrash(step, scheduled);
     fs_->Crash(kept);
+    LogPowerLoss();
     Note("CRASH node (" + config_.crash_model + ", kept " + kept.ToText().substr(0, 60) +
          "): every driver killed");
     // What calls that returned success promised must have survived.
@@ -246,7 +365,7 @@ SimReport World::Run() {
   if (corruptions_left_ > 0) SpawnCorruptor();
   sched_->Spawn("kubelet", kKubeletProcess, [this] { Finale(); });
   const uint64_t crash_threshold =
-      static_cast<uint64_t>(config_.crash_rate * static_cast<double>(uint64_t{1} << 32));
+      config_.crash_kinds == 0 ? 0 : static_cast<uint64_t>(config_.crash_rate * static_cast<double>(uint64_t{1} << 32));
   size_t violations_seen = 0;
   uint64_t last_workload_step = 0;
   bool power_loss_armed = false;  // crash_at_syncs: drawn, waiting for a sync
@@ -263,7 +382,7 @@ SimReport World::Run() {
     }
     if (checker_->violations().size() != violations_seen) {
       if (violations_seen == 0) {
-        report_.history.assign(history_.begin(), history_.end());
+        report_.history = HistoryUpTo(step);
         for (const auto& [actor, op] : running_op_) {
           report_.history.push_back("in flight: " + std::string(sched_->ActorName(actor)) + " " +
                                     std::string(OpKindName(op->kind)) + " " + SlotKey(op->volume, op->mount) +
@@ -315,6 +434,7 @@ SimReport World::Run() {
   report_.virtual_ms = run.end_ms;
   if (run.ok() && finished_) {
     report_.footprint = checker_->CheckQuiescent(run.steps);
+    CheckResults();
   } else if (run.outcome == Outcome::kReplayDiverged) {
     checker_->AddViolation("I6 determinism", run.steps, "replay diverged: " + run.message);
   } else {
@@ -323,7 +443,10 @@ SimReport World::Run() {
   }
   report_.violations = checker_->violations();
   if (!report_.violations.empty() && report_.history.empty()) {
-    report_.history.assign(history_.begin(), history_.end());
+    // Judged after the run (I7, I3 at quiescence): what led to its step.
+    uint64_t first_step = report_.violations.front().step;
+    for (const Violation& v : report_.violations) first_step = std::min(first_step, v.step);
+    report_.history = HistoryUpTo(first_step);
   }
   report_.state_hash = fs_->StateHash();
   report_.fs_faults = explicit_faults_;

@@ -24,9 +24,11 @@
 #include "core/volume_manager.h"
 #include "core/volume_status.h"
 #include "sim/checking/invariant_checker.h"
+#include "sim/checking/result_oracle.h"
 #include "sim/common/prng.h"
 #include "sim/filesystem/sim_filesystem.h"
 #include "sim/registry/fake_registry.h"
+#include "sim/registry/hostile_models.h"
 #include "sim/scheduling/sim_runtime.h"
 #include "sim/workload/simulator.h"
 
@@ -43,7 +45,8 @@ inline constexpr uint64_t kCorruptorStream = 0x636f7272ULL;      // "corr"
 inline constexpr uint64_t kCrashStream = 0x6372617368ULL;
 inline constexpr uint64_t kCrashStateStream = 0x6b657074ULL;  // "kept"
 inline constexpr uint64_t kGcStream = 0x6763ULL;
-inline constexpr size_t kHistoryMax = 24;
+inline constexpr size_t kHistoryMax = 24;   // notes a failure report shows
+inline constexpr size_t kNotesMax = 100'000;  // notes a run keeps (a bound)
 // crash_at_syncs: a drawn power loss waits at most this many steps for a sync.
 inline constexpr uint64_t kCrashWaitStepsMax = 200;
 inline constexpr int64_t kStagingGraceMs = 60'000;
@@ -138,7 +141,26 @@ class World {
   std::optional<VolumeStatus> ReadRecord(const std::string& record);
   void SpawnGc(int process);
   void SpawnRegistryMutator();
+  // Runs one CSI call and logs it for the result oracle (I7).
   Status Execute(VolumeManager* manager, const ClientOp& op, const std::string& who);
+  // The slots a call addresses: its own, or every slot of its volume.
+  std::vector<std::string> SlotsOfCall(const ClientOp& op) const;
+  // The slot whose record lives in record_dir ("" if none).
+  std::string SlotOfRecord(const std::string& record_dir) const;
+  // A power loss: the oracle starts every slot over from its record.
+  void LogPowerLoss();
+  // I7 over the whole run's call log.
+  void CheckResults();
+  // The hostile registry (DESIGN §8): the artifacts the scripts address,
+  // pushed, and their digests told to the checker.
+  void SetUpHostile();
+  // The artifact a pull's reference addresses, or nullptr.
+  const HostileArtifact* HostileOf(const ClientOp& op) const;
+  // The oracle of one hostile pull's result (I7 results), and of what it
+  // left (I3 footprint, I5 confinement). faulted: a fault hit the call.
+  // overlapped: another call on the volume started while this one ran.
+  void JudgeHostilePull(const ClientOp& op, const HostileArtifact& artifact, const Status& st, bool faulted,
+                        bool overlapped, bool unfinished_before);
   // Waits until about `target` client operations have finished (or all).
   void WaitForOps(uint64_t target, std::string_view what);
   void SpawnTenant();
@@ -170,6 +192,8 @@ class World {
   }
   void Finale();
   void Note(std::string line);
+  // The last kHistoryMax notes at or before step.
+  std::vector<std::string> HistoryUpTo(uint64_t step) const;
   bool AllDone() const;
 
   SimConfig config_;
@@ -192,9 +216,19 @@ class World {
   int tenant_writes_left_ = 0;
   int corruptions_left_ = 0;
   int corruptions_done_ = 0;
+  std::map<std::string, uint64_t> garbles_;  // status.json garbled, per record dir
   std::map<ActorId, const ClientOp*> running_op_;
   // Explicit faults (fault_at) injected into each actor's calls so far.
   std::map<ActorId, uint64_t> explicit_faults_by_actor_;
+  // Faults of every kind (filesystem plan, explicit, registry) injected
+  // into each actor's calls so far: a call they hit may answer an error.
+  std::map<ActorId, uint64_t> faults_by_actor_;
+  // The call each actor has in flight, by its id in calls_.
+  std::map<ActorId, uint64_t> running_call_;
+  CallLog calls_;
+  std::map<std::string, std::string> slot_of_record_;  // record dir -> slot key
+  std::map<std::string, HostileArtifact> hostile_;  // by reference
+  std::map<std::string, uint64_t> calls_on_volume_;  // calls started per volume
   std::map<std::string, Desired> desired_;
   Prng crash_rng_;
   Prng crash_state_rng_;
@@ -208,7 +242,7 @@ class World {
   uint64_t explicit_faults_ = 0;
   bool finished_ = false;
   SimReport report_;
-  std::deque<std::string> history_;
+  std::deque<std::pair<uint64_t, std::string>> history_;  // (step, note)
 };
 
 }  // namespace ms::sim

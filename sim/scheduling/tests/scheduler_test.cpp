@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -365,7 +368,12 @@ TEST(SchedulerReplay, ReportsRunThatEndsBeforeTheTrace) {
 
 TEST(SchedulerReplay, ReplaysFromFileThroughCreate) {
   const Trace trace = RecordMixed(21);
-  const std::string path = ::testing::TempDir() + "/scheduler_replay_from_file.trace";
+  // Per process (worktrees run this suite at once), and removed at the end.
+  const std::string path = ::testing::TempDir() + "/scheduler_replay_from_file." + std::to_string(::getpid()) + ".trace";
+  struct RemoveAtEnd {
+    std::string path;
+    ~RemoveAtEnd() { std::remove(path.c_str()); }
+  } cleanup{path};
   ASSERT_TRUE(trace.WriteFile(path).ok());
   Result<StrategySpec> spec = ParseStrategySpec("replay:" + path);
   ASSERT_TRUE(spec.ok());

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <set>
 #include <string>
 #include <vector>
@@ -115,7 +118,12 @@ TEST(SchedulerTrace, ParseRejectsMalformedTextNamingTheLine) {
 }
 
 TEST(SchedulerTrace, FileRoundTrip) {
-  const std::string path = ::testing::TempDir() + "/scheduler_trace_file_round_trip.trace";
+  // Per process (worktrees run this suite at once), and removed at the end.
+  const std::string path = ::testing::TempDir() + "/scheduler_trace_file_round_trip." + std::to_string(::getpid()) + ".trace";
+  struct RemoveAtEnd {
+    std::string path;
+    ~RemoveAtEnd() { std::remove(path.c_str()); }
+  } cleanup{path};
   const Trace trace = SampleTrace();
   ASSERT_TRUE(trace.WriteFile(path).ok());
   Result<Trace> read = Trace::ReadFile(path);

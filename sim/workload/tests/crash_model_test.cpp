@@ -123,10 +123,11 @@ TEST(CrashModelRun, ThePowerLossFindingFetchesOnceInEveryLegalStateOfEveryModel)
       }
     }
   }
-  // With the core durable, nothing is left pending at that point in any
-  // model: one state each. (Without the parent fsyncs, mutant 17, there
-  // are dozens, and some lose the record: two fetches.)
-  EXPECT_EQ(states, 3u);
+  // With the core durable, little is left pending at that point (a volume
+  // lock file's name, which nothing relies on): a state or two per model.
+  // Without the parent fsyncs (mutant 27) there are dozens, and some lose
+  // the record: two fetches.
+  EXPECT_LE(states, 6u);
 }
 
 // I8 recovery against a disk, directly: what a promise needs.

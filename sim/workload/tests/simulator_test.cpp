@@ -2,6 +2,8 @@
 // a deliberately broken store caught with a replayable trace.
 #include <gtest/gtest.h>
 
+#include "core/volume_status.h"
+#include "sim/scheduling/executor.h"
 #include "sim/workload/simulator.h"
 
 namespace ms::sim {
@@ -73,7 +75,7 @@ TEST(Simulator, ABrokenStoreWithoutItsEntryLockIsCaughtWithAReplayableTrace) {
     if (r.ok()) continue;
     const std::string invariant = r.violations.front().invariant;
     EXPECT_TRUE(invariant == "I1 no-referenced-loss" || invariant == "I2 dedup" ||
-                invariant == "I3 footprint")
+                invariant == "I3 footprint" || invariant == "I7 results")
         << invariant << ": " << r.violations.front().detail;
     EXPECT_FALSE(r.history.empty());
     // The same verdict from the trace file alone.
@@ -143,6 +145,118 @@ TEST(SimulatorExplicit, AnExplicitCrashStepAndFaultHappen) {
   EXPECT_EQ(r.crashes, 1u);
   EXPECT_GE(r.fs_faults, 1u);
   EXPECT_TRUE(r.ok()) << r.violations.front().detail;
+}
+
+}  // namespace
+}  // namespace ms::sim
+
+namespace ms::sim {
+namespace {
+
+// --- The hostile registry (DESIGN §8) and its oracle, I7 results ------------
+
+TEST(SimulatorHostile, ItsKeysAppearInTheTraceOnlyWhenSetAndRoundTrip) {
+  SimConfig c = Small(3);
+  EXPECT_EQ(c.ToText().find("hostile"), std::string::npos) << "old traces read and write as before";
+  c.hostile_rate = 0.25;
+  c.hostile_classes = {"tar-fifo", "path-nul"};
+  auto parsed = SimConfig::Parse(c.ToText());
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->hostile_rate, 0.25);
+  EXPECT_EQ(parsed->hostile_classes, c.hostile_classes);
+  auto bad = SimConfig::Parse("hostile_classes=tar-fifo,no-such-class\n");
+  ASSERT_EQ(bad.code(), Code::kCorrupt);
+  EXPECT_NE(bad.status().message().find("no-such-class"), std::string::npos) << bad.status().ToString();
+  EXPECT_EQ(SimConfig::Parse("hostile_rate=1.5\n").code(), Code::kCorrupt);
+}
+
+TEST(SimulatorHostile, HostileDrawsChangeOnlyReferencesFromAStreamOfTheirOwn) {
+  const ModelPool pool = MakeModelPool(11);
+  SimConfig honest = Small(11);
+  SimConfig hostile = honest;
+  hostile.hostile_rate = 0.5;
+  hostile.hostile_classes = {"path-absolute"};
+  size_t changed = 0;
+  for (int actor = 0; actor < honest.actors; ++actor) {
+    const auto a = MakeScript(honest, pool, actor);
+    const auto b = MakeScript(hostile, pool, actor);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].kind, b[i].kind);
+      EXPECT_EQ(a[i].volume, b[i].volume);
+      EXPECT_EQ(a[i].mount, b[i].mount);
+      if (a[i].reference != b[i].reference) {
+        EXPECT_EQ(b[i].reference, "hostile/path-absolute:v1");
+        ++changed;
+      }
+    }
+  }
+  EXPECT_GT(changed, 0u);
+}
+
+TEST(SimulatorHostile, EveryClassIsRefusedNamingItsInputOrPulledIfWhole) {
+  SimConfig c;
+  c.seed = 9;
+  c.processes = 1;
+  c.gc_rounds = 1;
+  c.tag_moves = 0;
+  c.scripts.resize(1);
+  for (HostileClass cls : AllHostileClasses()) {
+    c.scripts[0].push_back({OpKind::kPull, "d0", "m0", HostileReference(cls)});
+    c.scripts[0].push_back({OpKind::kDelete, "d0", "m0", ""});
+  }
+  const SimReport r = RunSimulation(c);
+  ASSERT_TRUE(r.ok()) << r.violations.front().invariant << ": " << r.violations.front().detail;
+  for (HostileClass cls : AllHostileClasses()) {
+    const HostileTally& t = r.hostile.at(std::string(HostileClassName(cls)));
+    EXPECT_EQ(t.served, 1u) << HostileClassName(cls);
+    EXPECT_EQ(HostileMustBeRefused(cls) ? t.refused : t.accepted, 1u) << HostileClassName(cls);
+  }
+  EXPECT_EQ(r.footprint.entries, 0u) << "nothing of them stays";
+}
+
+TEST(SimulatorHostile, ARecordSucceededOnAHostileDigestIsI7) {
+  InlineExecutor exec;
+  SimFilesystem fs(&exec);
+  const std::string record = "/root/volumes/s0";
+  ASSERT_TRUE(fs.MakeDirsForTest(record).ok());
+  InvariantChecker checker(&fs, "/root", {record});
+  const std::string digest = "sha256:" + std::string(64, 'a');
+  checker.AddHostile(digest, "path-absolute (hostile/path-absolute:v1)");
+  VolumeStatus status{"s0", "", "hostile/path-absolute:v1", digest, digest, VolumeState::kSucceeded, false, ""};
+  ASSERT_TRUE(fs.WriteFileForTest(record + "/status.json", EncodeStatus(status)).ok());
+  checker.MarkAllDirty();
+  checker.AfterStep(1);
+  ASSERT_TRUE(checker.Failed("I7 results"));
+  EXPECT_NE(checker.violations().front().detail.find("path-absolute"), std::string::npos);
+}
+
+TEST(SimulatorHostile, AChangeOutsideTheRootIsI5WhateverPathItWasMadeThrough) {
+  InlineExecutor exec;
+  SimFilesystem fs(&exec);
+  ASSERT_TRUE(fs.MakeDirsForTest("/node/root").ok());
+  ASSERT_TRUE(fs.MakeDirsForTest("/node/sibling").ok());
+  InvariantChecker checker(&fs, "/node/root", {});
+  checker.SnapshotOutside();
+  ASSERT_TRUE(fs.WriteFileForTest("/node/root/inside", "x").ok());
+  checker.CheckOutside(1, "after an inside write");
+  EXPECT_FALSE(checker.Failed("I5 confinement"));
+  // A link inside, and a write through it: the call's path is inside.
+  ASSERT_TRUE(fs.Symlink("../sibling", "/node/root/link").ok());
+  auto file = fs.NewWritableFile("/node/root/link/escaped", 0644);
+  ASSERT_TRUE(file.ok());
+  checker.CheckOutside(2, "after a write through a symlink");
+  EXPECT_TRUE(checker.Failed("I5 confinement"));
+}
+
+TEST(SimulatorHostile, AStoreCallWithADotDotComponentIsI5EvenIfItLooksInside) {
+  InlineExecutor exec;
+  SimFilesystem fs(&exec);
+  InvariantChecker checker(&fs, "/node/root", {});
+  checker.OnCall(CallInfo{1, FsOp::kMakeDir, "fs.mkdir", "/node/root/store/.lock-ish/.hidden", ""});
+  EXPECT_FALSE(checker.Failed("I5 confinement")) << "names that start with a dot are names";
+  checker.OnCall(CallInfo{2, FsOp::kNewWritableFile, "fs.create", "/node/root/store/x/data.tmp/../../../../sibling/f", ""});
+  EXPECT_TRUE(checker.Failed("I5 confinement"));
 }
 
 }  // namespace
