@@ -80,6 +80,7 @@ Result<ModelManifest> ParseModelManifest(std::string_view bytes, const Digest& m
   auto config_desc = ParseDescriptor(*config);
   if (!config_desc.ok()) return config_desc.status().Annotate(where + ": config");
   out.config_digest = config_desc->first;
+  out.config_size_bytes = config_desc->second;
   // Only a model's config makes the artifact a model (an image config
   // names a container image, whatever its layers say).
   const auto config_type = config->find("mediaType");

@@ -30,6 +30,7 @@ struct Layer {
 
 struct ModelManifest {
   Digest config_digest;
+  uint64_t config_size_bytes = 0;
   std::vector<Layer> layers;
 };
 

@@ -102,6 +102,18 @@ class TreeWriter {
   std::set<std::string> symlinks_;
 };
 
+// A blob against its descriptor: size first (cheap, and names the lie),
+// then digest.
+Status VerifyBlob(std::string_view blob, uint64_t size_bytes, const Digest& digest, const std::string& where) {
+  if (blob.size() != size_bytes) {
+    return Status(Code::kCorrupt, where + ": blob is " + std::to_string(blob.size()) + " bytes, descriptor says " +
+                                      std::to_string(size_bytes));
+  }
+  const Digest got = digest.SameAlgorithmOf(blob);
+  if (got != digest) return Status(Code::kCorrupt, where + ": blob content hashes to " + got.ToString());
+  return Status::Ok();
+}
+
 bool Skipped(const Layer& layer, const PullOptions& options) {
   if (options.exclude_weights && layer.is_weight) return true;
   return MatchesAnyPattern(layer.filepath, options.exclude_patterns);
@@ -133,6 +145,17 @@ Status PullPayload(Filesystem* fs, Runtime* runtime, Registry* registry, const C
   }
   MS_ASSIGN_OR_RETURN(const ModelManifest manifest,
                       ParseModelManifest(*manifest_bytes, manifest_digest));
+  // The config is part of the artifact (model-spec clients read it): one
+  // the registry does not serve, or serves with other bytes, makes the
+  // artifact broken, whatever its layers. Verified, and nothing of it
+  // written.
+  {
+    const std::string where = "manifest " + manifest_digest.ToString() + ": config " + manifest.config_digest.ToString();
+    MS_RETURN_IF_ERROR(token.Check(runtime->NowMs()));
+    auto config = registry->FetchBlob(token, reference, manifest.config_digest);
+    if (!config.ok()) return config.status().Annotate(where);
+    MS_RETURN_IF_ERROR(VerifyBlob(*config, manifest.config_size_bytes, manifest.config_digest, where));
+  }
   TreeWriter writer(fs, dir, options.durable);
   const uint32_t file_mode = options.read_only ? 0444 : 0644;
   for (size_t i = 0; i < manifest.layers.size(); ++i) {
@@ -147,15 +170,7 @@ Status PullPayload(Filesystem* fs, Runtime* runtime, Registry* registry, const C
     MS_RETURN_IF_ERROR(token.Check(runtime->NowMs()));
     auto blob = registry->FetchBlob(token, reference, layer.digest);
     if (!blob.ok()) return blob.status().Annotate(where);
-    if (blob->size() != layer.size_bytes) {
-      return Status(Code::kCorrupt, where + ": blob is " + std::to_string(blob->size()) +
-                                        " bytes, descriptor says " +
-                                        std::to_string(layer.size_bytes));
-    }
-    const Digest blob_digest = layer.digest.SameAlgorithmOf(*blob);
-    if (blob_digest != layer.digest) {
-      return Status(Code::kCorrupt, where + ": blob content hashes to " + blob_digest.ToString());
-    }
+    MS_RETURN_IF_ERROR(VerifyBlob(*blob, layer.size_bytes, layer.digest, where));
     MS_RETURN_IF_ERROR(token.Check(runtime->NowMs()));
     if (layer.format == LayerFormat::kRaw) {
       Status st = writer.WriteFile(layer.filepath, *blob, file_mode);

@@ -205,8 +205,7 @@ TEST_F(HostileContent, AControlByteInAPathIsQuotedAndTheErrorStaysOneLine) {
 
 // Every class of the hostile registry's generator, drawn from several
 // seeds, pulled whole and without weights: refused with a typed error that
-// names the reference and what is at fault, nothing left, nothing outside
-// (but config-missing, whose payload is whole: pulled).
+// names the reference and what is at fault, nothing left, nothing outside.
 class HostileArtifacts : public BadInput, public ::testing::WithParamInterface<sim::HostileClass> {};
 
 TEST_P(HostileArtifacts, AreRefusedNamingTheReferenceAndTheCulprit) {
@@ -225,14 +224,6 @@ TEST_P(HostileArtifacts, AreRefusedNamingTheReferenceAndTheCulprit) {
       request.reference = artifact.reference;
       request.exclude_weights = partial;
       auto result = manager_->PullModel(request);
-      if (!artifact.must_refuse) {
-        // config-missing: the store never reads the config, so the
-        // payload is whole and the pull succeeds (see puller.h).
-        EXPECT_TRUE(result.ok()) << result.status().ToString();
-        EXPECT_FALSE(ModelFiles(volume, "").empty());
-        EXPECT_TRUE(manager_->DeleteModel(volume, "").ok());
-        continue;
-      }
       ASSERT_FALSE(result.ok()) << "accepted";
       const std::string message = result.status().message();
       EXPECT_TRUE(result.code() == Code::kInvalidArgument || result.code() == Code::kCorrupt ||

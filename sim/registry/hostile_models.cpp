@@ -480,7 +480,10 @@ void MakeConfigClass(HostileArtifact* a, Draw& d) {
   }
   BuiltModel model = BuildAround(d, [&] { d.Raw(d.Name(), d.Content()); }, a, false);
   Serve(a, model);
-  if (a->cls == HostileClass::kConfigMissing) a->blobs.erase(model.config_digest.ToString());
+  if (a->cls == HostileClass::kConfigMissing) {
+    a->blobs.erase(model.config_digest.ToString());
+    a->culprits.push_back(model.config_digest.ToString());
+  }
 }
 
 void MakeComposition(HostileArtifact* a, Draw& d) {
@@ -669,8 +672,6 @@ std::vector<HostileClass> AllHostileClasses() {
   return out;
 }
 
-bool HostileMustBeRefused(HostileClass cls) { return cls != HostileClass::kConfigMissing; }
-
 std::string HostileReference(HostileClass cls) {
   return "hostile/" + std::string(HostileClassName(cls)) + ":v1";
 }
@@ -698,7 +699,6 @@ HostileArtifact MakeHostileArtifact(HostileClass cls, uint64_t seed) {
   a.class_name = std::string(HostileClassName(cls));
   a.repository = "hostile/" + a.class_name;
   a.reference = HostileReference(cls);
-  a.must_refuse = HostileMustBeRefused(cls);
   Draw d(cls, seed);
   switch (cls) {
     case HostileClass::kPathAbsolute:

@@ -59,8 +59,7 @@ enum class HostileClass {
   kDigestLie,         // the registry serves other bytes (flipped, cut, grown)
   kDigestMalformed,   // a descriptor digest that does not parse
   kBlobMissing,       // a layer blob the registry does not have
-  kConfigMissing,     // the config blob the registry does not have: broken,
-                      // but its payload is whole (see HostileMustBeRefused)
+  kConfigMissing,     // the config blob the registry does not have
   // Compositions across the layers of one manifest:
   kLayersSymlinkThenFile,  // a symlink in one layer, a file through it in another
   kLayersSymlinkThenDir,   // a symlink in one layer, a directory through it in another
@@ -86,13 +85,6 @@ std::string_view HostileClassName(HostileClass cls);
 Result<HostileClass> ParseHostileClass(std::string_view name);
 // Every class, in declaration order.
 std::vector<HostileClass> AllHostileClasses();
-// Whether a correct store refuses the class. Every class but one:
-// config-missing, whose manifest names a config blob the registry does
-// not serve. The store never fetches the config (it writes and reads
-// nothing of it; the descriptor's media type and digest are checked), so
-// the payload it pulls is whole and verified, and the pull must succeed
-// with exactly the artifact's layers (I1 judges them).
-bool HostileMustBeRefused(HostileClass cls);
 
 struct HostileArtifact {
   HostileClass cls = HostileClass::kPathAbsolute;
@@ -100,7 +92,6 @@ struct HostileArtifact {
   std::string repository;  // "hostile/<class_name>"
   std::string reference;   // what a client pulls
   Digest manifest_digest;  // what the reference resolves to: the cache key
-  bool must_refuse = true;  // HostileMustBeRefused(cls)
   // Fragments a refusal's message must contain besides the reference
   // (empty when it must not be refused).
   std::vector<std::string> culprits;

@@ -50,11 +50,7 @@ void World::JudgeHostilePull(const ClientOp& op, const HostileArtifact& artifact
       "hostile pull of " + op.reference + " (" + artifact.class_name + ") into " + SlotKey(op.volume, op.mount);
   if (st.ok()) {
     ++tally.accepted;
-    // A broken but whole artifact (config-missing) must pull; I1 judges
-    // what it holds.
-    if (artifact.must_refuse) {
-      checker_->AddViolation("I7 results", sched_->steps(), what + " succeeded: the store accepted what it must refuse");
-    }
+    checker_->AddViolation("I7 results", sched_->steps(), what + " succeeded: the store accepted what it must refuse");
     return;
   }
   // Refused before the artifact could matter (a conflict, a cancellation,
@@ -65,12 +61,6 @@ void World::JudgeHostilePull(const ClientOp& op, const HostileArtifact& artifact
   if (faulted || bad_names || st.code() == Code::kConflict || st.code() == Code::kCanceled ||
       st.code() == Code::kDeadlineExceeded) {
     ++tally.excused;
-    return;
-  }
-  if (!artifact.must_refuse) {
-    checker_->AddViolation("I7 results", sched_->steps(),
-                           what + " failed, but its payload is whole (the store never reads the config): " +
-                               st.ToString().substr(0, 400));
     return;
   }
   std::string unnamed;
@@ -135,7 +125,7 @@ Status World::Execute(VolumeManager* manager, const ClientOp& op, const std::str
       const std::string record = RecordDir(op.volume, op.mount);
       const uint64_t garbles_before = garbles_[record];
       const bool unfinished_before = (judged || hostile != nullptr) && !RecordSucceeded(op) && !ModelFileLeft(op).empty();
-      flags.hostile = hostile != nullptr && hostile->must_refuse;
+      flags.hostile = hostile != nullptr;
       running_call_[actor] =
           calls_.Issue(kind, SlotsOfCall(op), op.reference, op.kind == OpKind::kPullPartial, label, flags);
       auto r = manager->PullModel(req);

@@ -22,8 +22,7 @@ struct HostileTally {
   uint64_t refused = 0;   // failed with an error naming the reference and the culprit
   uint64_t excused = 0;   // failed first for another reason: a fault in the call, a
                           // conflict, a cancellation
-  uint64_t accepted = 0;  // succeeded: a violation ("I7 results"), but for a
-                          // class that must pull (config-missing)
+  uint64_t accepted = 0;  // succeeded: a violation ("I7 results")
   bool operator==(const HostileTally&) const = default;
 };
 

@@ -205,6 +205,21 @@ SimConfig SwarmConfig(const SimConfig& base, uint64_t seed) {
     c.corrupt_at_sweep = false;
   }
   c.op_kinds = subset(base.op_kinds & ~OpKindBit(OpKind::kPull)) | OpKindBit(OpKind::kPull);
+  // The hostile registry: off in a third of the seeds, else a random
+  // subset of the base's classes (each kept with probability 3/4).
+  if (base.hostile_rate > 0) {
+    if (rng.Below(3) == 0) {
+      c.hostile_rate = 0;
+    } else {
+      std::vector<std::string> kept;
+      const std::vector<HostileClass> enabled = EnabledHostileClasses(base);
+      for (HostileClass cls : enabled) {
+        if (rng.Below(4) != 0) kept.emplace_back(HostileClassName(cls));
+      }
+      if (kept.empty() && !enabled.empty()) kept.emplace_back(HostileClassName(enabled[rng.Below(enabled.size())]));
+      c.hostile_classes = kept.size() == enabled.size() ? base.hostile_classes : kept;
+    }
+  }
   c.shared_slots = rng.Below(3) == 0 ? 0.0 : base.shared_slots;
   c.tag_moves = rng.Below(4) == 0 ? 0 : base.tag_moves;
   if (base.strategy == "random") {

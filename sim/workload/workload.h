@@ -192,7 +192,7 @@ std::string ConcreteCrashModel(const SimConfig& config);
 // Swarm testing (Groce et al., ISSTA 2012): the configuration one seed of
 // a campaign runs, drawn from the seed around `base`. Each seed turns on a
 // random subset of the base's features (fault and crash kinds and rates,
-// call kinds, mishaps, shared slots), and varies its shape (strategy
+// call kinds, mishaps, shared slots, hostile classes), and varies its shape (strategy
 // random / pct:2 / pct:3, client lanes, driver processes), so that a bug
 // that needs a quiet run or a PCT schedule is still found by the default
 // campaign. A feature the base turns off stays off; one seed in six is
@@ -217,8 +217,8 @@ ModelPool MakeModelPool(uint64_t seed);
 void PushPool(const ModelPool& pool, FakeRegistry* registry);
 
 // The volumes actor `index` owns: static s<index>, dynamic d<index> with
-// mounts m0..m2. Ownership is exclusive, so each slot's desired state is
-// the last call its one actor issued.
+// mounts m0..m2. Other actors' calls reach them too with shared_slots; a
+// slot's desired state is then the last call issued on it by anyone.
 std::vector<std::pair<std::string, std::string>> SlotsOf(int index);
 
 // The hostile classes config enables (every class when it names none);

@@ -279,8 +279,7 @@ TEST_P(EveryClass, IsProducedWithItsShapeForEverySeed) {
     EXPECT_EQ(a.repository, "hostile/" + a.class_name);
     EXPECT_EQ(a.reference, HostileReference(GetParam()));
     EXPECT_EQ(a.tags.at("v1"), a.manifest_digest.ToString()) << "the reference resolves to the cache key";
-    EXPECT_EQ(a.must_refuse, HostileMustBeRefused(GetParam()));
-    EXPECT_EQ(a.culprits.empty(), !a.must_refuse) << "a refusal names its culprit";
+    EXPECT_FALSE(a.culprits.empty()) << "a refusal names its culprit";
     for (const std::string& c : a.culprits) EXPECT_FALSE(c.empty());
     EXPECT_TRUE(HasItsShape(a, Look(a)));
   }
@@ -343,8 +342,6 @@ TEST(HostileClasses, NamesParseBackAndReferencesNameTheirClass) {
     EXPECT_EQ(HostileClassOf(HostileReference(cls)), cls);
   }
   EXPECT_EQ(names.size(), all.size());
-  // Only the config-missing artifact is whole (the store never reads the config).
-  for (HostileClass cls : all) EXPECT_EQ(HostileMustBeRefused(cls), cls != HostileClass::kConfigMissing);
   EXPECT_EQ(ParseHostileClass("path-nowhere").code(), Code::kInvalidArgument);
   EXPECT_EQ(HostileClassOf("models/a:v1"), std::nullopt);
   EXPECT_EQ(HostileClassOf("hostile/not-a-class:v1"), std::nullopt);
