@@ -5,8 +5,9 @@
 // restart the drivers (a startup sweep), reconcile and sweep, and require
 // I1 no-referenced-loss and I3 footprint (and every other invariant).
 //
-// A crash loses what was not fsynced (SimFilesystem's adversarial model);
-// crash steps that fall in the final reconciliation are not crashes (the
+// A crash keeps one legal post-crash state of the adversarial model, drawn
+// from the seed (crash_states_test explores every one at the persistence
+// points); crash steps that fall in the final reconciliation are not crashes (the
 // simulator never crashes its finale), so "explored" counts the steps that
 // did crash. Each workload prints one line and records the count as the
 // test property crash_points.

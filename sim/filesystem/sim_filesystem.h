@@ -65,8 +65,13 @@
 //    operations persist in order, and file data written before an
 //    operation persists with it (never metadata exposing data that is not
 //    there). Any sync (SyncDir or a file's Sync) commits the whole journal.
+//    (A file overwritten twice between syncs, which only a tenant does,
+//    keeps its durable content at cuts before its last overwrite.)
 //  - journaled: every namespace operation is durable when its call returns,
 //    atomically with it; file bytes behave as in adversarial.
+// An inode a pending operation could bring back stays allocated until the
+// operation is durable (a file created and unlinked between syncs is freed
+// at its directory's next sync) or nothing can reach its directory.
 // Crash() keeps nothing pending (a legal state of every model); Crash(state)
 // keeps what state says, normalized to the model's rules first (so any
 // CrashState is legal: missing or illegal choices are mended, never

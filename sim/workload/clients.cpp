@@ -273,13 +273,18 @@ Status World::IssueOp(size_t index, size_t op_index, Process* p, const std::stri
   const std::string key = SlotKey(op.volume, op.mount);
   const auto found = desired_.find(key);
   const auto first = c.before_first.find(op_index);
-  const std::optional<Desired> before =
-      first != c.before_first.end()
-          ? first->second
-          : (found == desired_.end() ? std::nullopt : std::optional<Desired>(found->second));
+  const bool pull = op.kind == OpKind::kPull || op.kind == OpKind::kPullPartial;
+  const Desired own{true, op.reference, op.kind == OpKind::kPullPartial};
+  const std::optional<Desired> at_start =
+      found == desired_.end() ? std::nullopt : std::optional<Desired>(found->second);
+  // A retry restores, on a conflict, what was in force before its killed
+  // first attempt recorded its own intent; if another client's call has
+  // recorded another intent since (shared slots), that one.
+  const bool own_left = pull && at_start == std::optional<Desired>(own);
+  const std::optional<Desired> before = first != c.before_first.end() && own_left ? first->second : at_start;
   c.before_first.emplace(op_index, before);
-  if (op.kind == OpKind::kPull || op.kind == OpKind::kPullPartial) {
-    desired_[key] = Desired{true, op.reference, op.kind == OpKind::kPullPartial};
+  if (pull) {
+    desired_[key] = own;
   } else if (op.kind == OpKind::kDelete) {
     desired_[key] = Desired{};
   } else if (op.kind == OpKind::kRelease) {
