@@ -162,6 +162,12 @@ class Search {
       emit(running, kBegun);
       return;
     }
+    // A begun publish writes its running record again once it has resolved
+    // the reference (the key joins it): over a record a mishap garbled
+    // meanwhile, that write is seen.
+    if (s.kind == SlotRecord::Kind::kGarbled) {
+      emit(SlotRecord{SlotRecord::Kind::kRecord, c.reference, c.partial, VolumeState::kRunning, ""}, kBegun);
+    }
     // The end of a begun publish.
     SlotRecord end{SlotRecord::Kind::kRecord, c.reference, c.partial, VolumeState::kSucceeded, ""};
     if (ok) {

@@ -19,7 +19,9 @@
 //                         record becomes {R, partial, running}: what a
 //                         status call sees meanwhile, and what makes a
 //                         concurrent publish of another reference a
-//                         Conflict), then "end": succeeded (the answer is
+//                         Conflict; while begun, it may write that
+//                         record again over one a mishap garbled), then
+//                         "end": succeeded (the answer is
 //                         OK with the record, whose manifest is a digest R
 //                         named while the call ran), or an error recorded as
 //                         failed / canceled / timeout. A call refused before

@@ -224,6 +224,28 @@ TEST(ResultOracle, AFollowerMayAnswerWhatTheReferenceNamedWhileItsLeaderRan) {
          "follower issued first saw the leader resolve while it ran)";
 }
 
+TEST(ResultOracle, ABegunPublishMayWriteItsRunningRecordAgainOverAGarbledOne) {
+  // Default campaign seed 3457: the record garbled between the publish's
+  // first running write and its second (with the resolved key).
+  EXPECT_TRUE(History()
+                  .Publish(12, 70, kA, Code::kOk)
+                  .Garble(31)
+                  .StatusSees(51, 52, kA, VolumeState::kRunning)
+                  .Explained());
+  EXPECT_FALSE(History()
+                   .Publish(12, 30, kA, Code::kOk)
+                   .Garble(31)
+                   .StatusSees(51, 52, kA, VolumeState::kRunning)
+                   .Explained())
+      << "a publish that has returned writes nothing";
+  EXPECT_FALSE(History()
+                   .Publish(12, 70, kA, Code::kOk)
+                   .Garble(31)
+                   .StatusSees(51, 52, kB, VolumeState::kRunning)
+                   .Explained())
+      << "only its own running record";
+}
+
 TEST(ResultOracle, ASucceededRecordKeepsItsManifest) {
   EXPECT_FALSE(History()
                    .Publish(1, 2, kA, Code::kOk, kDigestA)
