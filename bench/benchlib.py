@@ -62,6 +62,12 @@ HEADLINES = [
     ("fetches_per_digest_100x1_32", "footprint/volumes:100/digests:1/pullers:32",
      "manifest_fetches_per_digest"),
     ("pull_vs_write_large", "pull/files:4/kib_per_file:4096/durable:0", "pull_vs_write"),
+    # The cost of durability, against durable off and the fair floor (the
+    # same tree made durable by hand: cp -al or write, then sync -f).
+    ("materialize_durable_vs_fast_10000", "materialize/durability/files:10000", "durable_vs_fast"),
+    ("materialize_durable_vs_cp_al_sync_10000", "materialize/durability/files:10000", "durable_vs_cp_al_sync"),
+    ("pull_durable_vs_fast_large", "pull/durability/files:4/kib_per_file:4096", "durable_vs_fast"),
+    ("pull_durable_vs_write_sync_large", "pull/durability/files:4/kib_per_file:4096", "durable_vs_write_sync"),
     # Issue #3: >= 1,000,000 scheduling points per CPU second end to end.
     ("sim_points_per_cpu_second", "scheduler/SimulatorEndToEnd", "cpu_points_per_second"),
     ("sim_point_vs_decision", "scheduler/SimulatorEndToEnd", "ratio_to_decision"),

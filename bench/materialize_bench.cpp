@@ -18,6 +18,15 @@
 //   materialize/linkat/files:N
 //       the floor: mkdir of each directory and one linkat per file from a
 //       precomputed list; no stat, no readdir, no fsync.
+//   materialize/durability/files:N
+//       the cost of durability: Materialize with durable on (every name it
+//       creates synced in its parent, the ref synced) against the same call
+//       durable off and against `cp -al` followed by `sync -f` on the copy
+//       (the fair floor: the same tree, made durable by hand; sync -f
+//       flushes the whole filesystem, so it pays for whatever else is
+//       dirty there too), all in the same iterations. Counters:
+//       durable_ms, fast_ms, cp_al_sync_ms, durable_vs_fast,
+//       durable_vs_cp_al_sync.
 //
 // Trees: N files of 1 KiB in directories of 100 files.
 #include <benchmark/benchmark.h>
@@ -94,6 +103,36 @@ void MaterializeStore(benchmark::State& state, int files, bool durable) {
   state.SetItemsProcessed(paired.iterations() * files);
 }
 
+void MaterializeDurability(benchmark::State& state, int files) {
+  Cached& cached = CachedTree(files);
+  BenchStore& bs = cached.bs;
+  const std::string cp = ms::bench::ToolPath("cp");
+  const std::string sync = ms::bench::ToolPath("sync");
+  const std::string dst_durable = bs.volumes_dir() + "/durable";
+  const std::string dst_fast = bs.volumes_dir() + "/fast";
+  const std::string dst_cp = bs.volumes_dir() + "/cp-sync";
+  const ms::ModelStore::PullFn no_pull = BenchStore::NoPull();
+  ms::bench::Paired paired(
+      [&] { return bs.store(true).Materialize(cached.digest, dst_durable, kReferrer, no_pull, bs.token()); },
+      {[&] { return bs.store(false).Materialize(cached.digest, dst_fast, kReferrer, no_pull, bs.token()); },
+       [&] {
+         MS_RETURN_IF_ERROR(ms::bench::RunCommand({cp, "-al", cached.data, dst_cp}));
+         return ms::bench::RunCommand({sync, "-f", dst_cp});
+       }});
+  paired.Cleanup([&] {
+    for (const std::string* dst : {&dst_durable, &dst_fast, &dst_cp}) ms::bench::RemoveTreeOrDie(*dst);
+    return ms::Status::Ok();
+  });
+  if (!paired.Run(state)) return;
+  state.counters["files"] = files;
+  state.counters["durable_ms"] = paired.subject_median_s() * 1e3;
+  state.counters["fast_ms"] = paired.baseline_median_s(0) * 1e3;
+  state.counters["cp_al_sync_ms"] = paired.baseline_median_s(1) * 1e3;
+  state.counters["durable_vs_fast"] = paired.ratio(0);
+  state.counters["durable_vs_cp_al_sync"] = paired.ratio(1);
+  state.SetItemsProcessed(paired.iterations() * files);
+}
+
 // The two baselines alone, each with its own iterations, for the curves.
 void Baseline(benchmark::State& state, int files, bool use_cp) {
   Cached& cached = CachedTree(files);
@@ -146,6 +185,12 @@ int main(int argc, char** argv) {
     for (int durable : {0, 1}) {
       const std::string name = "materialize/store" + size + "/durable:" + std::to_string(durable);
       auto* b = benchmark::RegisterBenchmark(name.c_str(), MaterializeStore, files, durable != 0);
+      b->UseManualTime()->Unit(benchmark::kMillisecond);
+      ms::bench::ApplyIterations(b, profile, PairedIterations(files));
+    }
+    {
+      const std::string name = "materialize/durability" + size;
+      auto* b = benchmark::RegisterBenchmark(name.c_str(), MaterializeDurability, files);
       b->UseManualTime()->Unit(benchmark::kMillisecond);
       ms::bench::ApplyIterations(b, profile, PairedIterations(files));
     }

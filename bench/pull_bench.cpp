@@ -10,6 +10,13 @@
 //       in an order that alternates per iteration. Measured time: the pull.
 //       Counters: pull_ms, write_ms, pull_vs_write, and bytes_per_second.
 //
+//   pull/durability/files:F/kib_per_file:S
+//       the cost of durability: PullPayload durable against the same pull
+//       durable off and against the plain writes followed by `sync -f` on
+//       the written tree (the fair floor: the same bytes, made durable by
+//       hand), same iterations. Counters: durable_ms, fast_ms,
+//       write_sync_ms, durable_vs_fast, durable_vs_write_sync.
+//
 // Shapes: a few large weight files (hashing and copying dominate) and many
 // small files (per-file system calls dominate).
 #include <benchmark/benchmark.h>
@@ -81,27 +88,35 @@ ms::Status WritePlain(const ModelFiles& files, const std::string& dir) {
   return ms::Status::Ok();
 }
 
-void Pull(benchmark::State& state, Shape shape, bool durable) {
+// One model of a shape in the fake registry, and what pulls it.
+struct PullSetup {
+  explicit PullSetup(const Shape& shape) : model(MakeModel(shape, &files)) {
+    registry.Push(kRepository, "v1", model);
+  }
+  ms::Status PullInto(const std::string& dir, bool durable) {
+    ms::PullOptions options;
+    options.durable = durable;
+    return ms::PullPayload(&fs, &runtime, &registry, token, reference, model.manifest_digest, dir, options, nullptr);
+  }
+
   ModelFiles files;
-  const ms::sim::BuiltModel model = MakeModel(shape, &files);
+  const ms::sim::BuiltModel model;
   ms::sim::FakeRegistry registry;
-  registry.Push(kRepository, "v1", model);
   const ms::Reference reference = ms::Reference::Parse(std::string(kRepository) + ":v1").value();
   ms::PosixFilesystem fs;
   ms::ThreadRuntime runtime;
   const ms::CancelToken token;
-  ms::PullOptions options;
-  options.durable = durable;
+};
+
+void Pull(benchmark::State& state, Shape shape, bool durable) {
+  PullSetup setup(shape);
+  const ModelFiles& files = setup.files;
   const ms::bench::ScratchDir scratch("pull");
   const std::string pulled = scratch.path() + "/pulled";
   const std::string plain = scratch.path() + "/plain";
 
-  ms::bench::Paired paired(
-      [&] {
-        return ms::PullPayload(&fs, &runtime, &registry, token, reference, model.manifest_digest,
-                               pulled, options, nullptr);
-      },
-      {[&] { return WritePlain(files, plain); }});
+  ms::bench::Paired paired([&] { return setup.PullInto(pulled, durable); },
+                           {[&] { return WritePlain(files, plain); }});
   paired.Prepare([&] {
     ms::bench::MakeDirOrDie(pulled);  // PullPayload fills an existing dir
     return ms::Status::Ok();
@@ -118,6 +133,40 @@ void Pull(benchmark::State& state, Shape shape, bool durable) {
   state.counters["write_ms"] = paired.baseline_median_s(0) * 1e3;
   state.counters["pull_vs_write"] = paired.ratio(0);
   state.counters["write_bytes_per_second"] = static_cast<double>(files.bytes) / paired.baseline_median_s(0);
+  state.SetBytesProcessed(paired.iterations() * static_cast<int64_t>(files.bytes));
+}
+
+void PullDurability(benchmark::State& state, Shape shape) {
+  PullSetup setup(shape);
+  const ModelFiles& files = setup.files;
+  const ms::bench::ScratchDir scratch("pull-durability");
+  const std::string durable_dir = scratch.path() + "/durable";
+  const std::string fast_dir = scratch.path() + "/fast";
+  const std::string plain = scratch.path() + "/plain";
+  const std::string sync = ms::bench::ToolPath("sync");
+  ms::bench::Paired paired([&] { return setup.PullInto(durable_dir, true); },
+                           {[&] { return setup.PullInto(fast_dir, false); },
+                            [&] {
+                              MS_RETURN_IF_ERROR(WritePlain(files, plain));
+                              return ms::bench::RunCommand({sync, "-f", plain});
+                            }});
+  paired.Prepare([&] {
+    ms::bench::MakeDirOrDie(durable_dir);
+    ms::bench::MakeDirOrDie(fast_dir);
+    return ms::Status::Ok();
+  });
+  paired.Cleanup([&] {
+    for (const std::string* dir : {&durable_dir, &fast_dir, &plain}) ms::bench::RemoveTreeOrDie(*dir);
+    return ms::Status::Ok();
+  });
+  if (!paired.Run(state)) return;
+  state.counters["files"] = shape.files;
+  state.counters["payload_bytes"] = static_cast<double>(files.bytes);
+  state.counters["durable_ms"] = paired.subject_median_s() * 1e3;
+  state.counters["fast_ms"] = paired.baseline_median_s(0) * 1e3;
+  state.counters["write_sync_ms"] = paired.baseline_median_s(1) * 1e3;
+  state.counters["durable_vs_fast"] = paired.ratio(0);
+  state.counters["durable_vs_write_sync"] = paired.ratio(1);
   state.SetBytesProcessed(paired.iterations() * static_cast<int64_t>(files.bytes));
 }
 
@@ -145,6 +194,11 @@ int main(int argc, char** argv) {
       b->UseManualTime()->Unit(benchmark::kMillisecond);
       ms::bench::ApplyIterations(b, profile, Iterations(shape));
     }
+    const std::string name = "pull/durability/files:" + std::to_string(shape.files) +
+                             "/kib_per_file:" + std::to_string(shape.kib_per_file);
+    auto* b = benchmark::RegisterBenchmark(name.c_str(), PullDurability, shape);
+    b->UseManualTime()->Unit(benchmark::kMillisecond);
+    ms::bench::ApplyIterations(b, profile, Iterations(shape));
   }
   return ms::bench::RunSuite("pull", profile, &argc, argv);
 }

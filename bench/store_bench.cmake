@@ -50,6 +50,7 @@ endfunction()
 ms_bench_smoke(materialize
   "materialize/store/files:10/durable:0@store_ms,cp_al_ms,linkat_ms,store_vs_cp_al,store_vs_linkat"
   "materialize/store/files:10/durable:1@store_vs_cp_al,store_vs_linkat"
+  "materialize/durability/files:10@durable_ms,fast_ms,cp_al_sync_ms,durable_vs_fast,durable_vs_cp_al_sync"
   "materialize/cp_al/files:10"
   "materialize/linkat/files:10")
 ms_bench_smoke(gc
@@ -60,7 +61,8 @@ ms_bench_smoke(footprint
   "footprint/volumes:10/digests:2/pullers:4@footprint_ratio,manifest_fetches_per_digest,blob_fetches_per_blob,disk_bytes,unique_payload_bytes,no_dedup_bytes,entries_after_delete")
 ms_bench_smoke(pull
   "pull/files:4/kib_per_file:64/durable:0@pull_ms,write_ms,pull_vs_write,payload_bytes"
-  "pull/files:4/kib_per_file:64/durable:1@pull_vs_write")
+  "pull/files:4/kib_per_file:64/durable:1@pull_vs_write"
+  "pull/durability/files:4/kib_per_file:64@durable_ms,fast_ms,write_sync_ms,durable_vs_fast,durable_vs_write_sync")
 
 if(TARGET scheduler_bench)
   ms_bench_smoke(scheduler

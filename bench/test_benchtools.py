@@ -43,6 +43,9 @@ def sample_run():
                                      t * (1 + durable), store_vs_cp_al=0.9 + durable,
                                      store_vs_linkat=1.4 + durable, store_ms=t * (1 + durable),
                                      cp_al_ms=t * 1.1, linkat_ms=t * 0.7))
+        materialize.append(bench(f"materialize/durability/files:{files}/iterations:6/manual_time", t * 2,
+                                 durable_ms=t * 2, fast_ms=t, cp_al_sync_ms=t * 30, durable_vs_fast=2.0,
+                                 durable_vs_cp_al_sync=0.07))
         materialize.append(bench(f"materialize/cp_al/files:{files}/min_time:0.300/manual_time", t * 1.1))
         materialize.append(bench(f"materialize/linkat/files:{files}/min_time:0.300/manual_time", t * 0.7))
     gc = [bench(f"gc/collect/files:{f}/iterations:3/manual_time", f / 80, gc_vs_rm_rf=1.1, rm_rf_ms=f / 90,
@@ -59,7 +62,10 @@ def sample_run():
                                no_dedup_bytes=35000.0 * n, footprint_ratio=1.0,
                                manifest_fetches_per_digest=1.0, blob_fetches_per_blob=1.0))
     pull = [bench("pull/files:4/kib_per_file:4096/durable:0/iterations:12/manual_time", 20.0,
-                  pull_vs_write=2.1, payload_bytes=16777216.0, write_bytes_per_second=1.7e9)]
+                  pull_vs_write=2.1, payload_bytes=16777216.0, write_bytes_per_second=1.7e9),
+            bench("pull/durability/files:4/kib_per_file:4096/iterations:12/manual_time", 60.0,
+                  durable_ms=60.0, fast_ms=20.0, write_sync_ms=70.0, durable_vs_fast=3.0,
+                  durable_vs_write_sync=0.86, payload_bytes=16777216.0)]
     scheduler = [bench("BareFiberSwitch", 14.0, "ns"),
                  bench("SchedulerDecision/random/actors:2/manual_time", 12.0, ns_per_decision=45.0,
                        cpu_ns_per_decision=44.6, bare_switch_cpu_ns=14.0, ratio_to_bare=3.2),
@@ -247,7 +253,8 @@ class DashboardTest(unittest.TestCase):
         ids = [p["id"] for p in data["plots"]]
         self.assertEqual(ids, ["materialize-time", "materialize-ratio", "gc-collect", "gc-liveness-files",
                                "gc-liveness-refs", "footprint-n", "footprint-k", "dedup-fetches", "pull",
-                               "scheduler", "simulator", "jobs", "trend", "designs-costs"])
+                               "durability-materialize", "durability-pull", "scheduler", "simulator", "jobs",
+                               "trend", "designs-costs"])
         self.assertEqual(data["missing"], [])
         for p in data["plots"]:
             self.assertTrue(p["title"] and p["x"]["label"] and p["y"]["label"], p["id"])

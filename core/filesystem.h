@@ -8,6 +8,21 @@
 // Implementations: PosixFilesystem (the real disk, core/posix_filesystem.h),
 // sim::SimFilesystem (in memory, with crash and fault semantics), and
 // FilesystemWrapper (forwards everything, so a test overrides one call).
+//
+// Durability: what a power loss keeps. These are all a caller may rely on
+// (a journaling filesystem keeps more, in order; the store must not need it):
+//  - a directory entry (created by MakeDir, Link, Symlink, NewWritableFile,
+//    LockFile or Rename, or removed by RemoveDir, Unlink or Rename) is
+//    durable once its directory was synced (SyncDir) after the change; until
+//    then a crash may keep or undo the change, independently of other
+//    unsynced changes, except that changes to one name persist in order;
+//  - a rename is atomic: a crash keeps the old name or the new one, never
+//    both or neither; syncing either directory makes it durable;
+//  - a file's bytes are durable once the file was synced (WritableFile::Sync)
+//    after they were written; until then a crash may keep any prefix of
+//    the bytes appended since the last sync;
+//  - an entry is reachable after a crash only if every directory on its
+//    path is: creating a directory durably means syncing its parent too.
 #pragma once
 
 #include <cstdint>
@@ -31,7 +46,8 @@ struct FileInfo {
   int64_t mtime_ms = 0;    // on the same clock as Runtime::WallNowMs
 };
 
-// A file open for writing. Append-only; Sync makes written bytes durable;
+// A file open for writing. Append-only; Sync makes written bytes durable
+// (not the file's name: that is its directory's SyncDir);
 // Close is idempotent and is also done by the destructor (without error
 // reporting, so call it).
 class WritableFile {
@@ -89,8 +105,9 @@ class Filesystem {
 
   // Atomically renames from to to. If to is an existing empty directory and
   // from is a directory, to is replaced; a non-empty to is kNotEmpty (or
-  // kAlreadyExists). After a crash either the old or the new name survives,
-  // never neither, once the parent directories are synced.
+  // kAlreadyExists). After a crash either the old or the new name survives
+  // (never both, never neither); it is the new one once either parent
+  // directory was synced after the rename.
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
 
   // lstat: describes path itself, never a symlink's target.
@@ -112,7 +129,9 @@ class Filesystem {
   // they created, never a symlink.
   virtual Status Chmod(const std::string& path, uint32_t mode) = 0;
 
-  // Makes the directory's entries durable (fsync on the directory).
+  // Makes the directory's entries durable (fsync on the directory): every
+  // entry created, removed or renamed in it before the call. Not the
+  // directory's own entry in its parent, nor its files' bytes.
   virtual Status SyncDir(const std::string& path) = 0;
 
   // Creates the lock file at path if missing (its parent must exist, else

@@ -74,6 +74,30 @@ Status MakeDirs(Filesystem* fs, const std::string& path, uint32_t mode) {
   return st;
 }
 
+Status MakeDurableDirs(Filesystem* fs, const std::string& base, const std::string& path, uint32_t mode) {
+  if (path == base) return Status::Ok();
+  const std::string prefix = base.back() == '/' ? base : base + "/";
+  if (path.compare(0, prefix.size(), prefix) != 0) {
+    return Status(Code::kInvalidArgument, "mkdir -p " + path + ": not below " + base);
+  }
+  // Usually everything exists already: then only the syncs are left.
+  auto info = fs->Stat(path);
+  const bool exists = info.ok() && info->type == FileType::kDirectory;
+  if (!exists && !info.ok() && info.code() != Code::kNotFound) return info.status();
+  std::string parent = base;
+  size_t start = prefix.size();
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string::npos) slash = path.size();
+    const std::string dir = path.substr(0, slash);
+    if (!exists) MS_RETURN_IF_ERROR(MakeDirs(fs, dir, mode));
+    MS_RETURN_IF_ERROR(fs->SyncDir(parent));
+    parent = dir;
+    start = slash + 1;
+  }
+  return Status::Ok();
+}
+
 namespace {
 
 Status RemoveAllInner(Filesystem* fs, const std::string& path, uint64_t* budget) {

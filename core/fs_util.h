@@ -30,6 +30,14 @@ Status ValidateRelativePath(std::string_view path, std::string_view what);
 // fine; an existing non-directory is kNotDirectory.
 Status MakeDirs(Filesystem* fs, const std::string& path, uint32_t mode);
 
+// MakeDirs, durably: every directory from below base down to path exists
+// and its entry in its parent is durable. Each parent is synced once its
+// child exists, an existing child too (its creator may have died between
+// the mkdir and the sync). base must exist and is not synced: its own entry
+// is the caller's (say, made durable once at startup). path must be base
+// or below it.
+Status MakeDurableDirs(Filesystem* fs, const std::string& base, const std::string& path, uint32_t mode);
+
 // Removes path and everything below it, depth first. A missing path is OK.
 // Bounded by max_entries removals (kInternal past that).
 Status RemoveAll(Filesystem* fs, const std::string& path, uint64_t max_entries = 10'000'000);

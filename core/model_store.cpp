@@ -10,6 +10,8 @@ constexpr uint64_t kRefMaxBytes = 4096;
 constexpr uint64_t kMirrorEntriesMax = 10'000'000;
 constexpr char kLockName[] = ".lock";
 
+std::string RefName(const std::string& referrer) { return Sha256Hex(referrer); }
+
 }  // namespace
 
 class ModelStore::EntryLock {
@@ -33,7 +35,11 @@ class ModelStore::EntryLock {
 ModelStore::ModelStore(Filesystem* fs, Runtime* runtime, StoreOptions options, ReferrerCheck check)
     : fs_(fs), runtime_(runtime), options_(std::move(options)), check_(std::move(check)) {}
 
-Status ModelStore::Init() { return MakeDirs(fs_, JoinPath(options_.root, "store"), kDirMode); }
+Status ModelStore::Init() {
+  const std::string store = JoinPath(options_.root, "store");
+  if (!options_.durable) return MakeDirs(fs_, store, kDirMode);
+  return MakeDurableDirs(fs_, options_.root, store, kDirMode);
+}
 
 std::string ModelStore::EntryDir(const Digest& digest) const {
   std::string out = JoinPath(options_.root, "store/");
@@ -60,7 +66,15 @@ Result<std::unique_ptr<ModelStore::EntryLock>> ModelStore::LockEntry(const Diges
   };
   for (int attempt = 0; attempt < options_.lock_attempts_max; ++attempt) {
     if (create) {
+      // The entry's name (and its algorithm dir's) durable before anything
+      // inside it is relied on.
+      std::atomic<bool>& algo_durable = algo_dir_durable_[static_cast<size_t>(digest.algorithm())];
       Status st = MakeDirs(fs_, entry, kDirMode);
+      if (st.ok() && options_.durable) {
+        const std::string store = JoinPath(options_.root, "store");
+        st = MakeDurableDirs(fs_, algo_durable ? ParentPath(entry) : store, entry, kDirMode);
+        if (st.ok()) algo_durable = true;
+      }
       if (!st.ok()) return fail(st.Annotate("lock entry " + digest.ToString()));
     } else {
       auto exists = Exists(fs_, entry);
@@ -79,7 +93,7 @@ Result<std::unique_ptr<ModelStore::EntryLock>> ModelStore::LockEntry(const Diges
 
 Status ModelStore::Materialize(const Digest& digest, const std::string& dst_dir,
                                const std::string& referrer, const PullFn& pull,
-                               const CancelToken& token) {
+                               const CancelToken& token, const std::function<Status()>& on_linked) {
   MS_RETURN_IF_ERROR(token.Check(runtime_->NowMs()));
   MS_RETURN_IF_ERROR(MakeDirs(fs_, JoinPath(options_.root, "store"), kDirMode));
   MS_ASSIGN_OR_RETURN(std::unique_ptr<EntryLock> lock, LockEntry(digest, /*create=*/true));
@@ -117,7 +131,18 @@ Status ModelStore::Materialize(const Digest& digest, const std::string& dst_dir,
     }
     return st.Annotate("link " + digest.ToString() + " into " + dst_dir);
   }
-  return Status::Ok();
+  return on_linked ? on_linked() : Status::Ok();
+}
+
+Status ModelStore::RepairRef(const Digest& digest, const std::string& referrer) {
+  MS_ASSIGN_OR_RETURN(std::unique_ptr<EntryLock> lock, LockEntry(digest, /*create=*/false));
+  if (!lock->held()) return Status::Ok();
+  MS_ASSIGN_OR_RETURN(const bool have_data, Exists(fs_, DataDir(digest)));
+  if (!have_data) return Status::Ok();
+  auto ref = fs_->ReadFile(JoinPath(JoinPath(EntryDir(digest), "refs"), RefName(referrer)), kRefMaxBytes);
+  if (ref.ok() && *ref == referrer) return Status::Ok();
+  if (!ref.ok() && ref.code() != Code::kNotFound) return ref.status();
+  return AddRefLocked(digest, referrer);
 }
 
 Status ModelStore::PullLocked(const Digest& digest, const PullFn& pull) {
@@ -135,13 +160,10 @@ Status ModelStore::PullLocked(const Digest& digest, const PullFn& pull) {
   return st;
 }
 
-namespace {
-std::string RefName(const std::string& referrer) { return Sha256Hex(referrer); }
-}  // namespace
-
 Status ModelStore::AddRefLocked(const Digest& digest, const std::string& referrer) {
   const std::string refs = JoinPath(EntryDir(digest), "refs");
-  MS_RETURN_IF_ERROR(MakeDirs(fs_, refs, kDirMode));
+  MS_RETURN_IF_ERROR(options_.durable ? MakeDurableDirs(fs_, EntryDir(digest), refs, kDirMode)
+                                      : MakeDirs(fs_, refs, kDirMode));
   const std::string path = JoinPath(refs, RefName(referrer));
   if (options_.durable) return WriteFileAtomic(fs_, path, referrer, 0644);
   // Non-durable: a plain create is enough; an existing ref is ours already.
@@ -226,6 +248,10 @@ Status ModelStore::DiscardPayloadLocked(const Digest& digest) {
   const std::string staging = StagingDir(digest);
   MS_RETURN_IF_ERROR(RemoveAll(fs_, staging));
   MS_RETURN_IF_ERROR(fs_->Rename(DataDir(digest), staging));
+  // Durably moved before anything in it goes: else a power loss could keep
+  // the removals inside and undo the move, leaving a data/ with files
+  // missing for the next pull to link.
+  if (options_.durable) MS_RETURN_IF_ERROR(fs_->SyncDir(EntryDir(digest)));
   return RemoveEntryLocked(digest);
 }
 

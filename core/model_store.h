@@ -17,8 +17,19 @@
 // Every entry operation holds the entry lock: an in-process Runtime lock
 // plus a Filesystem file lock on .lock, so two driver processes sharing a
 // root (an upgrade) exclude each other too.
+//
+// Durability (StoreOptions::durable, under the Filesystem port's promises):
+// every directory the store creates is synced in its parent (store/ at
+// Init, the entry and refs/ whenever they are used); payload files are
+// synced before data.tmp/ becomes data/, and the entry after; a ref is
+// written atomically and synced; a collection makes data/'s move away
+// durable before it removes anything. A ref can still be lost by a power
+// loss that its record survives, or dropped by a GC that read a record a
+// crash then brought back: RepairRef (VolumeManager::Init, at boot)
+// re-adds it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -64,15 +75,25 @@ class ModelStore {
 
   ModelStore(Filesystem* fs, Runtime* runtime, StoreOptions options, ReferrerCheck check);
 
-  // Creates root/store. Call once before anything else.
+  // Creates root/store (durably). Call once before anything else.
   Status Init();
 
   // Makes dst_dir (must not exist; its parent must) a hardlinked mirror of
   // the payload of digest, pulling it first if the store lacks it, and
   // records referrer as a reference. On failure dst_dir does not exist and
-  // no reference was recorded.
+  // no reference was recorded. on_linked, if given, runs once dst_dir is
+  // complete, still under the entry lock, so that no GC of digest runs
+  // between the link and what on_linked records (the volume's success);
+  // its error is returned as is, dst_dir and the reference left in place
+  // for the caller to judge.
   Status Materialize(const Digest& digest, const std::string& dst_dir, const std::string& referrer,
-                     const PullFn& pull, const CancelToken& token);
+                     const PullFn& pull, const CancelToken& token,
+                     const std::function<Status()>& on_linked = nullptr);
+
+  // Re-adds referrer's ref to digest's entry if the entry holds a payload
+  // (data/): after a power loss, for a record that survived its ref. A
+  // missing entry or payload has nothing to protect: OK.
+  Status RepairRef(const Digest& digest, const std::string& referrer);
 
   // Collects the entry if nothing references it (or removes a stale staging
   // dir). A missing entry is OK.
@@ -107,6 +128,10 @@ class ModelStore {
   Runtime* runtime_;
   StoreOptions options_;
   ReferrerCheck check_;
+  // Per digest algorithm: store/<algo>/ was made durable by this instance.
+  // The store never removes an algorithm dir, so it stays so (a new
+  // process, after a crash or not, starts over).
+  std::atomic<bool> algo_dir_durable_[2] = {false, false};
 };
 
 }  // namespace ms

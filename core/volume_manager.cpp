@@ -71,8 +71,56 @@ VolumeManager::VolumeManager(Filesystem* fs, Runtime* runtime, Registry* registr
 Status VolumeManager::Init() {
   MS_RETURN_IF_ERROR(ValidateRoot(options_.store.root));
   MS_RETURN_IF_ERROR(store_.Init());
+  // Lock files need no durability: a lost one is made again when taken.
   MS_RETURN_IF_ERROR(MakeDirs(fs_, JoinPath(options_.store.root, "locks"), kDirMode));
-  return MakeDirs(fs_, JoinPath(options_.store.root, "volumes"), kDirMode);
+  const std::string volumes = JoinPath(options_.store.root, "volumes");
+  MS_RETURN_IF_ERROR(options_.store.durable ? MakeDurableDirs(fs_, options_.store.root, volumes, kDirMode)
+                                            : MakeDirs(fs_, volumes, kDirMode));
+  return RepairRefs();
+}
+
+Status VolumeManager::RepairRefs() {
+  const std::string volumes = JoinPath(options_.store.root, "volumes");
+  auto names = fs_->ReadDir(volumes);
+  if (!names.ok()) return names.code() == Code::kNotFound ? Status::Ok() : names.status();
+  for (const std::string& volume : *names) {
+    if (!ValidateVolumeName(volume, "volume").ok()) continue;
+    std::vector<std::string> records{RecordRel(volume, "")};
+    auto mounts = fs_->ReadDir(JoinPath(VolumeDir(volume), "models"));
+    if (mounts.ok()) {
+      for (const std::string& m : *mounts) {
+        if (ValidateVolumeName(m, "mount id").ok()) records.push_back(RecordRel(volume, m));
+      }
+    } else if (mounts.code() != Code::kNotFound && mounts.code() != Code::kNotDirectory) {
+      return mounts.status().Annotate("repair refs");
+    }
+    for (const std::string& rel : records) {
+      auto status = ReadStatusFile(fs_, JoinPath(JoinPath(options_.store.root, rel), "status.json"));
+      if (!status.ok()) {
+        if (status.code() == Code::kNotFound || status.code() == Code::kCorrupt) continue;
+        return status.status().Annotate("repair refs");
+      }
+      const bool active = status->state == VolumeState::kRunning || status->state == VolumeState::kSucceeded;
+      if (!active || status->partial || status->cache_key.empty()) continue;
+      auto digest = Digest::Parse(status->cache_key);
+      if (!digest.ok()) continue;
+      MS_RETURN_IF_ERROR(store_.RepairRef(*digest, rel).Annotate("repair ref of " + rel));
+    }
+  }
+  return Status::Ok();
+}
+
+Status VolumeManager::MakeRecordStateDurable(const std::string& record_rel) {
+  if (!options_.store.durable) return Status::Ok();
+  const std::string top = JoinPath(options_.store.root, "volumes");
+  std::string dir = JoinPath(options_.store.root, record_rel);
+  for (int level = 0; level < 4; ++level) {  // volumes/v/models/m at most
+    Status st = fs_->SyncDir(dir);
+    if (!st.ok() && st.code() != Code::kNotFound) return st;
+    if (dir == top) break;
+    dir = ParentPath(dir);
+  }
+  return Status::Ok();
 }
 
 Result<SweepReport> VolumeManager::Sweep() {
@@ -179,14 +227,18 @@ Result<bool> VolumeManager::ReferrerHolds(const std::string& referrer, const Dig
     if (!ValidateVolumeName(parts[i], "ref").ok()) return false;
   }
   auto status = ReadStatusFile(fs_, JoinPath(JoinPath(options_.store.root, referrer), "status.json"));
-  if (!status.ok()) {
-    // Missing or corrupt: this record references nothing. Anything else
-    // (an I/O error): cannot tell.
-    if (status.code() == Code::kNotFound || status.code() == Code::kCorrupt) return false;
-    return status.status();
+  if (!status.ok() && status.code() != Code::kNotFound && status.code() != Code::kCorrupt) {
+    return status.status();  // an I/O error: cannot tell
   }
-  const bool active = status->state == VolumeState::kRunning || status->state == VolumeState::kSucceeded;
-  return active && status->cache_key == digest.ToString();
+  // Missing or corrupt: this record references nothing.
+  const bool holds = status.ok() &&
+                     (status->state == VolumeState::kRunning || status->state == VolumeState::kSucceeded) &&
+                     status->cache_key == digest.ToString();
+  if (holds) return true;
+  // Not holding, as long as that is durable: a record whose removal or
+  // rewrite a power loss could undo would come back without its ref.
+  MS_RETURN_IF_ERROR(MakeRecordStateDurable(referrer).Annotate("check ref " + referrer));
+  return false;
 }
 
 Result<PullResult> VolumeManager::PullModel(const PullRequest& request) {
@@ -292,7 +344,9 @@ Result<PullResult> VolumeManager::PullUnderVolumeLock(const PullRequest& request
   status.reference = request.reference;
   status.partial = request.exclude_weights || !request.exclude_patterns.empty();
 
-  MS_RETURN_IF_ERROR(MakeDirs(fs_, record_dir, kDirMode));
+  MS_RETURN_IF_ERROR(options_.store.durable
+                         ? MakeDurableDirs(fs_, JoinPath(options_.store.root, "volumes"), record_dir, kDirMode)
+                         : MakeDirs(fs_, record_dir, kDirMode));
   // The record leaves "succeeded" before the old model goes: nobody may see
   // a succeeded volume with files missing. It keeps the old key meanwhile,
   // so a re-pull of an unchanged digest does not let GC take the entry.
@@ -300,12 +354,18 @@ Result<PullResult> VolumeManager::PullUnderVolumeLock(const PullRequest& request
   status.cache_key = old_key;
   // Once the record says running, every error goes through the failure
   // path, so no failed pull leaves a model behind it.
+  // Records success; for a full pull, under the entry lock (Materialize's
+  // on_linked), so that no GC of the key runs between the link and the
+  // record: a GC there that read the record garbled (a node mishap) would
+  // collect the entry under a volume about to say succeeded.
+  auto record_success = [&] {
+    status.state = VolumeState::kSucceeded;
+    return WriteStatusFile(fs_, status_path, status);
+  };
+  bool success_recorded = false;
   auto finish = [&](Status st) -> Result<PullResult> {
-    if (st.ok()) {
-      status.state = VolumeState::kSucceeded;
-      st = WriteStatusFile(fs_, status_path, status);
-      if (st.ok()) return PullResult{status, model_dir};
-    }
+    if (st.ok() && !success_recorded) st = record_success();
+    if (st.ok()) return PullResult{status, model_dir};
     status.state = StateFor(st);
     status.error = st.message();
     // The record first, then the model. A record write that failed after
@@ -361,6 +421,10 @@ Result<PullResult> VolumeManager::PullUnderVolumeLock(const PullRequest& request
                        pull_options, nullptr)
                .Annotate("pull " + QuoteInput(request.reference));
     }
+    // The model's own name durable before a record says succeeded on it
+    // (PullPayload syncs what is inside): else a power loss can keep the
+    // record and lose the model. A full pull's mirror does the same.
+    if (st.ok() && options_.store.durable) st = fs_->SyncDir(record_dir);
     return finish(st);
   }
 
@@ -391,7 +455,10 @@ Result<PullResult> VolumeManager::PullUnderVolumeLock(const PullRequest& request
                            pull_options, nullptr)
             .Annotate("pull " + QuoteInput(request.reference));
       },
-      *token);
+      *token, [&] {
+        success_recorded = true;
+        return record_success();
+      });
   return finish(st);
 }
 
@@ -417,7 +484,7 @@ Status VolumeManager::DeleteModel(const std::string& volume, const std::string& 
     runtime_->Log(LogLevel::kWarning,
                   status.status().Annotate("delete " + vkey + ": cache key unknown").ToString());
   }
-  MS_RETURN_IF_ERROR(DropRecord(record_dir));
+  MS_RETURN_IF_ERROR(DropRecord(RecordRel(volume, mount_id)));
   MS_RETURN_IF_ERROR(RemoveWithRetry(record_dir));
   DropLockFile(LockPath(volume, mount_id));
   slot_lock.reset();
@@ -482,16 +549,18 @@ Status VolumeManager::ReleaseQuiescedVolume(const std::string& volume) {
       runtime_->Log(LogLevel::kWarning, status.status().Annotate("release " + volume).ToString());
     }
   };
-  std::vector<std::string> records{dir};
+  std::vector<std::string> records{RecordRel(volume, "")};
   auto mounts = fs_->ReadDir(JoinPath(dir, "models"));
   if (mounts.ok()) {
-    for (const std::string& m : *mounts) records.push_back(JoinPath(JoinPath(dir, "models"), m));
+    for (const std::string& m : *mounts) records.push_back(RecordRel(volume, m));
   } else if (mounts.code() != Code::kNotFound) {
     // Removing what we could not list could leave a succeeded record over a
     // half-removed model: refuse, the caller retries.
     return mounts.status().Annotate("release " + volume);
   }
-  for (const std::string& record : records) collect(JoinPath(record, "status.json"));
+  for (const std::string& record : records) {
+    collect(JoinPath(JoinPath(options_.store.root, record), "status.json"));
+  }
   for (const std::string& record : records) MS_RETURN_IF_ERROR(DropRecord(record));
   MS_RETURN_IF_ERROR(RemoveWithRetry(dir));
   for (const std::string& path : mount_locks) DropLockFile(path);
@@ -508,8 +577,14 @@ Result<VolumeStatus> VolumeManager::GetStatus(const std::string& volume, const s
   return ReadStatusFile(fs_, JoinPath(RecordDir(volume, mount_id), "status.json"));
 }
 
-Status VolumeManager::DropRecord(const std::string& record_dir) {
-  return DropStatusFile(fs_, record_dir, options_.store.durable);
+Status VolumeManager::DropRecord(const std::string& record_rel) {
+  // The record goes first and durably, so that no crash or concurrent
+  // reader ever finds a succeeded record over a half-removed model. Already
+  // gone is made durable too: an earlier attempt may have unlinked it and
+  // failed to sync.
+  Status st = fs_->Unlink(JoinPath(JoinPath(options_.store.root, record_rel), "status.json"));
+  if (!st.ok() && st.code() != Code::kNotFound) return st;
+  return MakeRecordStateDurable(record_rel);
 }
 
 Status VolumeManager::RemoveWithRetry(const std::string& path) {

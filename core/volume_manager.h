@@ -33,7 +33,11 @@ class VolumeManager final : public VolumeService {
  public:
   VolumeManager(Filesystem* fs, Runtime* runtime, Registry* registry, VolumeOptions options);
 
-  // Validates the root and creates store/ and volumes/.
+  // Validates the root, creates store/ and volumes/ (durably), and re-adds
+  // the ref of every active record whose entry holds a payload: a power
+  // loss may have lost a ref its record survived, or brought back a record
+  // whose ref a GC had dropped. Call at startup, before the first GC or
+  // sweep; an error means some refs may be missing: do not GC, retry.
   Status Init() override;
 
   // Pulls reference into the volume (mount). One at a time per (volume,
@@ -78,10 +82,16 @@ class VolumeManager final : public VolumeService {
   Result<PullResult> PullUnderVolumeLock(const PullRequest& request, const Reference& reference,
                                          const CancelToken& token);
   Result<bool> ReferrerHolds(const std::string& referrer, const Digest& digest);
+  // Makes the record's current state (its status.json, or its absence)
+  // durable, with every directory above it up to volumes/: what a GC reads
+  // there before dropping a ref must survive a power loss, or the record
+  // could come back unprotected.
+  Status MakeRecordStateDurable(const std::string& record_rel);
+  Status RepairRefs();
   // ReleaseVolume's removal, once no pull into the volume runs or can start.
   Status ReleaseQuiescedVolume(const std::string& volume);
   Status RemoveWithRetry(const std::string& path);
-  Status DropRecord(const std::string& record_dir);
+  Status DropRecord(const std::string& record_rel);
   // Cross-process exclusion of volume operations. The Runtime locks and the
   // maps below are per process, but two driver processes share the root
   // during an upgrade, and the kubelet's calls on one volume may go to

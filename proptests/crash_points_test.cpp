@@ -5,8 +5,9 @@
 // restart the drivers (a startup sweep), reconcile and sweep, and require
 // I1 no-referenced-loss and I3 footprint (and every other invariant).
 //
-// A crash loses what was not fsynced (SimFilesystem's adversarial model);
-// crash steps that fall in the final reconciliation are not crashes (the
+// A crash keeps one legal post-crash state of the adversarial model, drawn
+// from the seed (crash_states_test explores every one at the persistence
+// points); crash steps that fall in the final reconciliation are not crashes (the
 // simulator never crashes its finale), so "explored" counts the steps that
 // did crash. Each workload prints one line and records the count as the
 // test property crash_points.
@@ -22,40 +23,16 @@
 #include <set>
 #include <sstream>
 
+#include "proptests/crash_workloads.h"
 #include "proptests/prop_support.h"
 #include "sim/workload/simulator.h"
 
 namespace ms::prop {
 namespace {
 
-using sim::ClientOp;
-using sim::OpKind;
 using sim::SimConfig;
 
-struct Workload {
-  std::string name;
-  SimConfig config;
-};
-
-SimConfig Base(int processes, int gc_rounds, int tag_moves) {
-  SimConfig c;
-  c.seed = 1;
-  c.strategy = "rr";
-  c.processes = processes;
-  c.gc_rounds = gc_rounds;
-  c.tag_moves = tag_moves;
-  c.max_steps = 200'000;
-  return c;
-}
-
-ClientOp Pull(std::string volume, std::string mount, std::string reference) {
-  return {OpKind::kPull, std::move(volume), std::move(mount), std::move(reference)};
-}
-ClientOp Partial(std::string volume, std::string mount, std::string reference) {
-  return {OpKind::kPullPartial, std::move(volume), std::move(mount), std::move(reference)};
-}
-ClientOp Delete(std::string volume, std::string mount) { return {OpKind::kDelete, std::move(volume), std::move(mount), ""}; }
-ClientOp Release(std::string volume) { return {OpKind::kRelease, std::move(volume), "", ""}; }
+SimConfig Base(int processes, int gc_rounds, int tag_moves) { return FixedBase(processes, gc_rounds, tag_moves); }
 
 std::vector<Workload> FixedWorkloads() {
   std::vector<Workload> w;
@@ -111,20 +88,6 @@ std::vector<Workload> GeneratedWorkloads(int count) {
   return w;
 }
 
-bool Campaign() {
-  const char* b = std::getenv("MS_CRASH_BUDGET");
-  return b != nullptr && std::string(b) == "campaign";
-}
-
-std::pair<uint64_t, uint64_t> Shard() {
-  uint64_t index = 0, count = 1;
-  const char* s = std::getenv("MS_SHARD");
-  if (s != nullptr && (std::sscanf(s, "%lu/%lu", &index, &count) != 2 || count == 0 || index >= count)) {
-    std::fprintf(stderr, "MS_SHARD=\"%s\" must be I/N with 0 <= I < N\n", s);
-    std::abort();
-  }
-  return {index, count};
-}
 
 struct Exploration {
   uint64_t steps = 0;        // of the crash-free run
@@ -160,7 +123,7 @@ Exploration Explore(const Workload& w, bool pairs) {
   EXPECT_TRUE(base.ok()) << w.name << " fails without any crash: " << base.violations.front().invariant << ": "
                          << base.violations.front().detail;
   e.steps = base.steps;
-  const auto [shard, shards] = Shard();
+  const auto [shard, shards] = ShardFromEnv();
   for (uint64_t k = 1; k <= base.steps; ++k) {
     if (k % shards != shard) continue;
     RunPoint(w, {k}, &e);
@@ -189,11 +152,11 @@ void Report(const std::string& label, const std::vector<Workload>& workloads, bo
 }
 
 TEST(CrashPoints, EveryStepOfTheFixedWorkloadsKeepsI1AndI3) {
-  Report("fixed workloads", FixedWorkloads(), Campaign());
+  Report("fixed workloads", FixedWorkloads(), CrashBudgetIsCampaign());
 }
 
 TEST(CrashPoints, EveryStepOfSeededWorkloadsKeepsI1AndI3) {
-  if (!Campaign()) GTEST_SKIP() << "campaign budget only (MS_CRASH_BUDGET=campaign)";
+  if (!CrashBudgetIsCampaign()) GTEST_SKIP() << "campaign budget only (MS_CRASH_BUDGET=campaign)";
   Report("seeded workloads", GeneratedWorkloads(8), false);
 }
 

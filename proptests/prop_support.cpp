@@ -2,6 +2,7 @@
 
 #include <rapidcheck.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -159,6 +160,21 @@ sim::SimReport RequireInvariant(RunSpec spec, std::string_view invariant, const 
     RC_FAIL(DescribeFailure(report, invariant, path));
   }
   return report;
+}
+
+bool CrashBudgetIsCampaign() {
+  const char* b = std::getenv("MS_CRASH_BUDGET");
+  return b != nullptr && std::string(b) == "campaign";
+}
+
+std::pair<uint64_t, uint64_t> ShardFromEnv() {
+  unsigned long index = 0, count = 1;
+  const char* s = std::getenv("MS_SHARD");
+  if (s != nullptr && (std::sscanf(s, "%lu/%lu", &index, &count) != 2 || count == 0 || index >= count)) {
+    std::fprintf(stderr, "MS_SHARD=\"%s\" must be I/N with 0 <= I < N\n", s);
+    std::abort();
+  }
+  return {index, count};
 }
 
 }  // namespace ms::prop

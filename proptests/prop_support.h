@@ -27,8 +27,10 @@
 //   max-steps=N     a step bound of N (I4 must fail as a livelock)
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "proptests/known_findings.h"
 #include "proptests/run_spec.h"
@@ -66,6 +68,11 @@ std::string DescribeFailure(const sim::SimReport& report, std::string_view invar
 
 // "<path relative to the source dir if under it>".
 std::string Pretty(const std::string& path);
+
+// Crash exploration budgets: MS_CRASH_BUDGET=campaign asks for the large
+// one; MS_SHARD=I/N for the I-th of N slices (aborts on a malformed value).
+bool CrashBudgetIsCampaign();
+std::pair<uint64_t, uint64_t> ShardFromEnv();
 
 // Runs spec (after ApplyBreak) and fails the current RapidCheck property
 // (RC_FAIL) iff `invariant` is violated, after saving the regression trace

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The long campaign: properties, the model-based test on a real disk, crash
-# points with pairs and seeded workloads, the simulator with the
+# points with pairs and seeded workloads, exhaustive crash states at a large
+# bound (every legal post-crash state of every persistence model at every
+# persistence point of the standard workloads), the simulator with the
 # determinism check, the regression and fuzz corpora, and (if a fuzz build
 # exists) libFuzzer. One shard of it; every shard of one campaign takes the
 # same --seed and its own --shard I/N, so N machines split the work:
@@ -66,6 +68,7 @@ RC_SEED=$((SEED + SHARD_I))
 FIRST_SIM_SEED=$((1 + (SEED % 1000000000) * 10))
 
 for bin in proptests/prop_invariant_tests proptests/prop_model_tests proptests/prop_crash_point_tests \
+           proptests/prop_crash_state_tests \
            proptests/regression_replay proptests/fuzz_sim_corpus sim/modelstore-sim; do
   [ -x "$BUILD/$bin" ] || { echo "error: $BUILD/$bin is missing: build first (./run build)" >&2; exit 2; }
 done
@@ -90,7 +93,7 @@ stage() {
   echo "==> $name"
   start=$(date +%s)
   "$@" 2>&1 | tee "$log" |
-    grep -E --line-buffered '^\[ *(OK|FAILED) *\]|Falsifiable|crash points\]|OK, passed|passed, |FAIL|inputs|violated|reproduce|trace:|regression:|^Done|ERROR|error'
+    grep -E --line-buffered '^\[ *(OK|FAILED) *\]|Falsifiable|crash points\]|crash states\]|OK, passed|passed, |FAIL|inputs|violated|reproduce|trace:|regression:|^Done|ERROR|error'
   local statuses=("${PIPESTATUS[@]}")
   rc=${statuses[0]}
   end=$(date +%s)
@@ -112,6 +115,9 @@ stage model "grep -o 'OK, passed [0-9]* tests' " -- \
 stage crash-points "grep -E 'crash points\\] (fixed|seeded)' | awk '{s+=\$5} END {print s \" crash points explored\"}'" -- \
   env MS_CRASH_BUDGET=campaign MS_SHARD="$SHARD" MS_REGRESSION_DIR="$ROOT/fixtures/regressions" \
   "$BUILD/proptests/prop_crash_point_tests"
+stage crash-states "grep -E 'crash states\\] standard' | sed 's/.*: //'" -- \
+  env MS_CRASH_BUDGET=campaign MS_SHARD="$SHARD" MS_REGRESSION_DIR="$ROOT/fixtures/regressions" \
+  "$BUILD/proptests/prop_crash_state_tests"
 for strategy in random pct:3; do
   stage "sim-${strategy/:/}" "grep -E 'passed, .* failed'" -- \
     "$BUILD/sim/modelstore-sim" run --seeds "$SIM_SEEDS" --first-seed "$FIRST_SIM_SEED" --shard "$SHARD" \

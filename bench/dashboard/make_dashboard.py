@@ -214,6 +214,42 @@ def pull_plot(figs):
                        {"name": "plain write() (no fsync)", "values": write_v}]}
 
 
+def durability_plots(figs):
+    rows = match_all(figs, r"materialize/durability/files:(\d+)")
+    ratio_series = [{"name": label, "points": points([(int(m[1]), f["counters"].get(counter)) for m, f in rows])}
+                    for counter, label in (("durable_vs_fast", "durable / durable off"),
+                                           ("durable_vs_cp_al_sync", "durable / (cp -al + sync -f)"))]
+    materialize = line_plot(
+        "durability-materialize", "The cost of durability: materialize",
+        "Materialize with durable on (every name it creates synced in its parent, the ref synced) "
+        "against the same call durable off, and against cp -al followed by sync -f on the copy: the "
+        "fair floor, the same tree made durable by hand (sync -f flushes the whole filesystem). "
+        "Ratios of medians from the same iterations; below 1, durable costs less than the floor.",
+        "files in the tree", "time ratio (x)", ratio_series, y_log=True, refline=1.0)
+    pulls = match_all(figs, r"pull/durability/files:(\d+)/kib_per_file:(\d+)")
+    pull = None
+    if pulls:
+        cats, notes = [], []
+        values = {"durable_ms": [], "fast_ms": [], "write_sync_ms": []}
+        for m, f in pulls:
+            size = int(m[2])
+            cats.append(f"{m[1]} x {size // 1024} MiB" if size >= 1024 else f"{m[1]} x {size} KiB")
+            c = f["counters"]
+            notes.append(f"durable / off = {c.get('durable_vs_fast', 0):.2f}, "
+                         f"durable / (write + sync -f) = {c.get('durable_vs_write_sync', 0):.2f}")
+            for k in values:
+                values[k].append(c.get(k, 0))
+        pull = {"id": "durability-pull", "kind": "bar", "title": "The cost of durability: pull",
+                "caption": "PullPayload durable (each file and directory fsynced) against durable off and "
+                           "against writing the same files followed by sync -f, same iterations.",
+                "x": {"label": "model shape (files x size)"}, "y": {"label": "time (ms)"},
+                "categories": cats, "annotations": notes,
+                "series": [{"name": "pull, durable", "values": values["durable_ms"]},
+                           {"name": "pull, durable off", "values": values["fast_ms"]},
+                           {"name": "write() + sync -f (floor)", "values": values["write_sync_ms"]}]}
+    return [materialize, pull]
+
+
 def scheduler_plot(figs):
     rows = [(n, f) for n, f in sorted(figs.items()) if f["suite"] == "scheduler"]
     decisions = [(n, f) for n, f in rows if "ns_per_decision" in f["counters"]]
@@ -296,6 +332,8 @@ TREND = [
     ("GC / rm -rf, largest tree", r"gc/collect/files:(\d+)", 1, "gc_vs_rm_rf"),
     ("pull / write, largest files, durable off", r"pull/files:\d+/kib_per_file:(\d+)/durable:0", 1,
      "pull_vs_write"),
+    ("materialize durable / (cp -al + sync -f), largest tree", r"materialize/durability/files:(\d+)", 1,
+     "durable_vs_cp_al_sync"),
     ("footprint_ratio (worst config)", r"footprint/.*", None, "footprint_ratio"),
     ("scheduler decision / bare switch (worst)", r"scheduler/.*", None, "ratio_to_bare"),
     ("simulator point / scheduler decision", r"scheduler/SimulatorEndToEnd", None, "ratio_to_decision"),
@@ -406,6 +444,7 @@ def build_page(run, baseline, history, rows, thresholds, compare=None):
     plots += gc_plots(figs)
     plots += footprint_plots(figs)
     plots.append(pull_plot(figs))
+    plots += durability_plots(figs)
     plots.append(scheduler_plot(figs))
     plots.append(simulator_plot(figs))
     plots.append(jobs_plot(figs))
@@ -413,7 +452,8 @@ def build_page(run, baseline, history, rows, thresholds, compare=None):
     plots.append(designs_plot)
     expected = ["materialize-time", "materialize-ratio", "gc-collect", "gc-liveness-files",
                 "gc-liveness-refs", "footprint-n", "footprint-k", "dedup-fetches", "pull",
-                "scheduler", "simulator", "jobs", "trend", "designs-costs"]
+                "durability-materialize", "durability-pull", "scheduler", "simulator", "jobs", "trend",
+                "designs-costs"]
     present = [p for p in plots if p]
     missing = [pid for pid in expected if pid not in {p["id"] for p in present}]
     behaviour = benchlib.behaviour_failures(figs)

@@ -1,5 +1,8 @@
 // Bugs the simulator found in this core, pinned on a real disk.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -13,14 +16,14 @@ namespace {
 
 class FoundBySimulation : public VolumeTest {};
 
-// Fails the first ReadDir of one path with EIO (a transient fault), and
-// watches I1 while files go: no file may leave a model whose record still
-// says succeeded.
+// Once armed, fails the next ReadDir of one path with EIO (a transient
+// fault), and watches I1 while files go: no file may leave a model whose
+// record still says succeeded.
 class TransientReadDirFs : public FilesystemWrapper {
  public:
   TransientReadDirFs(Filesystem* target, std::string path) : FilesystemWrapper(target), path_(std::move(path)) {}
   Result<std::vector<std::string>> ReadDir(const std::string& p) override {
-    if (p == path_ && !failed_) {
+    if (p == path_ && armed_ && !failed_) {
       failed_ = true;
       return Status(Code::kIo, "injected EIO readdir " + p);
     }
@@ -34,10 +37,12 @@ class TransientReadDirFs : public FilesystemWrapper {
     }
     return FilesystemWrapper::Unlink(p);
   }
+  void Arm() { armed_ = true; }
   std::vector<std::string> i1_violations;
 
  private:
   std::string path_;
+  bool armed_ = false;
   bool failed_ = false;
 };
 
@@ -46,7 +51,8 @@ class TransientReadDirFs : public FilesystemWrapper {
 TEST_F(FoundBySimulation, AReleaseThatCannotListItsMountsRemovesNothingBlind) {
   ASSERT_TRUE(Pull("vol1", "m1", "models/a:v1").ok());
   TransientReadDirFs fs(&posix_, manager_->VolumeDir("vol1") + "/models");
-  MakeManager(&fs);
+  MakeManager(&fs);  // its startup repair lists models/ too
+  fs.Arm();
   EXPECT_EQ(manager_->ReleaseVolume("vol1").code(), Code::kIo);
   EXPECT_EQ(ModelFiles("vol1", "m1").size(), 3u);
   // The kubelet retries; the retry removes it properly.
@@ -118,6 +124,69 @@ TEST_F(FoundBySimulation, APublishArrivingDuringAReleaseOfItsVolumeIsCanceled) {
   // Once the release is over, the volume can be published again.
   EXPECT_TRUE(Pull("vol1", "", "models/a:v1").ok());
   EXPECT_EQ(ModelFiles("vol1", "").size(), 3u);
+}
+
+// Runs `then` at the Nth creation of a file named name (a write of a record
+// through WriteStatusFile creates "status.json.tmp" each time).
+class OnNthCreateFs : public FilesystemWrapper {
+ public:
+  OnNthCreateFs(Filesystem* target, std::string path, int n, std::function<void()> then)
+      : FilesystemWrapper(target), path_(std::move(path)), n_(n), then_(std::move(then)) {}
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p, uint32_t m) override {
+    if (p == path_ && ++count_ == n_) then_();
+    return FilesystemWrapper::NewWritableFile(p, m);
+  }
+
+ private:
+  std::string path_;
+  int n_;
+  int count_ = 0;
+  std::function<void()> then_;
+};
+
+// Whether another holder has the flock on path (the entry lock of a
+// PosixFilesystem, held by this very process or any other).
+bool FlockHeldElsewhere(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool held = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+  if (!held) ::flock(fd, LOCK_UN);
+  ::close(fd);
+  return held;
+}
+
+// Was "still wrong" 2 in docs/findings.md (--status-corruptions 3
+// --link-max 3, seed 444, before the corruptor spared busy volumes): a
+// volume's status.json garbled (a node mishap) while its publish was
+// between linking and recording success; a GC in that window (another
+// driver process) read the garbage as "references nothing", dropped the
+// ref and collected the entry; the publish then recorded success on it.
+// The success is now recorded under the entry lock.
+TEST_F(FoundBySimulation, AGcBetweenAPublishsLinkAndItsSuccessRecordNeverCollectsTheEntry) {
+  const std::string status_path = manager_->RecordDir("vol1", "") + "/status.json";
+  ThreadRuntime other_runtime;
+  VolumeManager other(&posix_, &other_runtime, &registry_, options_);  // a second driver process
+  std::thread blocked_gc;
+  Digest key;
+  // A fresh publish writes its record three times: running, running with
+  // the key, succeeded. The third is the window.
+  OnNthCreateFs fs(&posix_, status_path + ".tmp", 3, [&] {
+    ASSERT_TRUE(WriteFileAtomic(&posix_, status_path, "\x17garbled", 0644).ok());
+    key = other.store().ListEntries().value().front();
+    const std::string lock = other.store().EntryDir(key) + "/.lock";
+    if (FlockHeldElsewhere(lock)) {
+      // Held by the publish: the GC waits for it, as another process would.
+      blocked_gc = std::thread([&] { EXPECT_TRUE(other.store().MaybeGc(key).ok()); });
+    } else {
+      EXPECT_TRUE(other.store().MaybeGc(key).ok());
+    }
+  });
+  MakeManager(&fs);
+  ASSERT_TRUE(Pull("vol1", "", "models/a:v1").ok());
+  if (blocked_gc.joinable()) blocked_gc.join();
+  EXPECT_EQ(manager_->GetStatus("vol1", "")->state, VolumeState::kSucceeded);
+  EXPECT_TRUE(Exists(&posix_, manager_->store().DataDir(key)).value())
+      << "recorded succeeded on a collected entry: the next publish downloads it again";
 }
 
 // Another driver process on the same root, as during an upgrade: its own

@@ -70,7 +70,7 @@ read -r -d '' TABLE <<EOF || true
 08-delete-without-volume-lock|$CLEAN --client-lanes 2|100
 09-check-then-act-materialize|$CLEAN|100
 10-staging-in-place|--swarm 0 --faults 0 --crashes 0.003 --crashes-max 6|150
-11-no-fsync-before-rename|--swarm 0 --faults 0 --crashes 0.003 --metadata-durable 1|100
+11-no-fsync-before-rename|--swarm 0 --faults 0 --crashes 0.003 --crash-model adversarial|100
 12-gc-removes-data-in-place|--swarm 0 --faults 0.01 --crashes 0.002|100
 13-no-blob-digest-check|--swarm 0 --faults 0.02 --crashes 0|100
 14-delete-refuses-corrupt-status|$CLEAN --status-corruptions 4|300
@@ -85,6 +85,8 @@ read -r -d '' TABLE <<EOF || true
 24-manifest-digest-unchecked|--swarm 0 --hostile 0.5 --hostile-classes manifest-digest-lie|30
 25-refusal-names-no-reference|--swarm 0 --hostile 0.5|30
 26-tar-entry-path-unchecked|--swarm 0 --hostile 0.5 --hostile-classes tar-escape,tar-deep|30
+27-no-parent-fsync|--swarm 0 --faults 0 --crashes 0.003 --crash-model adversarial|100
+28-success-recorded-outside-entry-lock|$CLEAN --status-corruptions 4|300
 EOF
 
 lookup() {  # lookup NAME FIELD -> the table's field (2 fast flags, 3 fast seeds)

@@ -1,5 +1,7 @@
 #include "sim/checking/invariant_checker.h"
 
+#include <algorithm>
+
 #include "core/digest.h"
 #include "core/fs_util.h"
 #include "core/volume_status.h"
@@ -277,6 +279,59 @@ void InvariantChecker::CheckRecord(size_t index, uint64_t step) {
     AddViolation("I1 no-referenced-loss", step,
                  record + " is recorded succeeded (" + status->reference + " = " + status->manifest +
                      ") but its model " + diff);
+    return;
+  }
+  // Our core's layout: a full volume is the store's: recorded succeeded,
+  // its entry holds the payload (else it was collected under it, or never
+  // kept).
+  if (!store_checks_) return;
+  const std::string data = status->partial ? std::string() : EntryData(status->cache_key);
+  if (!status->partial && (data.empty() || !fs_->Exists(data))) {
+    AddViolation("I1 no-referenced-loss", step,
+                 record + " is recorded succeeded on " + status->cache_key +
+                     " but the store holds no payload of it (no " + data + ")");
+  }
+}
+
+void InvariantChecker::CheckPromises(uint64_t step, const std::map<std::string, Promise>& promises,
+                                     std::string_view model) {
+  for (const auto& [record, promise] : promises) {
+    const std::string rel = record.substr(std::min(record.size(), root_slash_.size()));
+    const std::string why = "a power loss (" + std::string(model) + ") after " +
+                            (promise.published ? "a publish of " + promise.reference + " into " : "an unpublish of ") +
+                            rel + " returned success: ";
+    auto view = fs_->Inspect(record + "/status.json");
+    if (!promise.published) {
+      if (view) AddViolation("I8 recovery", step, why + "its status.json is back");
+      continue;
+    }
+    if (!view || view->info.type != FileType::kRegular) {
+      AddViolation("I8 recovery", step, why + "its status.json is gone");
+      continue;
+    }
+    auto status = DecodeStatus(view->bytes, record);
+    if (!status.ok() || status->state != VolumeState::kSucceeded || status->reference != promise.reference ||
+        status->manifest != promise.manifest || status->partial != promise.partial) {
+      AddViolation("I8 recovery", step,
+                   why + "its record no longer says succeeded on " + promise.manifest + " (" +
+                       (status.ok() ? std::string(StateName(status->state)) + " " + status->manifest
+                                    : status.status().message().substr(0, 80)) +
+                       ")");
+      continue;
+    }
+    auto it = expected_.find(promise.manifest);
+    if (it == expected_.end()) continue;  // I1 reports an unknown manifest
+    const std::string diff =
+        FirstDifference(promise.partial ? it->second.partial : it->second.full, ReadTree(ModelView(record)));
+    if (!diff.empty()) {
+      AddViolation("I8 recovery", step, why + "its model " + diff);
+      continue;
+    }
+    if (!store_checks_) continue;  // our core's layout: the entry holds the payload
+    const std::string data = promise.partial ? std::string() : EntryData(promise.manifest);
+    if (!data.empty() && !fs_->Exists(data)) {
+      AddViolation("I8 recovery", step, why + "the store lost its payload (no " + data + ")");
+    }
   }
 }
 

@@ -31,6 +31,8 @@
 //                          at quiescence
 //   I7 results             a record recorded succeeded on a hostile
 //                          artifact (DESIGN §8), at every step
+//   I8 recovery            at every power loss: what calls that returned
+//                          success promised is still on the disk
 // Our core's store layout adds stronger statements (store_checks, on for
 // the design "core" only): I1 at every step that moved or removed an
 // entry's data/ (no volume may be recorded succeeded on it, even while the
@@ -59,7 +61,7 @@ namespace ms::sim {
 
 inline constexpr const char* kInvariantNames[] = {
     "I1 no-referenced-loss", "I2 dedup", "I3 footprint", "I4 progress", "I5 confinement",
-    "I6 determinism", "I7 results"};
+    "I6 determinism", "I7 results", "I8 recovery"};
 
 struct Violation {
   std::string invariant;  // one of kInvariantNames
@@ -102,6 +104,16 @@ struct Footprint {
   size_t referenced_digests = 0;
 };
 
+// What a call that returned success promised about one record: a publish,
+// that the record says succeeded on manifest with the model (and, full,
+// the store's payload); an unpublish or a release, that the record is gone.
+struct Promise {
+  bool published = false;
+  bool partial = false;
+  std::string reference;
+  std::string manifest;
+};
+
 class InvariantChecker {
  public:
   InvariantChecker(SimFilesystem* fs, std::string root, std::vector<std::string> record_dirs);
@@ -141,6 +153,10 @@ class InvariantChecker {
   void ForgetFetches();
   // At quiescence, after the final sweep: I3.
   Footprint CheckQuiescent(uint64_t step);
+  // Right after a power loss under model: I8, each record's promise
+  // (record dir -> promise) against the disk the crash left.
+  void CheckPromises(uint64_t step, const std::map<std::string, Promise>& promises,
+                     std::string_view model);
   // At quiescence, before the final sweep, in a run where nothing (a
   // crash, a fault, a corrupted record) excuses a leak: I3 wants no
   // unreferenced payload and no staging, i.e. nothing for the sweep to do.

@@ -42,6 +42,13 @@ std::string DescribeAnswer(const SlotCall& c) {
          (s.manifest.empty() ? "" : " " + s.manifest.substr(0, 19));
 }
 
+// Two publishes one execution may answer: same reference and options,
+// same answer, neither cut short.
+bool Identical(const SlotCall& a, const SlotCall& b) {
+  return a.kind == SlotCallKind::kPublish && b.kind == SlotCallKind::kPublish && !a.cut && !b.cut &&
+         a.reference == b.reference && a.partial == b.partial && a.answer == b.answer;
+}
+
 // The search over one history (Wing & Gong / Lowe): which call takes its
 // next step, depth first, never revisiting a (progress, state) pair.
 class Search {
@@ -60,10 +67,7 @@ class Search {
         // A follower joins the flight of an identical call and answers what
         // it answered. Which of two overlapping calls leads is not their
         // order of issue: the first to register its flight does.
-        if (o.kind == SlotCallKind::kPublish && !c.cut && !o.cut &&
-            o.reference == c.reference && o.partial == c.partial && o.answer == c.answer) {
-          may_follow_[i] = true;
-        }
+        if (Identical(c, o)) may_follow_[i] = true;
       }
     }
   }
@@ -158,6 +162,12 @@ class Search {
       emit(running, kBegun);
       return;
     }
+    // A begun publish writes its running record again once it has resolved
+    // the reference (the key joins it): over a record a mishap garbled
+    // meanwhile, that write is seen.
+    if (s.kind == SlotRecord::Kind::kGarbled) {
+      emit(SlotRecord{SlotRecord::Kind::kRecord, c.reference, c.partial, VolumeState::kRunning, ""}, kBegun);
+    }
     // The end of a begun publish.
     SlotRecord end{SlotRecord::Kind::kRecord, c.reference, c.partial, VolumeState::kSucceeded, ""};
     if (ok) {
@@ -237,9 +247,23 @@ class Search {
   uint64_t nodes_ = 0;
 };
 
+// The digests a successful publish may answer: those its reference named
+// while it ran, and, since a follower answers its leader's result, those it
+// named while an identical publish ran that was issued before it and still
+// running when it was issued (a leader registers its flight before its
+// followers can join it, so it was issued first).
+std::set<std::string> MayAnswer(const std::vector<SlotCall>& calls, const SlotCall& c) {
+  std::set<std::string> out = c.named;
+  for (const SlotCall& o : calls) {
+    if (&o == &c || !Identical(o, c) || o.issued >= c.issued || o.returned <= c.issued) continue;
+    out.insert(o.named.begin(), o.named.end());
+  }
+  return out;
+}
+
 // Answers wrong in any order: a refusal of invalid input that is not
 // InvalidArgument, and what a successful publish reports.
-std::string WrongInAnyOrder(const SlotCall& c) {
+std::string WrongInAnyOrder(const std::vector<SlotCall>& calls, const SlotCall& c) {
   if (c.cut || c.kind == SlotCallKind::kGarble) return "";
   if (c.invalid && c.answer.code != Code::kInvalidArgument) {
     return "answered " + std::string(CodeName(c.answer.code)) + " to invalid input (only InvalidArgument is right)";
@@ -254,9 +278,9 @@ std::string WrongInAnyOrder(const SlotCall& c) {
   if (!c.partial && s.cache_key != s.manifest) {
     return "answered OK with cache key \"" + s.cache_key + "\" for manifest " + s.manifest;
   }
-  if (c.named.count(s.manifest) == 0) {
+  if (const std::set<std::string> may = MayAnswer(calls, c); may.count(s.manifest) == 0) {
     std::string named;
-    for (const std::string& d : c.named) named += (named.empty() ? "" : ", ") + d.substr(0, 19);
+    for (const std::string& d : may) named += (named.empty() ? "" : ", ") + d.substr(0, 19);
     return "answered OK with manifest " + s.manifest.substr(0, 19) + ", a digest " + c.reference +
            " did not name while the call ran (it named " + (named.empty() ? "nothing" : named) + ")";
   }
@@ -293,7 +317,7 @@ std::vector<SlotCall> Prefix(const std::vector<SlotCall>& calls, uint64_t until)
 SlotVerdict CheckSlotHistory(const SlotHistory& history, const OracleOptions& options) {
   SlotVerdict verdict;
   for (const SlotCall& c : history.calls) {
-    const std::string wrong = WrongInAnyOrder(c);
+    const std::string wrong = WrongInAnyOrder(history.calls, c);
     if (wrong.empty()) continue;
     verdict.kind = SlotVerdict::Kind::kUnexplained;
     verdict.step = c.return_step;

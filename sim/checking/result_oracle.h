@@ -19,7 +19,9 @@
 //                         record becomes {R, partial, running}: what a
 //                         status call sees meanwhile, and what makes a
 //                         concurrent publish of another reference a
-//                         Conflict), then "end": succeeded (the answer is
+//                         Conflict; while begun, it may write that
+//                         record again over one a mishap garbled), then
+//                         "end": succeeded (the answer is
 //                         OK with the record, whose manifest is a digest R
 //                         named while the call ran), or an error recorded as
 //                         failed / canceled / timeout. A call refused before
@@ -29,7 +31,9 @@
 //   status                the record as it is: NotFound, Corrupt, or it.
 // Identical concurrent publishes share one execution (DESIGN §1): a
 // publish may answer exactly what an identical publish overlapping it
-// answered, with no effect of its own.
+// answered, with no effect of its own; its OK may then name a digest the
+// reference named while that leader ran (issued before it, still running
+// when it was issued), though not while the follower itself ran.
 //
 // Which errors are answers, not wrong answers: any error of a call an
 // injected fault hit (and then a publish's record may say running, the

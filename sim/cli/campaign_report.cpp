@@ -259,8 +259,8 @@ std::string TextReport(const CampaignReport& r) {
     out += Format("  missing        shard(s) %s of %llu: no report\n", list.c_str(), U(r.shard_count));
   }
   const sim::SimConfig& c = r.config;
-  out += Format("  workload       strategy %s, %d processes, %d actors x %d ops, faults %g, crashes %g, shared slots %g%s\n",
-                c.strategy.c_str(), c.processes, c.actors, c.ops, c.fault_rate, c.crash_rate, c.shared_slots,
+  out += Format("  workload       strategy %s, %d processes, %d actors x %d ops, faults %g, crashes %g (%s), shared slots %g%s\n",
+                c.strategy.c_str(), c.processes, c.actors, c.ops, c.fault_rate, c.crash_rate, c.crash_model.c_str(), c.shared_slots,
                 r.swarm ? "; swarm: each seed a random subset around these" : "");
   if (c.design != designs::kDefaultDesign) {
     const designs::DesignInfo* d = designs::FindDesign(c.design);

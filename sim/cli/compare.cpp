@@ -96,6 +96,10 @@ const std::vector<InvariantStatement>& InvariantStatements() {
       {"I5 confinement", "nothing created, changed or removed outside the root", ""},
       {"I6 determinism", "same seed, same trace and disk hashes", ""},
       {"I7 results", "every call's answer is explained by some real-time order of the calls on its slot", ""},
+      {"I8 recovery",
+       "at every power loss, what the calls that returned success promised is still on the disk: a published "
+       "volume's record and its files, an unpublished volume's record gone",
+       "the entry a published full volume is recorded on still holds its payload"},
   };
   return statements;
 }

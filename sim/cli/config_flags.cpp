@@ -103,10 +103,24 @@ std::vector<ConfigFlag> MakeTable() {
       "--corrupt-at-sweep", "1: garble one succeeded record's status.json right before the final sweep (DESIGN 2.6)"));
   t.push_back(IntFlag<&SimConfig::client_lanes, 1, 16>(
       "--client-lanes", "calls each client may have in flight at once (an impatient kubelet); 1: one at a time"));
-  t.push_back(BoolFlag<&SimConfig::metadata_durable>(
-      "--metadata-durable",
-      "1: created/renamed/removed entries survive a power loss at once, only file bytes need an fsync "
-      "(ext4/XFS-like); 0: DESIGN's adversarial model"));
+  t.push_back(ConfigFlag{
+      "--crash-model",
+      "what a power loss keeps of what was not synced: adversarial (any subset the Filesystem port's promises "
+      "allow), ordered-metadata (a journal prefix: data before the names exposing it), journaled (every "
+      "namespace change at once, file bytes at their fsync), or mixed (one per seed)",
+      [](SimConfig* c, std::string_view text) -> Status {
+        if (text != sim::kMixedCrashModel && !sim::ParsePersistenceModel(text).ok()) {
+          return Status(Code::kInvalidArgument,
+                        "\"" + std::string(text) + "\" is not adversarial, ordered-metadata, journaled or mixed");
+        }
+        c->crash_model = std::string(text);
+        return Status::Ok();
+      },
+      [](const SimConfig& c) { return c.crash_model; }, false, "MODEL"});
+  t.push_back(BoolFlag<&SimConfig::crash_at_syncs>(
+      "--crash-at-syncs",
+      "1: a power loss --crashes draws waits for the next persistence point (right before a sync), where the "
+      "most is pending; 0: it happens at the step drawn"));
   t.push_back(BoolFlag<&SimConfig::tag_moves_spread>(
       "--tag-moves-spread", "1: tag moves wait for client calls to finish, landing between pulls; 0: all at the start"));
   t.push_back(BoolFlag<&SimConfig::overlap_release>(

@@ -1,5 +1,6 @@
 #include "sim/filesystem/sim_filesystem.h"
 
+#include <algorithm>
 #include <bit>
 #include <cassert>
 #include <unordered_map>
@@ -114,7 +115,7 @@ class Fnv1a {
 
 // Calls fn(name, inode) for each entry of dir's durable view, in sorted
 // order: its live entries, overlaid with the durable values of the names
-// changed since its last sync (nullptr: the name was not durable).
+// with pending changes (nullptr: the name was not durable).
 template <typename Node, typename Fn>
 void ForEachDurableEntry(Node* dir, Fn&& fn) {
   auto live = dir->entries.begin();
@@ -128,22 +129,23 @@ void ForEachDurableEntry(Node* dir, Fn&& fn) {
       continue;
     }
     if (live != live_end && live->first == undo->first) ++live;
-    if (undo->second != nullptr) fn(undo->first, undo->second);
+    if (undo->second.durable != nullptr) fn(undo->first, undo->second.durable);
     ++undo;
   }
 }
 
-// Walks the tree below top over live or durable entries: depth first,
-// preorder, each directory's entries in sorted order. Every inode gets an
-// ordinal at its first encounter (top is 0). A directory is entered at its
-// first entry only; a later entry naming it goes to on_dropped(dir, name)
-// instead, which is how Crash() resolves a directory the durable entries
-// give two parents or a cycle. on_edge(dir, dir_ordinal, name, child,
-// child_ordinal, first_visit) is called for every other entry. Terminates:
-// each directory is expanded once. (A template so it can take
-// SimFilesystem's private Inode by deduction.)
-template <typename Node, typename EdgeFn, typename DroppedFn>
-void WalkTree(Node* top, bool durable, EdgeFn&& on_edge, DroppedFn&& on_dropped) {
+// Walks the tree below top: entries_of(dir, visit) calls visit(name, child)
+// for each of dir's entries in sorted order (live ones, durable ones, or a
+// crash's). Depth first, preorder. Every inode gets an ordinal at its first
+// encounter (top is 0). A directory is entered at its first entry only; a
+// later entry naming it goes to on_dropped(dir, name) instead, which is how
+// Crash() resolves a directory the kept entries would give two parents or a
+// cycle. on_edge(dir, dir_ordinal, name, child, child_ordinal, first_visit)
+// is called for every other entry. Terminates: each directory is expanded
+// once. (A template so it can take SimFilesystem's private Inode by
+// deduction.)
+template <typename Node, typename EntriesOf, typename EdgeFn, typename DroppedFn>
+void WalkTree(Node* top, EntriesOf&& entries_of, EdgeFn&& on_edge, DroppedFn&& on_dropped) {
   std::unordered_map<const Node*, uint64_t> ordinal;  // lookups only, never iterated
   ordinal.emplace(top, 0);
   std::vector<std::pair<Node*, uint64_t>> stack{{top, 0}};
@@ -163,14 +165,15 @@ void WalkTree(Node* top, bool durable, EdgeFn&& on_edge, DroppedFn&& on_dropped)
       }
       on_edge(dir, dir_ordinal, name, child, it->second, first);
     };
-    if (durable) {
-      ForEachDurableEntry(dir, visit);
-    } else {
-      for (const auto& entry : dir->entries) visit(entry.first, entry.second);
-    }
+    entries_of(dir, visit);
     stack.insert(stack.end(), subdirs.rbegin(), subdirs.rend());
   }
 }
+
+constexpr auto kLiveEntries = [](auto* dir, auto& visit) {
+  for (const auto& entry : dir->entries) visit(entry.first, entry.second);
+};
+constexpr auto kDurableEntries = [](auto* dir, auto& visit) { ForEachDurableEntry(dir, visit); };
 
 // For walks that never meet a dropped entry (the live tree) or ignore it.
 constexpr auto kIgnoreDropped = [](const auto*, const std::string&) {};
@@ -182,8 +185,9 @@ struct SimFilesystem::Inode {
       : id(id_in), type(type_in), mode(mode_in & kModeBits), mtime_ms(mtime_ms_in) {}
 
   bool is_dir() const { return type == FileType::kDirectory; }
-  // Nothing can reach it any more: no live entry, no durable entry (a crash
-  // could bring it back), no open file or lock.
+  // Nothing can reach it any more: no live entry, no durable entry nor
+  // pending operation (a crash could bring it back), no open file or lock.
+  // (A directory may still hold pending operations: they no longer matter.)
   bool Unreferenced() const { return entry_refs == 0 && durable_refs == 0 && handle_refs == 0; }
   uint64_t size_bytes() const {
     switch (type) {
@@ -207,7 +211,9 @@ struct SimFilesystem::Inode {
   // POSIX st_nlink: a file's live entries; a live directory's 2 + subdirs.
   uint64_t nlink = 0;
   uint64_t entry_refs = 0;    // live entries naming this inode
-  uint64_t durable_refs = 0;  // durable entries naming this inode
+  // Durable entries naming this inode, plus pending operations that would
+  // make an entry name it.
+  uint64_t durable_refs = 0;
   uint64_t handle_refs = 0;   // open WritableFiles and held locks
   uint64_t lock_token = 0;    // 0: unlocked
   uint64_t crash_mark = 0;    // Crash() scratch: reached in this generation
@@ -223,13 +229,23 @@ struct SimFilesystem::Inode {
 
   std::string target;  // symlinks; immutable
 
-  // Directories. The durable entries (as of the last SyncDir) are kept as
-  // an undo log rather than a copy, so SyncDir costs O(names changed), not
-  // O(entries): changed_since_sync maps each name changed since the last
-  // sync to its durable value (nullptr: not durable); every other name's
-  // durable value is its live one.
+  // Ordered-metadata: (seq, size) of each write since the last sync (after
+  // an overwrite, only the overwrite's and later ones).
+  std::vector<std::pair<uint64_t, uint64_t>> marks;
+
+  // Directories. The durable entries are kept as an undo log rather than a
+  // copy, so a sync costs O(names changed), not O(entries):
+  // changed_since_sync maps each name with pending operations to its
+  // durable value (nullptr: not durable) and how many pending operations
+  // change it; every other name's durable value is its live one.
+  struct SlotUndo {
+    Inode* durable;
+    uint32_t pending;
+  };
   EntryMap entries;
-  EntryMap changed_since_sync;
+  std::map<std::string, SlotUndo, NameLess> changed_since_sync;
+  // Pending operations with a change here, ascending seqs (one per change).
+  std::vector<uint64_t> pending_ops;
 };
 
 struct SimFilesystem::Failure {
@@ -531,18 +547,37 @@ void SimFilesystem::MaybeFree(Inode* inode) {
   // A freed directory drops its durable entries, which may free more. Each
   // inode is pushed once: when its last reference goes.
   std::vector<Inode*> doomed{inode};
+  auto unref = [&](Inode* child) {
+    --child->durable_refs;
+    if (child != root_ && child->Unreferenced()) doomed.push_back(child);
+  };
   while (!doomed.empty()) {
     Inode* dead = doomed.back();
     doomed.pop_back();
     assert(dead->entries.empty());
+    // No crash can reach a directory nothing names: its entries' pending
+    // changes no longer matter. A rename keeps its other side.
+    for (uint64_t seq : dead->pending_ops) {
+      const auto op = pending_.find(seq);
+      if (op == pending_.end()) continue;  // dropped at an earlier change
+      auto& changes = op->second.changes;
+      for (auto it = changes.begin(); it != changes.end();) {
+        if (it->dir != dead) {
+          ++it;
+          continue;
+        }
+        if (it->after != nullptr) unref(it->after);
+        it = changes.erase(it);
+      }
+      if (changes.empty()) pending_.erase(op);
+    }
+    dead->pending_ops.clear();
     // With no live entries left, every durable entry is in the undo log.
     for (const auto& entry : dead->changed_since_sync) {
-      Inode* child = entry.second;
-      if (child == nullptr) continue;
-      --child->durable_refs;
-      if (child != root_ && child->Unreferenced()) doomed.push_back(child);
+      if (entry.second.durable != nullptr) unref(entry.second.durable);
     }
     used_bytes_ -= dead->bytes.size();
+    dirty_files_.erase(dead->id);
     inodes_.erase(dead->id);
   }
 }
@@ -557,35 +592,127 @@ void SimFilesystem::NoteChange(Inode* dir, std::string_view name) {
   if (dir->changed_since_sync.find(name) != dir->changed_since_sync.end()) return;
   const auto it = dir->entries.find(name);
   dir->changed_since_sync.emplace(std::string(name),
-                                  it == dir->entries.end() ? nullptr : it->second);
+                                  Inode::SlotUndo{it == dir->entries.end() ? nullptr : it->second, 0});
 }
 
-void SimFilesystem::SyncEntries(Inode* dir, std::string_view only_name) {
-  // Count the new durable references before dropping the old, so an inode
-  // in both never looks unreferenced; free by id afterwards, because freeing
-  // one inode can cascade to others still listed.
-  std::vector<uint64_t> unsynced_ids;
-  auto sync_one = [&](const std::string& name, Inode* durable_value) {
-    const auto live = dir->entries.find(name);
-    if (live != dir->entries.end()) ++live->second->durable_refs;
-    if (durable_value != nullptr) {
-      --durable_value->durable_refs;
-      unsynced_ids.push_back(durable_value->id);
-    }
+uint64_t SimFilesystem::FinishOp(FsOp op, Inode* dir, std::string_view name, Inode* dir2,
+                                 std::string_view name2) {
+  const uint64_t seq = next_seq_++;
+  PendingOp pending{op, {}};
+  auto add = [&](Inode* d, std::string_view n) {
+    const auto live = d->entries.find(n);
+    Inode* after = live == d->entries.end() ? nullptr : live->second;
+    if (after != nullptr) ++after->durable_refs;
+    ++d->changed_since_sync.find(n)->second.pending;
+    d->pending_ops.push_back(seq);
+    pending.changes.push_back({d, std::string(n), after});
   };
-  if (only_name.empty()) {
-    for (const auto& change : dir->changed_since_sync) sync_one(change.first, change.second);
-    dir->changed_since_sync.clear();
-  } else {
-    const auto it = dir->changed_since_sync.find(only_name);
-    if (it == dir->changed_since_sync.end()) return;
-    sync_one(it->first, it->second);
-    dir->changed_since_sync.erase(it);
+  add(dir, name);
+  if (dir2 != nullptr) add(dir2, name2);
+  pending_.emplace(seq, std::move(pending));
+  if (options_.persistence == PersistenceModel::kJournaled) CommitOps({seq});
+  return seq;
+}
+
+std::vector<uint64_t> SimFilesystem::Closure(std::vector<uint64_t> seqs,
+                                             const Inode* whole_dir) const {
+  std::set<uint64_t> taken;
+  while (!seqs.empty()) {
+    const uint64_t seq = seqs.back();
+    seqs.pop_back();
+    const auto op = pending_.find(seq);
+    if (op == pending_.end() || !taken.insert(seq).second) continue;
+    for (const SlotChange& change : op->second.changes) {
+      if (change.dir == whole_dir) continue;
+      // Earlier pending operations on the same entry (pending_ops ascends).
+      for (uint64_t earlier : change.dir->pending_ops) {
+        if (earlier >= seq) break;
+        for (const SlotChange& other : pending_.at(earlier).changes) {
+          if (other.dir == change.dir && other.name == change.name) seqs.push_back(earlier);
+        }
+      }
+    }
   }
-  for (uint64_t id : unsynced_ids) {
+  return std::vector<uint64_t>(taken.begin(), taken.end());
+}
+
+void SimFilesystem::CommitOps(const std::vector<uint64_t>& seqs) {
+  // The durable value of each changed entry becomes the operation's; the
+  // value it replaces loses that durable reference. Free by id afterwards:
+  // freeing one inode can cascade to others still listed.
+  std::vector<uint64_t> maybe_free;
+  for (uint64_t seq : seqs) {
+    const auto op = pending_.find(seq);
+    assert(op != pending_.end());
+    for (const SlotChange& change : op->second.changes) {
+      Inode* dir = change.dir;
+      const auto undo = dir->changed_since_sync.find(change.name);
+      assert(undo != dir->changed_since_sync.end() && undo->second.pending > 0);
+      Inode* old = undo->second.durable;
+      undo->second.durable = change.after;  // its pending reference turns durable
+      if (old != nullptr) {
+        --old->durable_refs;
+        maybe_free.push_back(old->id);
+      }
+      if (--undo->second.pending == 0) {
+        // Every change of the entry is durable: durable and live agree.
+        assert(undo->second.durable == [&]() -> Inode* {
+          const auto live = dir->entries.find(change.name);
+          return live == dir->entries.end() ? nullptr : live->second;
+        }());
+        dir->changed_since_sync.erase(undo);
+      }
+      auto& list = dir->pending_ops;
+      list.erase(std::find(list.begin(), list.end(), seq));
+    }
+    pending_.erase(op);
+  }
+  for (uint64_t id : maybe_free) {
     const auto it = inodes_.find(id);
     if (it != inodes_.end()) MaybeFree(it->second.get());
   }
+}
+
+void SimFilesystem::CommitAll() {
+  CommitOps(PendingSeqs());
+  while (!dirty_files_.empty()) MakeFileDurable(inodes_.at(*dirty_files_.begin()).get());
+}
+
+void SimFilesystem::MakeFileDurable(Inode* file) {
+  file->durable_is_prefix = true;
+  file->durable_size_bytes = file->bytes.size();
+  std::string().swap(file->durable_bytes);
+  file->marks.clear();
+  dirty_files_.erase(file->id);
+}
+
+void SimFilesystem::NoteWrite(Inode* file, bool truncated) {
+  dirty_files_.insert(file->id);
+  if (options_.persistence != PersistenceModel::kOrderedMetadata) return;
+  // Content at an earlier mark is no longer a prefix of the bytes: a cut
+  // before the overwrite keeps the durable content (see the header).
+  if (truncated) file->marks.clear();
+  file->marks.emplace_back(next_seq_++, file->bytes.size());
+}
+
+uint64_t SimFilesystem::PendingRange(const Inode& file) const {
+  return file.durable_is_prefix ? file.bytes.size() - file.durable_size_bytes : file.bytes.size();
+}
+
+std::vector<uint64_t> SimFilesystem::PendingSeqs() const {
+  std::vector<uint64_t> seqs;
+  seqs.reserve(pending_.size());
+  for (const auto& kv : pending_) seqs.push_back(kv.first);
+  return seqs;
+}
+
+std::vector<uint64_t> SimFilesystem::JournalEvents() const {
+  std::vector<uint64_t> events = PendingSeqs();
+  for (uint64_t id : dirty_files_) {
+    for (const auto& [seq, size] : inodes_.at(id)->marks) events.push_back(seq);
+  }
+  std::sort(events.begin(), events.end());
+  return events;
 }
 
 // ---------------------------------------------------------------------------
@@ -623,6 +750,7 @@ Status SimFilesystem::MakeDir(const std::string& path, uint32_t mode) {
     return OpError(FsOp::kMakeDir, path)(Code::kTooManyLinks);
   }
   AddEntry(e.dir, e.name, NewInode(FileType::kDirectory, mode));
+  FinishOp(FsOp::kMakeDir, e.dir, e.name);
   return Status::Ok();
 }
 
@@ -635,6 +763,7 @@ Status SimFilesystem::RemoveDir(const std::string& path) {
   if (!e.node->entries.empty()) return err(Code::kNotEmpty);
   if (!CanChangeEntries(e.dir->mode)) return err(Code::kPermission);
   RemoveEntry(e.dir, e.name);
+  FinishOp(FsOp::kRemoveDir, e.dir, e.name);
   return Status::Ok();
 }
 
@@ -645,6 +774,7 @@ Status SimFilesystem::Unlink(const std::string& path) {
   if (e.node->is_dir()) return err(Code::kIsDirectory);
   if (!CanChangeEntries(e.dir->mode)) return err(Code::kPermission);
   RemoveEntry(e.dir, e.name);
+  FinishOp(FsOp::kUnlink, e.dir, e.name);
   return Status::Ok();
 }
 
@@ -661,6 +791,7 @@ Status SimFilesystem::Link(const std::string& existing_path, const std::string& 
   MS_RETURN_IF_ERROR(Lookup(op, existing_path, new_path, new_path, Want::kNewFile, &dst));
   if (src.node->nlink + 1 > options_.link_count_max) return err(Code::kTooManyLinks);
   AddEntry(dst.dir, dst.name, src.node);
+  FinishOp(op, dst.dir, dst.name);
   return Status::Ok();
 }
 
@@ -678,6 +809,7 @@ Status SimFilesystem::Symlink(const std::string& target, const std::string& link
   Inode* link = NewInode(FileType::kSymlink, 0777);
   link->target = target;
   AddEntry(e.dir, e.name, link);
+  FinishOp(op, e.dir, e.name);
   return Status::Ok();
 }
 
@@ -743,6 +875,8 @@ Status SimFilesystem::Rename(const std::string& from, const std::string& to) {
   const int64_t now_ms = WallNowMs();
   src.dir->mtime_ms = now_ms;
   dst.dir->mtime_ms = now_ms;
+  // One operation: a crash keeps both names' changes or neither.
+  FinishOp(op, src.dir, src.name, dst.dir, dst.name);
   return Status::Ok();
 }
 
@@ -772,6 +906,7 @@ Result<std::unique_ptr<WritableFile>> SimFilesystem::NewWritableFile(const std::
   // has no w bit.
   Inode* file = NewInode(FileType::kRegular, mode);
   AddEntry(e.dir, e.name, file);
+  FinishOp(FsOp::kNewWritableFile, e.dir, e.name);
   const uint64_t token = next_token_++;
   open_files_.emplace(token, OpenFile{file, executor_->CurrentProcess()});
   ++file->handle_refs;
@@ -808,7 +943,17 @@ Status SimFilesystem::SyncDir(const std::string& path) {
   const OpError err(FsOp::kSyncDir, path);
   if (!e.node->is_dir()) return err(Code::kNotDirectory);
   if ((e.node->mode & kModeR) == 0) return err(Code::kPermission);
-  SyncEntries(e.node);
+  switch (options_.persistence) {
+    case PersistenceModel::kAdversarial:
+      // Every pending operation on its entries, and what they need.
+      CommitOps(Closure(e.node->pending_ops, e.node));
+      break;
+    case PersistenceModel::kOrderedMetadata:
+      CommitAll();  // a journal commit
+      break;
+    case PersistenceModel::kJournaled:
+      break;  // nothing pending: every operation committed with its call
+  }
   return Status::Ok();
 }
 
@@ -828,6 +973,7 @@ Result<std::unique_ptr<FileLock>> SimFilesystem::LockFile(const std::string& pat
       if (!CanChangeEntries(e.dir->mode)) return err(Code::kPermission);
       file = NewInode(FileType::kRegular, 0600);
       AddEntry(e.dir, e.name, file);
+      FinishOp(FsOp::kLockFile, e.dir, e.name);
     } else if (file->is_dir()) {
       return err(Code::kIsDirectory);
     } else if (file->type == FileType::kSymlink) {
@@ -878,6 +1024,7 @@ Status SimFilesystem::FileAppend(SimWritableFile* file, std::string_view bytes) 
   inode->bytes.append(bytes);
   used_bytes_ += bytes.size();
   inode->mtime_ms = WallNowMs();
+  if (!bytes.empty()) NoteWrite(inode, /*truncated=*/false);
   return Status::Ok();
 }
 
@@ -885,9 +1032,11 @@ Status SimFilesystem::FileSync(SimWritableFile* file) {
   MS_RETURN_IF_ERROR(BeginCall(FsOp::kSync, file->path_));
   Inode* inode = nullptr;
   MS_RETURN_IF_ERROR(CheckHandle(*file, FsOp::kSync, &inode));
-  inode->durable_is_prefix = true;
-  inode->durable_size_bytes = inode->bytes.size();
-  std::string().swap(inode->durable_bytes);
+  if (options_.persistence == PersistenceModel::kOrderedMetadata) {
+    CommitAll();  // fsync commits the journal: every operation and write before it
+  } else {
+    MakeFileDurable(inode);
+  }
   return Status::Ok();
 }
 
@@ -949,6 +1098,7 @@ Status SimFilesystem::WriteThrough(FsOp op, const std::string& path, std::string
   }
   used_bytes_ = used_bytes_ - old_size + new_size;
   file->mtime_ms = WallNowMs();
+  NoteWrite(file, truncate);
   return Status::Ok();
 }
 
@@ -963,22 +1113,178 @@ Status SimFilesystem::AppendToExisting(const std::string& path, std::string_view
 // ---------------------------------------------------------------------------
 // Crash model
 
-void SimFilesystem::Crash() {
+std::string_view PersistenceModelName(PersistenceModel model) {
+  switch (model) {
+    case PersistenceModel::kAdversarial: return "adversarial";
+    case PersistenceModel::kOrderedMetadata: return "ordered-metadata";
+    case PersistenceModel::kJournaled: return "journaled";
+  }
+  return "?";
+}
+
+Result<PersistenceModel> ParsePersistenceModel(std::string_view name) {
+  for (PersistenceModel model : kPersistenceModels) {
+    if (PersistenceModelName(model) == name) return model;
+  }
+  return Status(Code::kInvalidArgument, "unknown crash model \"" + std::string(name) +
+                                            "\" (adversarial, ordered-metadata or journaled)");
+}
+
+std::string CrashState::ToText() const {
+  if (cut >= 0) return "c" + std::to_string(cut);
+  std::string out = "o" + ops + "/f";
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (i > 0) out += '.';
+    out += std::to_string(files[i]);
+  }
+  return out;
+}
+
+Result<CrashState> CrashState::Parse(std::string_view text) {
+  const auto bad = [&] {
+    return Status(Code::kInvalidArgument,
+                  "crash state \"" + std::string(text.substr(0, 80)) + "\" is not c<cut> or o<0|1...>/f<n>.<n>...");
+  };
+  auto number = [](std::string_view digits, uint64_t* out) {
+    if (digits.empty() || digits.size() > 18) return false;
+    uint64_t v = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + static_cast<uint64_t>(c - '0');
+    }
+    *out = v;
+    return true;
+  };
+  CrashState state;
+  if (!text.empty() && text.front() == 'c') {
+    uint64_t cut = 0;
+    if (!number(text.substr(1), &cut)) return bad();
+    state.cut = static_cast<int64_t>(cut);
+    return state;
+  }
+  const size_t slash = text.find("/f");
+  if (text.empty() || text.front() != 'o' || slash == std::string_view::npos) return bad();
+  state.ops = std::string(text.substr(1, slash - 1));
+  if (state.ops.find_first_not_of("01") != std::string::npos) return bad();
+  std::string_view rest = text.substr(slash + 2);
+  while (!rest.empty()) {
+    const size_t dot = rest.find('.');
+    uint64_t n = 0;
+    if (!number(rest.substr(0, dot), &n)) return bad();
+    state.files.push_back(n);
+    rest = dot == std::string_view::npos ? std::string_view() : rest.substr(dot + 1);
+  }
+  return state;
+}
+
+CrashState SimFilesystem::Normalize(const CrashState& state) const {
+  CrashState out;
+  if (options_.persistence == PersistenceModel::kOrderedMetadata) {
+    const int64_t events = static_cast<int64_t>(JournalEvents().size());
+    out.cut = std::clamp<int64_t>(state.cut, 0, events);
+    return out;
+  }
+  // Operations: the chosen ones and every earlier one they need.
+  const std::vector<uint64_t> seqs = PendingSeqs();
+  std::vector<uint64_t> chosen;
+  for (size_t i = 0; i < seqs.size() && i < state.ops.size(); ++i) {
+    if (state.ops[i] == '1') chosen.push_back(seqs[i]);
+  }
+  const std::vector<uint64_t> kept = Closure(std::move(chosen), nullptr);
+  out.ops.assign(seqs.size(), '0');
+  for (size_t i = 0, k = 0; i < seqs.size() && k < kept.size(); ++i) {
+    if (seqs[i] == kept[k]) {
+      out.ops[i] = '1';
+      ++k;
+    }
+  }
+  size_t i = 0;
+  for (uint64_t id : dirty_files_) {
+    const uint64_t chosen_bytes = i < state.files.size() ? state.files[i] : 0;
+    out.files.push_back(std::min(chosen_bytes, PendingRange(*inodes_.at(id))));
+    ++i;
+  }
+  return out;
+}
+
+SimFilesystem::Kept SimFilesystem::Resolve(const CrashState& normalized) const {
+  Kept kept;
+  if (options_.persistence == PersistenceModel::kOrderedMetadata) {
+    // A journal prefix: every operation and write before the cut.
+    const std::vector<uint64_t> events = JournalEvents();
+    const size_t cut = static_cast<size_t>(std::max<int64_t>(normalized.cut, 0));
+    const uint64_t cut_seq = cut < events.size() ? events[cut] : UINT64_MAX;
+    for (const auto& kv : pending_) {
+      if (kv.first < cut_seq) kept.ops.push_back(kv.first);
+    }
+    for (uint64_t id : dirty_files_) {
+      Inode* file = inodes_.at(id).get();
+      uint64_t size = 0;
+      bool written = false;
+      for (const auto& [seq, mark_size] : file->marks) {
+        if (seq >= cut_seq) break;
+        size = mark_size;
+        written = true;
+      }
+      if (!written) continue;
+      kept.files.emplace_back(file, file->durable_is_prefix ? size - file->durable_size_bytes : size);
+    }
+    return kept;
+  }
+  const std::vector<uint64_t> seqs = PendingSeqs();
+  for (size_t i = 0; i < seqs.size() && i < normalized.ops.size(); ++i) {
+    if (normalized.ops[i] == '1') kept.ops.push_back(seqs[i]);
+  }
+  size_t i = 0;
+  for (uint64_t id : dirty_files_) {
+    if (i < normalized.files.size() && normalized.files[i] > 0) {
+      kept.files.emplace_back(inodes_.at(id).get(), normalized.files[i]);
+    }
+    ++i;
+  }
+  return kept;
+}
+
+void SimFilesystem::Crash() { ApplyCrash(Kept{}); }
+
+void SimFilesystem::Crash(const CrashState& state) { ApplyCrash(Resolve(Normalize(state))); }
+
+void SimFilesystem::ApplyCrash(const Kept& kept) {
   ++crash_generation_;
   open_files_.clear();
   locks_.clear();
-  // Every directory's entries become its durable ones; every reference is
-  // forgotten, to be recounted from what the root reaches.
+  // The kept operations become durable, in order; then every directory's
+  // entries become its durable ones and every file's bytes its durable
+  // (or kept) ones. Every reference is forgotten, to be recounted from
+  // what the root reaches.
+  for (uint64_t seq : kept.ops) {
+    for (const SlotChange& change : pending_.at(seq).changes) {
+      change.dir->changed_since_sync.find(change.name)->second.durable = change.after;
+    }
+  }
+  for (const auto& [file, n] : kept.files) {
+    if (file->durable_is_prefix) {
+      file->durable_size_bytes = std::min<uint64_t>(file->bytes.size(), file->durable_size_bytes + n);
+    } else {
+      file->durable_is_prefix = true;  // a prefix of the new content
+      file->durable_size_bytes = std::min<uint64_t>(file->bytes.size(), n);
+      std::string().swap(file->durable_bytes);
+    }
+  }
+  pending_.clear();
+  dirty_files_.clear();
   for (auto& kv : inodes_) {
     Inode* n = kv.second.get();
     for (auto& change : n->changed_since_sync) {
-      if (change.second == nullptr) {
+      if (change.second.durable == nullptr) {
         n->entries.erase(change.first);
       } else {
-        n->entries.insert_or_assign(change.first, change.second);
+        n->entries.insert_or_assign(change.first, change.second.durable);
       }
     }
     n->changed_since_sync.clear();
+    n->pending_ops.clear();
+    n->marks.clear();
     n->entry_refs = 0;
     n->durable_refs = 0;
     n->handle_refs = 0;
@@ -990,7 +1296,7 @@ void SimFilesystem::Crash() {
   root_->crash_mark = crash_generation_;
   std::vector<std::pair<Inode*, std::string>> dropped;
   WalkTree(
-      root_, /*durable=*/false,
+      root_, kLiveEntries,
       [&](Inode* dir, uint64_t, const std::string&, Inode* child, uint64_t, bool first) {
         if (first) {
           child->crash_mark = crash_generation_;
@@ -1027,6 +1333,169 @@ void SimFilesystem::Crash() {
       ++it;
     }
   }
+}
+
+CrashState SimFilesystem::PickCrashState(Prng& rng) const {
+  CrashState state;
+  if (options_.persistence == PersistenceModel::kOrderedMetadata) {
+    const uint64_t events = JournalEvents().size();
+    switch (rng.Below(3)) {
+      case 0: state.cut = 0; break;
+      case 1: state.cut = static_cast<int64_t>(events); break;
+      default: state.cut = static_cast<int64_t>(rng.Below(events + 1)); break;
+    }
+    return state;
+  }
+  // Nothing, everything, a random part, everything but one operation (and
+  // what needs it), or one alone (and what it needs): the last two are
+  // ALICE's telling states, where durability bugs hide.
+  const size_t n = pending_.size();
+  const uint64_t ops_mode = rng.Below(5);
+  const size_t pick = n > 0 && ops_mode >= 3 ? rng.Below(n) : 0;
+  const std::string drop = ops_mode == 3 && n > 0 ? DependentsOf(PendingSeqs(), pick) : std::string();
+  for (size_t i = 0; i < n; ++i) {
+    bool keep = false;
+    switch (ops_mode) {
+      case 0: keep = false; break;
+      case 1: keep = true; break;
+      case 2: keep = rng.Below(2) == 1; break;
+      case 3: keep = drop[i] == '0'; break;
+      default: keep = i == pick; break;  // its predecessors join it in Normalize
+    }
+    state.ops += keep ? '1' : '0';
+  }
+  const uint64_t files_mode = rng.Below(3);
+  for (uint64_t id : dirty_files_) {
+    const uint64_t range = PendingRange(*inodes_.at(id));
+    state.files.push_back(files_mode == 0 ? 0 : files_mode == 1 ? range : rng.Below(range + 1));
+  }
+  return Normalize(state);
+}
+
+CrashStates SimFilesystem::EnumerateCrashStates(size_t max_states) const {
+  CrashStates out;
+  std::set<uint64_t> seen;
+  bool full = max_states == 0;
+  // Offers a candidate; false once the bound is reached.
+  auto offer = [&](const CrashState& candidate) {
+    if (full) return false;
+    ++out.candidates;
+    CrashState normalized = Normalize(candidate);
+    if (seen.insert(CrashStateHash(normalized)).second) out.states.push_back(std::move(normalized));
+    full = out.states.size() >= max_states;
+    return !full;
+  };
+  if (options_.persistence == PersistenceModel::kOrderedMetadata) {
+    const int64_t events = static_cast<int64_t>(JournalEvents().size());
+    for (int64_t cut = 0; cut <= events; ++cut) {
+      CrashState state;
+      state.cut = cut;
+      if (!offer(state)) break;
+    }
+    out.bounded = full && out.candidates < static_cast<uint64_t>(events + 1);
+    return out;
+  }
+  const std::vector<uint64_t> seqs = PendingSeqs();
+  const size_t n = seqs.size();
+  std::vector<uint64_t> range;
+  for (uint64_t id : dirty_files_) range.push_back(PendingRange(*inodes_.at(id)));
+  const size_t f = range.size();
+  auto files_all = [&](bool all) {
+    std::vector<uint64_t> v(f, 0);
+    if (all) v = range;
+    return v;
+  };
+  auto make = [&](std::string ops, std::vector<uint64_t> files) {
+    CrashState s;
+    s.ops = std::move(ops);
+    s.files = std::move(files);
+    return s;
+  };
+  const std::string none(n, '0'), all(n, '1');
+  bool more = offer(make(none, files_all(false))) && offer(make(all, files_all(true))) &&
+              offer(make(all, files_all(false))) && offer(make(none, files_all(true)));
+  // ALICE's telling states first: each operation kept alone (with what it
+  // needs) or dropped alone (with what needs it); each file lost or torn.
+  for (size_t i = 0; more && i < n; ++i) {
+    const std::string drop = DependentsOf(seqs, i);
+    std::string ops = all;
+    for (size_t j = 0; j < n; ++j) {
+      if (drop[j] == '1') ops[j] = '0';
+    }
+    std::string alone = none;
+    alone[i] = '1';  // its predecessors join it in Normalize
+    more = offer(make(alone, files_all(false))) && offer(make(ops, files_all(true)));
+  }
+  for (size_t j = 0; more && j < f; ++j) {
+    std::vector<uint64_t> lost = range, torn = range;
+    lost[j] = 0;
+    torn[j] = range[j] / 2;
+    more = offer(make(all, lost)) && offer(make(all, torn));
+  }
+  for (size_t p = 1; more && p < n; ++p) {
+    std::string prefix = none;
+    std::fill(prefix.begin(), prefix.begin() + static_cast<std::ptrdiff_t>(p), '1');
+    more = offer(make(prefix, files_all(true))) && offer(make(prefix, files_all(false)));
+  }
+  constexpr size_t kChoicesMax = 16;
+  const bool exhaustive = n + f <= kChoicesMax;
+  for (uint64_t mask = 0; more && exhaustive && mask < (uint64_t{1} << (n + f)); ++mask) {
+    std::string ops = none;
+    std::vector<uint64_t> files(f, 0);
+    for (size_t i = 0; i < n; ++i) {
+      if ((mask >> i) & 1) ops[i] = '1';
+    }
+    for (size_t j = 0; j < f; ++j) {
+      if ((mask >> (n + j)) & 1) files[j] = range[j];
+    }
+    more = offer(make(ops, files));
+  }
+  // Every candidate above, counted: fewer were tried if the bound cut in.
+  const uint64_t total = 4 + 2 * (n > 0 ? n - 1 : 0) + 2 * n + 2 * f +
+                         (exhaustive ? uint64_t{1} << (n + f) : 0);
+  out.bounded = !exhaustive || out.candidates < total;
+  return out;
+}
+
+std::string SimFilesystem::DependentsOf(const std::vector<uint64_t>& seqs, size_t i) const {
+  const size_t n = seqs.size();
+  std::string drop(n, '0');
+  drop[i] = '1';
+  for (size_t j = i + 1; j < n; ++j) {
+    for (const SlotChange& c : pending_.at(seqs[j]).changes) {
+      for (size_t k = i; k < j && drop[j] == '0'; ++k) {
+        if (drop[k] == '0') continue;
+        for (const SlotChange& d : pending_.at(seqs[k]).changes) {
+          if (c.dir == d.dir && c.name == d.name) drop[j] = '1';
+        }
+      }
+    }
+  }
+  return drop;
+}
+
+SimFilesystem::CrashView SimFilesystem::ViewOf(const Kept& kept) const {
+  CrashView view;
+  for (uint64_t seq : kept.ops) {
+    for (const SlotChange& change : pending_.at(seq).changes) {
+      view.entries[change.dir][change.name] = change.after;
+    }
+  }
+  for (uint64_t id : dirty_files_) {
+    const Inode* file = inodes_.at(id).get();
+    view.bytes[file] = file->durable_view();
+  }
+  for (const auto& [file, n] : kept.files) {
+    view.bytes[file] = file->durable_is_prefix
+                           ? std::string_view(file->bytes).substr(0, file->durable_size_bytes + n)
+                           : std::string_view(file->bytes).substr(0, n);
+  }
+  return view;
+}
+
+uint64_t SimFilesystem::CrashStateHash(const CrashState& state) const {
+  const CrashView view = ViewOf(Resolve(Normalize(state)));
+  return HashTree(/*durable=*/true, &view);
 }
 
 void SimFilesystem::KillProcess(int process) {
@@ -1148,7 +1617,7 @@ uint64_t SimFilesystem::TotalBytes(const std::string& subtree) const {
   if (top->type == FileType::kRegular) return top->bytes.size();
   uint64_t total = 0;
   WalkTree(
-      top, /*durable=*/false,
+      top, kLiveEntries,
       [&](const Inode*, uint64_t, const std::string&, const Inode* child, uint64_t, bool first) {
         if (first && child->type == FileType::kRegular) total += child->bytes.size();
       },
@@ -1156,26 +1625,59 @@ uint64_t SimFilesystem::TotalBytes(const std::string& subtree) const {
   return total;
 }
 
-uint64_t SimFilesystem::HashTree(bool durable) const {
+uint64_t SimFilesystem::HashTree(bool durable, const CrashView* view) const {
   Fnv1a hash;
   hash.U64(root_->mode);
-  WalkTree(
-      root_, durable,
-      [&](Inode*, uint64_t dir_ordinal, const std::string& name, Inode* child,
-          uint64_t child_ordinal, bool first) {
-        hash.U64(dir_ordinal);
-        hash.Str(name);
-        hash.U64(child_ordinal);
-        if (!first) return;  // a hard link: the ordinal says which inode
-        hash.Byte(static_cast<uint8_t>(child->type));
-        hash.U64(child->mode);
-        if (child->type == FileType::kRegular) {
-          hash.Str(durable ? child->durable_view() : std::string_view(child->bytes));
-        } else if (child->type == FileType::kSymlink) {
-          hash.Str(child->target);
+  auto on_edge = [&](Inode*, uint64_t dir_ordinal, const std::string& name, Inode* child,
+                     uint64_t child_ordinal, bool first) {
+    hash.U64(dir_ordinal);
+    hash.Str(name);
+    hash.U64(child_ordinal);
+    if (!first) return;  // a hard link: the ordinal says which inode
+    hash.Byte(static_cast<uint8_t>(child->type));
+    hash.U64(child->mode);
+    if (child->type == FileType::kRegular) {
+      std::string_view bytes = durable ? child->durable_view() : std::string_view(child->bytes);
+      if (view != nullptr) {
+        const auto it = view->bytes.find(child);
+        if (it != view->bytes.end()) bytes = it->second;
+      }
+      hash.Str(bytes);
+    } else if (child->type == FileType::kSymlink) {
+      hash.Str(child->target);
+    }
+  };
+  if (view != nullptr) {
+    // The durable entries, overlaid with what the kept operations change.
+    std::vector<std::pair<const std::string*, Inode*>> merged;
+    auto crash_entries = [&](Inode* dir, auto& visit) {
+      const auto changes = view->entries.find(dir);
+      if (changes == view->entries.end()) {
+        ForEachDurableEntry(dir, visit);
+        return;
+      }
+      merged.clear();
+      ForEachDurableEntry(dir, [&](const std::string& name, Inode* child) { merged.emplace_back(&name, child); });
+      std::vector<std::pair<const std::string*, Inode*>> out;
+      auto it = merged.begin();
+      auto ch = changes->second.begin();
+      while (it != merged.end() || ch != changes->second.end()) {
+        if (ch == changes->second.end() || (it != merged.end() && *it->first < ch->first)) {
+          out.push_back(*it++);
+          continue;
         }
-      },
-      kIgnoreDropped);
+        if (it != merged.end() && *it->first == ch->first) ++it;
+        if (ch->second != nullptr) out.emplace_back(&ch->first, ch->second);
+        ++ch;
+      }
+      for (const auto& [name, child] : out) visit(*name, child);
+    };
+    WalkTree(root_, crash_entries, on_edge, kIgnoreDropped);
+  } else if (durable) {
+    WalkTree(root_, kDurableEntries, on_edge, kIgnoreDropped);
+  } else {
+    WalkTree(root_, kLiveEntries, on_edge, kIgnoreDropped);
+  }
   return hash.value();
 }
 
@@ -1201,6 +1703,34 @@ Status SimFilesystem::CheckConsistency() const {
     }
     ForEachDurableEntry(
         n, [&](const std::string&, const Inode* child) { ++counts[child].durable_refs; });
+    // Each name's pending count is the pending operations changing it.
+    const std::set<uint64_t> listed(n->pending_ops.begin(), n->pending_ops.end());
+    for (const auto& [name, undo] : n->changed_since_sync) {
+      uint32_t changes = 0;
+      for (uint64_t seq : listed) {
+        const auto op = pending_.find(seq);
+        if (op == pending_.end()) return Status(Code::kInternal, "inode " + std::to_string(n->id) + ": stale pending op");
+        for (const SlotChange& c : op->second.changes) changes += c.dir == n && c.name == name ? 1 : 0;
+      }
+      if (changes == 0 || changes != undo.pending) {
+        return Status(Code::kInternal, "inode " + std::to_string(n->id) + ": pending count of " + name);
+      }
+    }
+    const bool dirty = n->type == FileType::kRegular && n->durable_view() != std::string_view(n->bytes);
+    if (dirty && dirty_files_.count(n->id) == 0) {
+      return Status(Code::kInternal, "inode " + std::to_string(n->id) + ": pending bytes not listed");
+    }
+  }
+  for (const auto& [seq, op] : pending_) {
+    for (const SlotChange& c : op.changes) {
+      if (c.after != nullptr) ++counts[c.after].durable_refs;
+      if (inodes_.count(c.dir->id) == 0) return Status(Code::kInternal, "pending op on a freed directory");
+      const auto& list = c.dir->pending_ops;
+      if (std::find(list.begin(), list.end(), seq) == list.end() ||
+          c.dir->changed_since_sync.find(c.name) == c.dir->changed_since_sync.end()) {
+        return Status(Code::kInternal, "pending op " + std::to_string(seq) + " not indexed");
+      }
+    }
   }
   for (const auto& kv : open_files_) ++counts[kv.second.inode].handle_refs;
   for (const auto& kv : locks_) {
@@ -1251,14 +1781,12 @@ Status SimFilesystem::WriteFileForTest(const std::string& path, std::string_view
   if (file == nullptr) {
     file = NewInode(FileType::kRegular, mode);
     AddEntry(e.dir, e.name, file);
+    CommitOps(Closure({FinishOp(FsOp::kNewWritableFile, e.dir, e.name)}, nullptr));
   }
   used_bytes_ = used_bytes_ - file->bytes.size() + bytes.size();
   file->bytes.assign(bytes);
   file->mode = mode & kModeBits;
-  file->durable_is_prefix = true;
-  file->durable_size_bytes = file->bytes.size();
-  std::string().swap(file->durable_bytes);
-  SyncEntries(e.dir, e.name);
+  MakeFileDurable(file);
   return Status::Ok();
 }
 
@@ -1275,7 +1803,7 @@ Status SimFilesystem::MakeDirsForTest(const std::string& path, uint32_t mode) {
     if (it == cur->entries.end()) {
       Inode* dir = NewInode(FileType::kDirectory, mode);
       AddEntry(cur, comp, dir);
-      SyncEntries(cur, comp);
+      CommitOps(Closure({FinishOp(FsOp::kMakeDir, cur, comp)}, nullptr));
       cur = dir;
     } else if (it->second->is_dir()) {
       cur = it->second;

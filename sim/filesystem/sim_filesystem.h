@@ -43,20 +43,45 @@
 // lock files are created 0600, symlinks 0777. An open WritableFile keeps
 // writing after a chmod, as an open fd does.
 //
-// Crash model (Crash(): node power loss). Adversarial, like ALICE and
-// CrashMonkey: everything not fsynced is lost, nothing is persisted early.
-//  - A file's durable bytes are its bytes at its last WritableFile::Sync
-//    (a never-synced file's are empty). OverwriteFile and AppendToExisting
-//    never sync.
-//  - A directory's durable entries (name -> inode) are its entries at its
-//    last SyncDir; a new directory's durable entry set starts empty. Hence a
-//    rename is durable only once both parents are synced; with only the
-//    destination synced, both names survive (a crash may show a file under
-//    both names; real journals would not, the store must cope anyway).
-//  - Crash() rebuilds the tree from the root over durable entries: a
+// Persistence models (what a power loss may keep of what was not synced).
+// Every namespace change (mkdir, rmdir, unlink, link, symlink, create, a
+// lock file's creation, rename) is one operation; while it is not durable it
+// is *pending*, in the order it happened. A regular file's bytes are durable
+// as of its last WritableFile::Sync; bytes written since are *pending* (the
+// file is pending). SimFilesystemOptions::persistence picks the rules; each
+// is a documented set of legal post-crash states:
+//  - adversarial (DESIGN's model, ALICE/CrashMonkey-like, the Filesystem
+//    port's promises and nothing more): any subset of the pending
+//    operations persists, closed under per-entry order (an operation on a
+//    directory entry persists only with every earlier pending operation on
+//    that same entry). A rename is one operation: both names change or
+//    neither. SyncDir(d) makes every pending operation on d's entries
+//    durable (with what that closure drags along: the other name of a
+//    rename, and earlier operations on it). A pending file keeps any prefix
+//    of its pending bytes (none to all); after an overwrite (a tenant's),
+//    its durable content or any prefix of the new one.
+//  - ordered-metadata (ext4 data=ordered, XFS-like): operations and writes
+//    form one journal; a crash keeps a prefix of it, so namespace
+//    operations persist in order, and file data written before an
+//    operation persists with it (never metadata exposing data that is not
+//    there). Any sync (SyncDir or a file's Sync) commits the whole journal.
+//    (A file overwritten twice between syncs, which only a tenant does,
+//    keeps its durable content at cuts before its last overwrite.)
+//  - journaled: every namespace operation is durable when its call returns,
+//    atomically with it; file bytes behave as in adversarial.
+// An inode a pending operation could bring back stays allocated until the
+// operation is durable (a file created and unlinked between syncs is freed
+// at its directory's next sync) or nothing can reach its directory.
+// Crash() keeps nothing pending (a legal state of every model); Crash(state)
+// keeps what state says, normalized to the model's rules first (so any
+// CrashState is legal: missing or illegal choices are mended, never
+// refused); PickCrashState draws a legal state from a PRNG;
+// EnumerateCrashStates lists distinct legal states (bounded).
+// The tree after a crash:
+//  - Crash() rebuilds the tree from the root over the kept entries: a
 //    directory is kept at its first entry in a depth-first walk by sorted
-//    name and dropped at any later one (per-directory syncs can otherwise
-//    give it two parents or a cycle). Link counts are recomputed from what
+//    name and dropped at any later one (a safeguard: the rules above never
+//    give a directory two parents). Link counts are recomputed from what
 //    is reachable, unreachable inodes are freed, every lock and every open
 //    WritableFile is dropped (later calls on it: kIo "file handle
 //    invalidated by crash").
@@ -81,16 +106,57 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/filesystem.h"
 #include "core/status.h"
-#include "sim/scheduling/executor.h"
+#include "sim/common/prng.h"
 #include "sim/filesystem/fault_plan.h"
+#include "sim/scheduling/executor.h"
 
 namespace ms::sim {
+
+// The persistence models (see the header comment).
+enum class PersistenceModel : uint8_t { kAdversarial, kOrderedMetadata, kJournaled };
+inline constexpr PersistenceModel kPersistenceModels[] = {
+    PersistenceModel::kAdversarial, PersistenceModel::kOrderedMetadata, PersistenceModel::kJournaled};
+// "adversarial", "ordered-metadata", "journaled".
+std::string_view PersistenceModelName(PersistenceModel model);
+// kInvalidArgument naming the text and the models otherwise.
+Result<PersistenceModel> ParsePersistenceModel(std::string_view name);
+
+// One post-crash state, as choices over what is pending at the crash:
+//   ordered-metadata  cut: how many pending journal events (operations and
+//                     writes, in order) persist;
+//   adversarial       ops: per pending operation in order, '1' if it
+//                     persists; files: per pending file (by inode id),
+//                     how many pending bytes persist (after an overwrite: 0
+//                     keeps the durable content, n the new content's first
+//                     n bytes);
+//   journaled         files only.
+// Text: "c<cut>", or "o<ops>/f<n>.<n>..." ("o/f": nothing pending kept).
+struct CrashState {
+  int64_t cut = -1;  // -1: not a cut
+  std::string ops;
+  std::vector<uint64_t> files;
+
+  std::string ToText() const;
+  static Result<CrashState> Parse(std::string_view text);
+  bool operator==(const CrashState&) const = default;
+};
+
+// Distinct legal post-crash states (distinct trees after the crash).
+struct CrashStates {
+  std::vector<CrashState> states;
+  // True when the enumeration stopped at max_states, or when the pending
+  // choices were too many to try every combination (see
+  // EnumerateCrashStates): there may be legal states not listed.
+  bool bounded = false;
+  uint64_t candidates = 0;  // states tried, duplicates included
+};
 
 struct SimFilesystemOptions {
   // EMLINK when a file's link count, or a directory's (2 + subdirectories),
@@ -102,6 +168,8 @@ struct SimFilesystemOptions {
   uint64_t device = 1;
   // Mode of the root directory at construction.
   uint32_t root_mode = 0755;
+  // What a power loss may keep of what was not synced.
+  PersistenceModel persistence = PersistenceModel::kAdversarial;
 };
 
 // What the call hook sees. index counts every call since construction,
@@ -170,8 +238,31 @@ class SimFilesystem final : public Filesystem {
   Status OverwriteFile(const std::string& path, std::string_view bytes);
   Status AppendToExisting(const std::string& path, std::string_view bytes);
 
-  // Power loss now (see the crash model above).
+  // Power loss now, keeping nothing pending (see the persistence models).
   void Crash();
+  // Power loss now, keeping what state chooses (normalized to the model).
+  void Crash(const CrashState& state);
+  // A legal post-crash state drawn from rng. Operations: nothing,
+  // everything, a random part, all but one (with what needs it) or one
+  // alone (with what it needs), a fifth of the time each; file bytes
+  // independently: none, all or a random prefix of each, a third each
+  // (ordered-metadata: a cut at the start, the end or anywhere).
+  CrashState PickCrashState(Prng& rng) const;
+  // Up to max_states distinct legal post-crash states, the telling ones
+  // first: nothing kept, everything kept, operations without their file
+  // bytes and the reverse, every operation kept alone (with what it needs)
+  // or dropped alone (with what needs it), every file lost or torn at half,
+  // every prefix of the pending operations; then every combination of
+  // operations and files (each file's bytes none or all), when there are at
+  // most 16 choices. Ordered-metadata: every cut. The first state is always
+  // "nothing kept".
+  CrashStates EnumerateCrashStates(size_t max_states) const;
+  // StateHash() as it would be right after Crash(state).
+  uint64_t CrashStateHash(const CrashState& state) const;
+  PersistenceModel persistence() const { return options_.persistence; }
+  // Pending namespace operations and pending files.
+  size_t pending_op_count() const { return pending_.size(); }
+  size_t pending_file_count() const { return dirty_files_.size(); }
   // Process `process` dies: its locks and open files end; the disk stays.
   void KillProcess(int process);
 
@@ -209,9 +300,8 @@ class SimFilesystem final : public Filesystem {
   // numbered by first visit, so equal trees hash equal whatever their inode
   // ids), file bytes, symlink targets. Not mtimes, locks or open files.
   uint64_t StateHash() const;
-  // The same hash of the tree Crash() would leave now: equal to StateHash()
-  // right after a Crash(). Two crash points with equal DurableStateHash are
-  // equivalent.
+  // The same hash of the tree Crash() would leave now (nothing pending
+  // kept): equal to StateHash() right after a Crash().
   uint64_t DurableStateHash() const;
   bool IsLocked(const std::string& path) const;
   // Recounts every link count, reference, lock and byte from scratch and
@@ -261,6 +351,31 @@ class SimFilesystem final : public Filesystem {
     int process;
   };
 
+  // A pending operation's change to one directory entry: dir's entry name
+  // names after once it persists (nullptr: removed).
+  struct SlotChange {
+    Inode* dir;
+    std::string name;
+    Inode* after;
+  };
+  // A namespace operation not yet durable: one change, or two (a rename).
+  struct PendingOp {
+    FsOp op;
+    std::vector<SlotChange> changes;
+  };
+  // A post-crash state resolved: the pending operations kept (ascending
+  // seqs) and, per pending file, the pending bytes kept.
+  struct Kept {
+    std::vector<uint64_t> ops;
+    std::vector<std::pair<Inode*, uint64_t>> files;
+  };
+  // The tree after a crash that keeps Kept, without making it: the entries
+  // kept operations give (per directory) and the content of pending files.
+  struct CrashView {
+    std::map<const Inode*, std::map<std::string, Inode*, NameLess>> entries;
+    std::map<const Inode*, std::string_view> bytes;
+  };
+
   // What a call needs at its path's final component: anything, an existing
   // entry, or room for a new one (absent, and w+x on its directory; a
   // trailing '/' only for a directory).
@@ -280,16 +395,45 @@ class SimFilesystem final : public Filesystem {
   Inode* NewInode(FileType type, uint32_t mode);
   void AddEntry(Inode* dir, std::string_view name, Inode* child);
   void RemoveEntry(Inode* dir, std::string_view name);
-  // Records name's durable value in dir's undo log before its first change
-  // since dir's last sync.
+  // Records name's durable value in dir's undo log before its first
+  // pending change. Called before the live change.
   void NoteChange(Inode* dir, std::string_view name);
+  // Logs the live change just made to dir's name (and dir2's name2, a
+  // rename's other side) as one pending operation; under journaled,
+  // commits it at once. Returns its seq.
+  uint64_t FinishOp(FsOp op, Inode* dir, std::string_view name, Inode* dir2 = nullptr,
+                    std::string_view name2 = {});
+  // seqs and every pending operation they need (earlier operations on the
+  // same entries, transitively), ascending. whole_dir: every pending
+  // operation on it is in seqs already (a SyncDir), so its entries need no
+  // search.
+  std::vector<uint64_t> Closure(std::vector<uint64_t> seqs, const Inode* whole_dir) const;
+  // Makes these pending operations durable, in order (a closed set).
+  void CommitOps(const std::vector<uint64_t>& seqs);
+  // Every pending operation and pending file durable (a journal commit).
+  void CommitAll();
+  void MakeFileDurable(Inode* file);
+  // A regular file's bytes changed: it is pending (and, under
+  // ordered-metadata, the write is a journal event).
+  void NoteWrite(Inode* file, bool truncated);
+  // Most pending bytes a crash may keep of a pending file.
+  uint64_t PendingRange(const Inode& file) const;
+  std::vector<uint64_t> PendingSeqs() const;
+  // Ordered-metadata's journal: pending operations' and writes' seqs.
+  std::vector<uint64_t> JournalEvents() const;
+  CrashState Normalize(const CrashState& state) const;
+  // Over pending operations seqs: '1' for operation i and every later one
+  // that (transitively) needs it, a later change to an entry they change.
+  std::string DependentsOf(const std::vector<uint64_t>& seqs, size_t i) const;
+  Kept Resolve(const CrashState& normalized) const;
+  void ApplyCrash(const Kept& kept);
+  CrashView ViewOf(const Kept& kept) const;
   void MaybeFree(Inode* inode);
   void DropHandleRef(Inode* inode);
-  // Makes dir's entries durable: only only_name's, or all if it is empty.
-  void SyncEntries(Inode* dir, std::string_view only_name = {});
   Status CheckHandle(const SimWritableFile& file, FsOp op, Inode** inode) const;
   Status WriteThrough(FsOp op, const std::string& path, std::string_view bytes, bool truncate);
-  uint64_t HashTree(bool durable) const;
+  // Hash of the live tree, the durable one (view == nullptr), or a crash's.
+  uint64_t HashTree(bool durable, const CrashView* view = nullptr) const;
   int64_t WallNowMs() const;
 
   // Called by the handles.
@@ -308,6 +452,12 @@ class SimFilesystem final : public Filesystem {
   Inode* root_ = nullptr;
   uint64_t next_inode_id_ = 1;
   uint64_t used_bytes_ = 0;
+
+  // Pending namespace operations by seq (log order), and pending files by
+  // inode id. Seqs also order ordered-metadata's writes (Inode::marks).
+  std::map<uint64_t, PendingOp> pending_;
+  std::set<uint64_t> dirty_files_;
+  uint64_t next_seq_ = 1;
 
   uint64_t next_token_ = 1;
   std::map<uint64_t, OpenFile> open_files_;  // by handle token

@@ -549,6 +549,8 @@ bool Scheduler::unwinding() const { return current_ != nullptr && current_->unwi
 
 std::string_view Scheduler::ActorName(ActorId id) const { return actors_.at(id)->name; }
 
+std::string_view Scheduler::ActorNextLabel(ActorId id) const { return actors_.at(id)->what; }
+
 int Scheduler::ActorProcess(ActorId id) const { return actors_.at(id)->process; }
 
 bool Scheduler::ActorFinished(ActorId id) const { return actors_.at(id)->state == ActorState::kDone; }

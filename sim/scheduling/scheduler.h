@@ -162,6 +162,9 @@ class Scheduler final : public Executor {
 
   size_t actor_count() const { return actors_.size(); }
   std::string_view ActorName(ActorId id) const;
+  // The label of the point the actor is parked at: what it does when it
+  // next runs ("fs.syncdir", ...).
+  std::string_view ActorNextLabel(ActorId id) const;
   int ActorProcess(ActorId id) const;
   bool ActorFinished(ActorId id) const;  // returned, failed or killed
   bool ActorKilled(ActorId id) const;

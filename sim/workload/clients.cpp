@@ -32,7 +32,8 @@ bool World::FailedPullOwnsItsSlot(const ClientOp& op, bool unfinished_before) {
   if (RecordSucceeded(op)) return false;
   // A model some earlier call left unfinished (a killed attempt of this
   // very call, retried) is not this call's doing if it fails before
-  // reaching it; the kubelet retries until a call cleans it up.
+  // reaching it; the kubelet retries until a call cleans it up. Nor is one
+  // whose record a mishap garbled while the call ran (the caller says so).
   if (unfinished_before) return false;
   // Another call into the slot in flight (a delete of it, a release of its
   // volume) owns its files now; whatever it leaves, I3 judges at quiescence.
@@ -115,6 +116,7 @@ Status World::Execute(VolumeService* manager, const ClientOp& op, const std::str
                   (!op.mount.empty() && op.kind != OpKind::kRelease && !ValidateVolumeName(op.mount, "mount").ok()) ||
                   (pull && !Reference::Parse(op.reference).ok());
   Status st;
+  const uint64_t serial = CallStarted(op);  // I8: what it returns it promises
   CallAnswer answer;
   switch (op.kind) {
     case OpKind::kPull:
@@ -123,6 +125,8 @@ Status World::Execute(VolumeService* manager, const ClientOp& op, const std::str
       const uint64_t faults_before = explicit_faults_by_actor_[actor];
       const HostileArtifact* hostile = HostileOf(op);
       const bool judged = config_.fault_rate == 0;
+      const std::string record = RecordDir(op.volume, op.mount);
+      const uint64_t garbles_before = garbles_[record];
       const bool unfinished_before = (judged || hostile != nullptr) && !RecordSucceeded(op) && !ModelFileLeft(op).empty();
       flags.hostile = hostile != nullptr;
       running_call_[actor] =
@@ -130,9 +134,12 @@ Status World::Execute(VolumeService* manager, const ClientOp& op, const std::str
       auto r = manager->PullModel(req);
       st = r.status();
       if (r.ok()) answer.status = r->status;
+      // A record garbled under the call (a node mishap) hides whether the
+      // call changed the slot: its files are not judged as the call's.
+      const bool not_its_own = unfinished_before || garbles_[record] != garbles_before;
       if (hostile != nullptr) {
         JudgeHostilePull(op, *hostile, st, faults_by_actor_[actor] != faults_at_start,
-                         calls_on_volume_[op.volume] != call_on_volume, unfinished_before);
+                         calls_on_volume_[op.volume] != call_on_volume, not_its_own);
       }
       // A second explicit fault in one call may have hit its cleanup.
       const bool cleanup_hit = explicit_faults_by_actor_[actor] - faults_before > 1;
@@ -142,7 +149,7 @@ Status World::Execute(VolumeService* manager, const ClientOp& op, const std::str
       // cleanup never makes), and only when the files under the slot are
       // this call's to clean up.
       if (judged && !st.ok() && st.code() != Code::kConflict && !cleanup_hit &&
-          FailedPullOwnsItsSlot(op, unfinished_before)) {
+          FailedPullOwnsItsSlot(op, not_its_own)) {
         const std::string left = ModelFileLeft(op);
         if (!left.empty()) {
           checker_->AddViolation("I3 footprint", sched_->steps(),
@@ -170,6 +177,7 @@ Status World::Execute(VolumeService* manager, const ClientOp& op, const std::str
       break;
     }
   }
+  CallEnded(op, serial, st, answer.status ? &*answer.status : nullptr);
   if (op.kind != OpKind::kStatus) {
     answer.code = st.code();
     answer.message = st.message();
@@ -269,13 +277,18 @@ Status World::IssueOp(size_t index, size_t op_index, Process* p, const std::stri
   const std::string key = SlotKey(op.volume, op.mount);
   const auto found = desired_.find(key);
   const auto first = c.before_first.find(op_index);
-  const std::optional<Desired> before =
-      first != c.before_first.end()
-          ? first->second
-          : (found == desired_.end() ? std::nullopt : std::optional<Desired>(found->second));
+  const bool pull = op.kind == OpKind::kPull || op.kind == OpKind::kPullPartial;
+  const Desired own{true, op.reference, op.kind == OpKind::kPullPartial};
+  const std::optional<Desired> at_start =
+      found == desired_.end() ? std::nullopt : std::optional<Desired>(found->second);
+  // A retry restores, on a conflict, what was in force before its killed
+  // first attempt recorded its own intent; if another client's call has
+  // recorded another intent since (shared slots), that one.
+  const bool own_left = pull && at_start == std::optional<Desired>(own);
+  const std::optional<Desired> before = first != c.before_first.end() && own_left ? first->second : at_start;
   c.before_first.emplace(op_index, before);
-  if (op.kind == OpKind::kPull || op.kind == OpKind::kPullPartial) {
-    desired_[key] = Desired{true, op.reference, op.kind == OpKind::kPullPartial};
+  if (pull) {
+    desired_[key] = own;
   } else if (op.kind == OpKind::kDelete) {
     desired_[key] = Desired{};
   } else if (op.kind == OpKind::kRelease) {

@@ -22,47 +22,6 @@ class EntryLockBreakingFs final : public FilesystemWrapper {
     return FilesystemWrapper::LockFile(path);
   }
 };
-// A journaling filesystem's namespace: every entry a call creates,
-// renames or removes is durable when the call returns (as ext4 or XFS
-// commit metadata), while file bytes stay volatile until fsynced. Modeled by
-// syncing the parents after each such call (metadata_durable).
-class MetadataDurableFs final : public FilesystemWrapper {
- public:
-  using FilesystemWrapper::FilesystemWrapper;
-  Status MakeDir(const std::string& p, uint32_t m) override { return Synced(FilesystemWrapper::MakeDir(p, m), p); }
-  Status RemoveDir(const std::string& p) override { return Synced(FilesystemWrapper::RemoveDir(p), p); }
-  Status Unlink(const std::string& p) override { return Synced(FilesystemWrapper::Unlink(p), p); }
-  Status Link(const std::string& a, const std::string& b) override { return Synced(FilesystemWrapper::Link(a, b), b); }
-  Status Symlink(const std::string& t, const std::string& l) override {
-    return Synced(FilesystemWrapper::Symlink(t, l), l);
-  }
-  Status Rename(const std::string& a, const std::string& b) override {
-    Status st = Synced(FilesystemWrapper::Rename(a, b), b);
-    if (st.ok() && ParentPath(a) != ParentPath(b)) Commit(ParentPath(a));
-    return st;
-  }
-  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p, uint32_t m) override {
-    auto file = FilesystemWrapper::NewWritableFile(p, m);
-    if (file.ok()) Commit(ParentPath(p));
-    return file;
-  }
-
- private:
-  static constexpr int kCommitAttemptsMax = 16;
-  // The journal commit cannot fail the call: an injected EIO on it is
-  // retried (bounded; 16 in a row at any sane fault rate do not happen).
-  void Commit(const std::string& dir) {
-    for (int attempt = 0; attempt < kCommitAttemptsMax; ++attempt) {
-      const Status st = target()->SyncDir(dir);
-      if (st.ok() || st.code() == Code::kNotFound) return;
-    }
-  }
-  Status Synced(Status st, const std::string& path) {
-    if (st.ok()) Commit(ParentPath(path));
-    return st;
-  }
-};
-
 class EntryLockBreakingRuntime final : public RuntimeWrapper {
  public:
   using RuntimeWrapper::RuntimeWrapper;
@@ -87,10 +46,6 @@ World::Process* World::Boot(int process) {
     runtime = p->runtime_wrapper.get();
     fs = p->fs_wrapper.get();
   }
-  if (config_.metadata_durable) {
-    p->durable_fs = std::make_unique<MetadataDurableFs>(fs);
-    fs = p->durable_fs.get();
-  }
   p->registry = std::make_unique<FetchWatch>(registry_.get(), this);
   VolumeOptions options;
   options.store.root = kRoot;
@@ -108,9 +63,16 @@ World::Process* World::Boot(int process) {
 
 void World::SpawnDriverActors(int process) {
   Process* p = Boot(process);
-  // Startup: create the layout and sweep what a crash may have left.
+  // Startup: create the layout, repair refs and sweep what a crash may have
+  // left. A failed Init (an injected fault) is retried, as a driver that
+  // exits on it is restarted: nothing may GC before the repair.
   sched_->Spawn("boot-" + std::to_string(process), process, [this, p] {
-    Status st = p->manager->Init();
+    constexpr int kInitAttemptsMax = 16;
+    Status st;
+    for (int attempt = 0; attempt < kInitAttemptsMax; ++attempt) {
+      st = p->manager->Init();
+      if (st.ok()) break;
+    }
     if (st.ok()) st = p->manager->Sweep().status();
     Note("boot: " + st.ToString());
     p->ready = true;

@@ -1,6 +1,5 @@
 #include "sim/workload/world.h"
 
-#include <set>
 
 namespace ms::sim {
 
@@ -64,6 +63,7 @@ void World::TenantWrite(Prng& rng, int n) {
     // Its own volume changed by its own hand; every other volume sharing
     // the inode must be checked now.
     checker_->ExemptTenantWritten(record);
+    VoidPromise(record);
     checker_->MarkAllDirty();
   } else {
     ++report_.op_errors["tenant-write: " + std::string(CodeName(st.code()))];
@@ -84,17 +84,12 @@ void World::SpawnCorruptor() {
 }
 
 std::string World::CorruptStatus(Prng& rng, bool at_sweep) {
-  // A mishap on a volume nobody is calling about: a record whose volume
-  // has a call in flight is about to be rewritten by it anyway (and the
-  // store's answer to a record garbled under a running pull is its own
-  // question, see docs/findings.md).
-  std::set<std::string> busy;
-  for (const auto& [actor, op] : running_op_) busy.insert(std::string(kRoot) + "/volumes/" + op->volume);
+  // A mishap on any record, a call in flight on it or not (a record
+  // garbled under a running publish must not cost it its entry:
+  // docs/findings.md, "was still wrong" 2).
   std::vector<std::string> candidates;
   std::vector<std::string> preferred;
   for (const std::string& record : record_dirs_) {
-    const size_t end = record.find('/', sizeof(kRoot) + std::string_view("volumes/").size());
-    if (busy.count(record.substr(0, end)) != 0) continue;
     auto view = fs_->Inspect(record + "/status.json");
     if (!view || view->info.type != FileType::kRegular) continue;
     candidates.push_back(record);
@@ -113,6 +108,8 @@ std::string World::CorruptStatus(Prng& rng, bool at_sweep) {
   // A torn write (cut mid-JSON) or a garbled block: neither parses.
   const std::string bytes = truncate ? view->bytes.substr(0, view->bytes.size() / 2) : std::string("\x00\x17garbled\n", 10);
   (void)fs_->WriteFileForTest(path, bytes, view->info.mode);
+  VoidPromise(record);
+  ++garbles_[record];
   calls_.Garble(SlotOfRecord(record), sched_->steps());
   ++report_.ops["corrupt-status"];
   Note(std::string("corruptor: ") + (truncate ? "truncated " : "garbled ") + path.substr(sizeof(kRoot)));

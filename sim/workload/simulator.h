@@ -53,6 +53,14 @@ struct SimReport {
   std::vector<Violation> violations;
   std::vector<std::string> history;  // the operations leading to the first violation
   std::string trace_file;            // config + schedule: what `replay` reads
+  // With config.crash_states_max > 0: the distinct legal post-crash states
+  // at the first crash_at step (CrashState::ToText()), whether that list
+  // was cut short (CrashStates::bounded), and the persistence points before
+  // the finale, as crash steps: the step right before each sync (a
+  // SyncDir or a file Sync), and the last step before the finale.
+  std::vector<std::string> crash_states;
+  bool crash_states_bounded = false;
+  std::vector<uint64_t> persistence_steps;
 
   bool ok() const { return violations.empty(); }
 };

@@ -6,12 +6,14 @@ add_library(ms_simulator
   ${CMAKE_CURRENT_LIST_DIR}/clients.cpp
   ${CMAKE_CURRENT_LIST_DIR}/mishaps.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kubelet.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/recovery.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/crash_explorer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/simulator.cpp)
 target_link_libraries(ms_simulator PUBLIC ms_core ms_designs ms_sim_fs ms_sim_runtime ms_fake_registry ms_sim_checking PRIVATE ms_warnings)
 
 if(BUILD_TESTING)
   ms_add_gtest(simulator_tests
-    SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/simulator_test.cpp
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/simulator_test.cpp ${CMAKE_CURRENT_LIST_DIR}/tests/crash_model_test.cpp
     LIBS ms_simulator
     LABELS sim)
 endif()

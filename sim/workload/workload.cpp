@@ -151,7 +151,20 @@ SimConfig DefaultCampaignConfig() {
   config.shared_slots = 0.25;
   // One pull in ten addresses a hostile artifact, of any class (§8).
   config.hostile_rate = 0.1;
+  // Every persistence model, one per seed; power losses at persistence
+  // points, where durability bugs show.
+  config.crash_model = kMixedCrashModel;
+  config.crash_at_syncs = true;
   return config;
+}
+
+std::string ConcreteCrashModel(const SimConfig& config) {
+  if (config.crash_model != kMixedCrashModel) return config.crash_model;
+  constexpr uint64_t kCrashModelStream = 0x6d6f64656cULL;  // "model"
+  Prng rng(config.seed ^ kCrashModelStream);
+  const PersistenceModel picks[] = {PersistenceModel::kAdversarial, PersistenceModel::kAdversarial,
+                                    PersistenceModel::kOrderedMetadata, PersistenceModel::kJournaled};
+  return std::string(PersistenceModelName(picks[rng.Below(4)]));
 }
 
 SimConfig SwarmConfig(const SimConfig& base, uint64_t seed) {
@@ -160,6 +173,7 @@ SimConfig SwarmConfig(const SimConfig& base, uint64_t seed) {
   if (!base.scripts.empty() || !base.crash_steps.empty() || !base.faults_at.empty() || !base.kills_at.empty()) {
     return c;  // an explicit workload is what it says
   }
+  c.crash_model = ConcreteCrashModel(c);  // a mix picks per seed, and the header says which
   Prng rng(seed ^ kSwarmStream);
   // Keeps each kind of mask with probability 3/4, at least one.
   auto subset = [&rng](uint32_t mask) {
@@ -245,7 +259,10 @@ std::string SimConfig::ToText() const {
   if (client_lanes != 1) out << "client_lanes=" << client_lanes << "\n";
   if (overlap_release) out << "overlap_release=1\n";
   for (const KillAt& k : kills_at) out << "kill_at=" << k.step << "," << k.process << "\n";
-  if (metadata_durable) out << "metadata_durable=1\n";
+  if (crash_model != "adversarial") out << "crash_model=" << crash_model << "\n";
+  for (const CrashPick& p : crash_picks) out << "crash_pick=" << p.step << ":" << p.state << "\n";
+  if (crash_states_max != 0) out << "crash_states_max=" << crash_states_max << "\n";
+  if (crash_at_syncs) out << "crash_at_syncs=1\n";
   if (tag_moves_spread) out << "tag_moves_spread=1\n";
   if (shared_slots != 0) out << "shared_slots=" << shared_slots << "\n";
   if (fault_kinds != kAllFaultKinds) out << "fault_kinds=" << KindSetText(KindSet::kFaults, fault_kinds) << "\n";
@@ -297,7 +314,27 @@ Result<SimConfig> SimConfig::Parse(std::string_view text) {
     else if (key == "link_max") MS_RETURN_IF_ERROR(num(&c.link_max));
     else if (key == "client_lanes") MS_RETURN_IF_ERROR(num(&c.client_lanes));
     else if (key == "overlap_release") c.overlap_release = value == "1";
-    else if (key == "metadata_durable") c.metadata_durable = value == "1";
+    else if (key == "metadata_durable") {
+      // The wrapper it named is gone: journaled is what it meant, exactly.
+      if (value == "1") c.crash_model = std::string(PersistenceModelName(PersistenceModel::kJournaled));
+    } else if (key == "crash_model") {
+      if (value != kMixedCrashModel && !ParsePersistenceModel(value).ok()) {
+        return Status(Code::kCorrupt, "config crash_model=\"" + value +
+                                          "\" is not adversarial, ordered-metadata, journaled or mixed");
+      }
+      c.crash_model = value;
+    } else if (key == "crash_states_max") MS_RETURN_IF_ERROR(num(&c.crash_states_max));
+    else if (key == "crash_at_syncs") c.crash_at_syncs = value == "1";
+    else if (key == "crash_pick") {
+      const size_t colon = value.find(':');
+      CrashPick p;
+      const auto r = std::from_chars(value.data(), value.data() + (colon == std::string::npos ? 0 : colon), p.step);
+      if (colon == std::string::npos || r.ec != std::errc() || !CrashState::Parse(value.substr(colon + 1)).ok()) {
+        return Status(Code::kCorrupt, "config crash_pick=\"" + value + "\" is not step:state (c<cut> or o<bits>/f<n>.<n>...)");
+      }
+      p.state = value.substr(colon + 1);
+      c.crash_picks.push_back(p);
+    }
     else if (key == "tag_moves_spread") c.tag_moves_spread = value == "1";
     else if (key == "shared_slots") MS_RETURN_IF_ERROR(num(&c.shared_slots));
     else if (key == "design") c.design = value;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/filesystem/sim_filesystem.h"
 #include "sim/registry/fake_registry.h"
 #include "sim/registry/hostile_models.h"
 #include "sim/registry/model_builder.h"
@@ -68,6 +69,18 @@ struct KillAt {
   bool operator==(const KillAt&) const = default;
 };
 
+// The post-crash state a power loss at one crash_at step keeps
+// (CrashState::ToText(), see sim/filesystem/sim_filesystem.h).
+struct CrashPick {
+  uint64_t step = 0;
+  std::string state;
+  bool operator==(const CrashPick&) const = default;
+};
+
+// The crash models a config may name: the three persistence models, or
+// "mixed" (one of them per seed).
+inline constexpr const char* kMixedCrashModel = "mixed";
+
 struct SimConfig {
   uint64_t seed = 1;
   std::string strategy = "random";  // random | pct:D | rr
@@ -121,11 +134,24 @@ struct SimConfig {
   // Driver processes killed at these steps (before the finale): a process
   // crash, the disk keeps everything (crash_steps are power losses).
   std::vector<KillAt> kills_at;
-  // The disk journals its namespace: created, renamed and removed entries
-  // survive a power loss once the call returns; only file bytes need an
-  // fsync (ext4/XFS-like). Off: DESIGN's adversarial model, where an entry
-  // needs its parent fsynced.
-  bool metadata_durable = false;
+  // What a power loss keeps of what was not synced: "adversarial",
+  // "ordered-metadata" or "journaled" (SimFilesystem's persistence models),
+  // or "mixed": the seed picks one (a run's report and trace record the
+  // one picked). Old traces' metadata_durable=1 reads as "journaled".
+  std::string crash_model = "adversarial";
+  // Explicit post-crash states for crash_at steps; a power loss without
+  // one keeps a state drawn from the seed (SimFilesystem::PickCrashState).
+  std::vector<CrashPick> crash_picks;
+  // Exhaustive crash exploration: > 0 lists up to this many distinct legal
+  // post-crash states at the first crash_at step (SimReport::crash_states,
+  // the first of them applied unless a crash_pick names another), and
+  // reports the run's persistence points (SimReport::persistence_steps).
+  uint64_t crash_states_max = 0;
+  // A power loss drawn by crash_rate waits for a persistence point: the
+  // moment the actor that just ran is about to sync (a SyncDir or a file
+  // Sync), when the most is pending (at most kCrashWaitStepsMax steps
+  // later). Off: it happens at the step drawn. Process kills never wait.
+  bool crash_at_syncs = false;
   // Tag moves wait for a random number of client calls to finish, so they
   // land between pulls; off: they happen as the run starts.
   bool tag_moves_spread = false;
@@ -165,6 +191,11 @@ struct SimConfig {
 // faults and crashes, the tenant, the status corruptor, an impatient
 // kubelet, tag moves between pulls and clients that share slots.
 SimConfig DefaultCampaignConfig();
+
+// The persistence model a run uses: config.crash_model, or for "mixed" the
+// one its seed picks (adversarial half of the seeds, ordered-metadata and
+// journaled a quarter each).
+std::string ConcreteCrashModel(const SimConfig& config);
 
 // Swarm testing (Groce et al., ISSTA 2012): the configuration one seed of
 // a campaign runs, drawn from the seed around `base`. Each seed turns on a

@@ -106,7 +106,9 @@ Status World::Setup() {
     MS_ASSIGN_OR_RETURN(options.strategy, ParseStrategySpec(config_.strategy));
   }
   MS_ASSIGN_OR_RETURN(sched_, Scheduler::Create(options));
-  fs_ = std::make_unique<SimFilesystem>(sched_.get());
+  SimFilesystemOptions fs_options;
+  MS_ASSIGN_OR_RETURN(fs_options.persistence, ParsePersistenceModel(config_.crash_model));
+  fs_ = std::make_unique<SimFilesystem>(sched_.get(), fs_options);
   registry_ = std::make_unique<FakeRegistry>(sched_.get());
   if (config_.registry_latency_ms > 0) registry_->set_latency_ms(config_.registry_latency_ms);
   pool_ = MakeModelPool(config_.seed);
@@ -304,18 +306,31 @@ bool World::AllDone() const {
   return tag_moves_left_ == 0 && tenant_writes_left_ == 0 && corruptions_left_ == 0;
 }
 
-void World::Crash(bool force_node, int kill_process) {
-  ++report_.crashes;
-  // kill_process >= 0: an explicit process crash (kill_at), never a node's.
-  // A drawn crash is of a kind the configuration allows (both: a coin).
-  bool node = kill_process < 0 && force_node;
-  if (kill_process < 0 && !force_node) {
-    if (config_.crash_kinds == kAllCrashKinds) {
-      node = config_.processes == 1 || crash_rng_.Below(2) == 0;
-    } else {
-      node = (config_.crash_kinds & kCrashNode) != 0;
+CrashState World::KeptAtCrash(uint64_t step, bool scheduled) {
+  if (scheduled) {
+    for (const CrashPick& pick : config_.crash_picks) {
+      if (pick.step == step) return CrashState::Parse(pick.state).value();  // checked by SimConfig::Parse
+    }
+    if (config_.crash_states_max > 0 && !crash_states_listed_) {
+      // Exhaustive exploration lists the states here and takes the first.
+      crash_states_listed_ = true;
+      const CrashStates states = fs_->EnumerateCrashStates(config_.crash_states_max);
+      for (const CrashState& state : states.states) report_.crash_states.push_back(state.ToText());
+      report_.crash_states_bounded = states.bounded;
+      return states.states.front();
     }
   }
+  return fs_->PickCrashState(crash_state_rng_);
+}
+
+bool World::DrawNodeCrash() {
+  // A drawn crash is of a kind the configuration allows (both: a coin).
+  if (config_.crash_kinds == kAllCrashKinds) return config_.processes == 1 || crash_rng_.Below(2) == 0;
+  return (config_.crash_kinds & kCrashNode) != 0;
+}
+
+void World::Crash(uint64_t step, bool node, int kill_process, bool scheduled) {
+  ++report_.crashes;
   auto forget_ops_of = [this](int process) {
     std::erase_if(running_op_, [&](const auto& kv) {
       if (sched_->ActorProcess(kv.first) != process) return false;
@@ -341,10 +356,14 @@ void World::Crash(bool force_node, int kill_process) {
       sched_->KillProcess(p);
       forget_ops_of(p);
     }
-    fs_->Crash();
+    const CrashState kept = KeptAtCrash(step, scheduled);
+    fs_->Crash(kept);
     checker_->ForgetFetches();
     LogPowerLoss();
-    Note("CRASH node: every driver killed, unsynced state lost");
+    Note("CRASH node (" + config_.crash_model + ", kept " + kept.ToText().substr(0, 60) +
+         "): every driver killed");
+    // What calls that returned success promised must have survived.
+    checker_->CheckPromises(step, promises_, config_.crash_model);
     for (int p = 0; p < config_.processes; ++p) SpawnDriverActors(p);
   } else {
     const int victim = kill_process >= 0 ? kill_process
@@ -375,10 +394,19 @@ SimReport World::Run() {
   const uint64_t crash_threshold =
       config_.crash_kinds == 0 ? 0 : static_cast<uint64_t>(config_.crash_rate * static_cast<double>(uint64_t{1} << 32));
   size_t violations_seen = 0;
+  uint64_t last_workload_step = 0;
+  bool power_loss_armed = false;  // crash_at_syncs: drawn, waiting for a sync
+  uint64_t armed_at = 0;
   std::vector<uint64_t> crash_steps = config_.crash_steps;
   std::sort(crash_steps.begin(), crash_steps.end());
-  sched_->set_step_observer([&](uint64_t step, ActorId, std::string_view) {
+  sched_->set_step_observer([&](uint64_t step, ActorId ran, std::string_view what) {
     checker_->AfterStep(step);
+    // A persistence point: a crash right before a sync (after the step
+    // before it) keeps the most of what the sync would have made durable.
+    if (config_.crash_states_max > 0 && !finale_started_ && step > 0 && (what == "fs.sync" || what == "fs.syncdir") &&
+        (report_.persistence_steps.empty() || report_.persistence_steps.back() != step - 1)) {
+      report_.persistence_steps.push_back(step - 1);
+    }
     if (checker_->violations().size() != violations_seen) {
       if (violations_seen == 0) {
         report_.history = HistoryUpTo(step);
@@ -392,17 +420,40 @@ SimReport World::Run() {
     }
     if (finale_started_) return;
     const bool scheduled = std::binary_search(crash_steps.begin(), crash_steps.end(), step);
-    const bool drawn = crash_threshold > 0 && static_cast<int>(report_.crashes) < config_.crashes_max &&
+    const bool drawn = !power_loss_armed && crash_threshold > 0 &&
+                       static_cast<int>(report_.crashes) < config_.crashes_max &&
                        (crash_rng_.Next() >> 32) < crash_threshold;
     const auto kill = std::find_if(config_.kills_at.begin(), config_.kills_at.end(),
                                    [step](const KillAt& k) { return k.step == step; });
     if (kill != config_.kills_at.end() && kill->process < config_.processes) {
-      Crash(false, kill->process);
-    } else if (scheduled || drawn) {
-      Crash(scheduled);
+      Crash(step, /*node=*/false, kill->process);
+    } else if (scheduled) {
+      Crash(step, /*node=*/true, -1, /*scheduled=*/true);
+    } else if (drawn) {
+      const bool node = DrawNodeCrash();
+      if (node && config_.crash_at_syncs) {
+        power_loss_armed = true;  // at the next persistence point
+        armed_at = step;
+      } else {
+        Crash(step, node);
+      }
     }
+    if (power_loss_armed) {
+      const std::string_view next = sched_->ActorFinished(ran) ? std::string_view() : sched_->ActorNextLabel(ran);
+      if (next == "fs.sync" || next == "fs.syncdir" || step - armed_at >= kCrashWaitStepsMax) {
+        power_loss_armed = false;
+        Crash(step, /*node=*/true);
+      }
+    }
+    last_workload_step = step;
   });
   const RunResult run = sched_->Run();
+  // The end of the workload is a persistence point too: what its last
+  // calls left pending.
+  if (config_.crash_states_max > 0 &&
+      (report_.persistence_steps.empty() || report_.persistence_steps.back() != last_workload_step)) {
+    report_.persistence_steps.push_back(last_workload_step);
+  }
   report_.outcome = run.outcome;
   report_.outcome_message = run.message;
   report_.steps = run.steps;

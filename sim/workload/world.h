@@ -8,6 +8,8 @@
 //                status corruptor
 //   kubelet.cpp  the finale: reconciliation to every slot's last intent,
 //                the final sweep
+//   recovery.cpp what returned calls promised, checked at each power loss
+//                (I8 recovery)
 #pragma once
 
 #include <cstdint>
@@ -41,9 +43,12 @@ inline constexpr int kCorruptorProcess = 103; // node mishaps on status.json
 inline constexpr uint64_t kTenantStream = 0x74656e616e74ULL;     // "tenant"
 inline constexpr uint64_t kCorruptorStream = 0x636f7272ULL;      // "corr"
 inline constexpr uint64_t kCrashStream = 0x6372617368ULL;
+inline constexpr uint64_t kCrashStateStream = 0x6b657074ULL;  // "kept"
 inline constexpr uint64_t kGcStream = 0x6763ULL;
 inline constexpr size_t kHistoryMax = 24;   // notes a failure report shows
 inline constexpr size_t kNotesMax = 100'000;  // notes a run keeps (a bound)
+// crash_at_syncs: a drawn power loss waits at most this many steps for a sync.
+inline constexpr uint64_t kCrashWaitStepsMax = 200;
 inline constexpr int64_t kStagingGraceMs = 60'000;
 
 
@@ -82,7 +87,12 @@ struct Desired {
 class World {
  public:
   explicit World(SimConfig config, std::shared_ptr<const Trace> replay)
-      : config_(std::move(config)), replay_(std::move(replay)), crash_rng_(config_.seed ^ kCrashStream) {}
+      : config_(std::move(config)),
+        replay_(std::move(replay)),
+        crash_rng_(config_.seed ^ kCrashStream),
+        crash_state_rng_(config_.seed ^ kCrashStateStream) {
+    config_.crash_model = ConcreteCrashModel(config_);
+  }
 
   SimReport Run();
   void OnManifestFetch(const Digest& digest);
@@ -94,7 +104,6 @@ class World {
     std::unique_ptr<SimRuntime> sim_runtime;
     std::unique_ptr<Runtime> runtime_wrapper;
     std::unique_ptr<Filesystem> fs_wrapper;
-    std::unique_ptr<Filesystem> durable_fs;
     std::unique_ptr<FetchWatch> registry;
     std::unique_ptr<VolumeService> manager;  // the configured design
     bool ready = false;
@@ -164,8 +173,25 @@ class World {
   std::string CorruptStatus(Prng& rng, bool at_sweep);
   // Faults injected so far, of every kind.
   uint64_t FaultsSoFar() const;
-  // force_node: an explicit crash point is always a node crash.
-  void Crash(bool force_node = false, int kill_process = -1);
+  // After step: a power loss (node) or a process killed (kill_process, or
+  // one drawn). scheduled: an explicit crash_at step.
+  void Crash(uint64_t step, bool node, int kill_process = -1, bool scheduled = false);
+  // Whether a drawn crash is a power loss (else one process dies).
+  bool DrawNodeCrash();
+  // The post-crash state a power loss after step keeps.
+  CrashState KeptAtCrash(uint64_t step, bool scheduled);
+  // I8 recovery's bookkeeping (recovery.cpp): the records a call may
+  // change; a call starting (its serial, 0 for a call that promises
+  // nothing) and ending.
+  std::vector<std::string> RecordsOf(const ClientOp& op) const;
+  uint64_t CallStarted(const ClientOp& op);
+  void CallEnded(const ClientOp& op, uint64_t serial, const Status& st, const VolumeStatus* pulled);
+  // A mishap changed the record behind the store's back: no promise holds,
+  // not even that of a call in flight on it.
+  void VoidPromise(const std::string& record) {
+    promises_.erase(record);
+    last_call_[record] = ++call_serial_;
+  }
   void Finale();
   void Note(std::string line);
   // The last kHistoryMax notes at or before step.
@@ -192,6 +218,7 @@ class World {
   int tenant_writes_left_ = 0;
   int corruptions_left_ = 0;
   int corruptions_done_ = 0;
+  std::map<std::string, uint64_t> garbles_;  // status.json garbled, per record dir
   std::map<ActorId, const ClientOp*> running_op_;
   // Explicit faults (fault_at) injected into each actor's calls so far.
   std::map<ActorId, uint64_t> explicit_faults_by_actor_;
@@ -206,6 +233,13 @@ class World {
   std::map<std::string, uint64_t> calls_on_volume_;  // calls started per volume
   std::map<std::string, Desired> desired_;
   Prng crash_rng_;
+  Prng crash_state_rng_;
+  bool crash_states_listed_ = false;
+  // I8: per record dir, what the last call that returned success on it
+  // promised, and the serial of the last call started on it.
+  std::map<std::string, Promise> promises_;
+  std::map<std::string, uint64_t> last_call_;
+  uint64_t call_serial_ = 0;
   bool finale_started_ = false;
   uint64_t explicit_faults_ = 0;
   bool finished_ = false;

@@ -199,6 +199,53 @@ TEST(ResultOracle, RejectsAPublishOkForADigestItsReferenceNeverNamed) {
       << "a tag move during the call";
 }
 
+TEST(ResultOracle, AFollowerMayAnswerWhatTheReferenceNamedWhileItsLeaderRan) {
+  // The leader resolved kDigestA; the tag moved to kDigestA2 before the
+  // follower was issued; the follower joined the flight and answers kDigestA.
+  EXPECT_TRUE(History()
+                  .Publish(1, 6, kA, Code::kOk, kDigestA)
+                  .Named({kDigestA, kDigestA2})
+                  .Publish(3, 7, kA, Code::kOk, kDigestA)
+                  .Named({kDigestA2})
+                  .Explained());
+  EXPECT_FALSE(History()
+                   .Publish(1, 2, kA, Code::kOk, kDigestA)
+                   .Publish(3, 7, kA, Code::kOk, kDigestA)
+                   .Named({kDigestA2})
+                   .Explained())
+      << "the earlier publish had returned: no flight to join";
+  EXPECT_FALSE(History()
+                   .Publish(3, 7, kA, Code::kOk, kDigestA)
+                   .Named({kDigestA2})
+                   .Publish(4, 8, kA, Code::kOk, kDigestA)
+                   .Named({kDigestA, kDigestA2})
+                   .Explained())
+      << "a leader is issued before its follower (the named sets are made up to isolate the rule: a "
+         "follower issued first saw the leader resolve while it ran)";
+}
+
+TEST(ResultOracle, ABegunPublishMayWriteItsRunningRecordAgainOverAGarbledOne) {
+  // Default campaign seed 3457: the record garbled between the publish's
+  // first running write and its second (with the resolved key).
+  EXPECT_TRUE(History()
+                  .Publish(12, 70, kA, Code::kOk)
+                  .Garble(31)
+                  .StatusSees(51, 52, kA, VolumeState::kRunning)
+                  .Explained());
+  EXPECT_FALSE(History()
+                   .Publish(12, 30, kA, Code::kOk)
+                   .Garble(31)
+                   .StatusSees(51, 52, kA, VolumeState::kRunning)
+                   .Explained())
+      << "a publish that has returned writes nothing";
+  EXPECT_FALSE(History()
+                   .Publish(12, 70, kA, Code::kOk)
+                   .Garble(31)
+                   .StatusSees(51, 52, kB, VolumeState::kRunning)
+                   .Explained())
+      << "only its own running record";
+}
+
 TEST(ResultOracle, ASucceededRecordKeepsItsManifest) {
   EXPECT_FALSE(History()
                    .Publish(1, 2, kA, Code::kOk, kDigestA)

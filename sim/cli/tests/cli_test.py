@@ -620,7 +620,7 @@ def compare_prints_the_matrix_and_writes_its_json(ctx):
     assert report["core_passed"] is True
     assert [d["name"] for d in report["designs"]] == ["core", "pr37"]
     pr37 = report["designs"][1]
-    assert len(pr37["invariants"]) == 7
+    assert len(pr37["invariants"]) == 8
     i1 = pr37["invariants"][0]
     assert i1["verdict"] == "FAIL" and i1["first_failing_seed"] == 1, i1
     shrunk = i1["shrunk"]
@@ -638,7 +638,7 @@ def compare_checks_pinned_verdicts(ctx):
     with open(pinned, "w") as f:
         f.write("# a pin that hides pr37's tenant weakness\n")
         for design in ("core", "pr37"):
-            for inv in ("I1", "I2", "I3", "I4", "I5", "I7"):
+            for inv in ("I1", "I2", "I3", "I4", "I5", "I7", "I8"):
                 f.write(f"{design} {inv} PASS\n")
             f.write(f"{design} I6 not-checked\n")
     p = ctx.run("compare", "--seeds", "2", "--designs", "core,pr37", "--shrink-runs", "0", "--no-progress",

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -128,12 +129,27 @@ TEST_F(SimFilesystemTest, ReadDirIsSortedBytewise) {
   EXPECT_EQ(*names, (std::vector<std::string>{"C", "_", "a", "aa", "b"}));
 }
 
-TEST_F(SimFilesystemTest, UnlinkedUnsyncedFileIsFreed) {
+TEST_F(SimFilesystemTest, UnlinkedFileIsFreedOnceItsDirectoryIsSynced) {
   CreateFile(fs_, "/f", "1234");
   const uint64_t inodes = fs_.inode_count();
   ASSERT_TRUE(IsOk(fs_.Unlink("/f")));
+  // A crash may still keep the creation without the unlink.
+  EXPECT_EQ(fs_.inode_count(), inodes);
+  ASSERT_TRUE(IsOk(fs_.SyncDir("/")));
   EXPECT_EQ(fs_.inode_count(), inodes - 1);
   EXPECT_EQ(fs_.used_bytes(), 0u);
+}
+
+TEST(SimFilesystemJournaledTest, UnlinkedFileIsFreedAtOnce) {
+  InlineExecutor exec;
+  SimFilesystemOptions options;
+  options.persistence = PersistenceModel::kJournaled;
+  SimFilesystem fs(&exec, options);
+  CreateFile(fs, "/f", "1234");
+  const uint64_t inodes = fs.inode_count();
+  ASSERT_TRUE(IsOk(fs.Unlink("/f")));
+  EXPECT_EQ(fs.inode_count(), inodes - 1);
+  EXPECT_EQ(fs.used_bytes(), 0u);
 }
 
 TEST_F(SimFilesystemTest, RemovedDirectoryReleasesItsDurableEntriesWhenFreed) {
@@ -155,6 +171,7 @@ TEST_F(SimFilesystemTest, OpenFileKeepsUnlinkedInodeWritable) {
   EXPECT_TRUE(IsOk((*file)->Append("still here")));
   EXPECT_EQ(fs_.used_bytes(), 10u);
   ASSERT_TRUE(IsOk((*file)->Close()));
+  ASSERT_TRUE(IsOk(fs_.SyncDir("/")));  // the creation and the unlink settled
   EXPECT_EQ(fs_.used_bytes(), 0u);
 }
 
@@ -537,32 +554,47 @@ TEST_F(SimFilesystemRenameCrashTest, NoParentSyncedKeepsOldName) {
   EXPECT_FALSE(fs_.Exists("/b/f"));
 }
 
-TEST_F(SimFilesystemRenameCrashTest, OnlyDestinationSyncedKeepsBothNames) {
+// A rename is one operation: syncing either parent makes all of it durable.
+TEST_F(SimFilesystemRenameCrashTest, OnlyDestinationSyncedMovesTheName) {
   ASSERT_TRUE(IsOk(fs_.SyncDir("/b")));
   fs_.Crash();
-  EXPECT_TRUE(fs_.Exists("/a/f"));
-  EXPECT_TRUE(fs_.Exists("/b/f"));
-  EXPECT_EQ(LinkCount(fs_, "/b/f"), 2u);  // recomputed from what is reachable
+  EXPECT_FALSE(fs_.Exists("/a/f"));
+  EXPECT_EQ(Read(fs_, "/b/f"), "x");
+  EXPECT_EQ(LinkCount(fs_, "/b/f"), 1u);
 }
 
-TEST_F(SimFilesystemRenameCrashTest, OnlySourceSyncedLosesBothNames) {
+TEST_F(SimFilesystemRenameCrashTest, OnlySourceSyncedMovesTheName) {
   ASSERT_TRUE(IsOk(fs_.SyncDir("/a")));
   fs_.Crash();
   EXPECT_FALSE(fs_.Exists("/a/f"));
-  EXPECT_FALSE(fs_.Exists("/b/f"));
-  EXPECT_EQ(fs_.used_bytes(), 0u);
+  EXPECT_EQ(Read(fs_, "/b/f"), "x");
 }
 
-TEST_F(SimFilesystemTest, CrashKeepsADirectoryUnderOneParentOnly) {
-  // Per-directory syncs can record a moved directory under both parents.
+TEST_F(SimFilesystemRenameCrashTest, EveryStateKeepsExactlyOneName) {
+  const CrashStates states = fs_.EnumerateCrashStates(100);
+  EXPECT_EQ(states.states.size(), 2u);  // the old name or the new, never both or neither
+  EXPECT_FALSE(states.bounded);
+  for (const CrashState& state : states.states) {
+    SimFilesystem copy(&exec_);
+    ASSERT_TRUE(IsOk(copy.MakeDirsForTest("/a")));
+    ASSERT_TRUE(IsOk(copy.MakeDirsForTest("/b")));
+    ASSERT_TRUE(IsOk(copy.WriteFileForTest("/a/f", "x")));
+    ASSERT_TRUE(IsOk(copy.Rename("/a/f", "/b/f")));
+    copy.Crash(state);
+    EXPECT_NE(copy.Exists("/a/f"), copy.Exists("/b/f")) << state.ToText();
+  }
+}
+
+TEST_F(SimFilesystemTest, CrashKeepsAMovedDirectoryUnderOneParent) {
   ASSERT_TRUE(IsOk(fs_.MakeDirsForTest("/a/d")));
   ASSERT_TRUE(IsOk(fs_.MakeDirsForTest("/b")));
   ASSERT_TRUE(IsOk(fs_.Rename("/a/d", "/b/d")));
   ASSERT_TRUE(IsOk(fs_.SyncDir("/b")));
   fs_.Crash();
-  EXPECT_TRUE(fs_.Exists("/a/d"));  // "a" sorts first: its entry wins
-  EXPECT_FALSE(fs_.Exists("/b/d"));
-  EXPECT_EQ(LinkCount(fs_, "/b"), 2u);
+  EXPECT_FALSE(fs_.Exists("/a/d"));
+  EXPECT_TRUE(fs_.Exists("/b/d"));
+  EXPECT_EQ(LinkCount(fs_, "/a"), 2u);
+  EXPECT_EQ(LinkCount(fs_, "/b"), 3u);
 }
 
 TEST_F(SimFilesystemTest, CrashInvalidatesOpenFiles) {
@@ -1080,11 +1112,14 @@ TEST(SimFilesystemRandomTest, BookkeepingMatchesRecountOverRandomHistories) {
   const std::vector<std::string> dirs = {"/", "/a", "/b", "/a/c", "/b/d"};
   const std::vector<std::string> names = {"x", "y", "c", "d", "a"};
   int crashes = 0;
-  for (uint64_t seed = 1; seed <= 40; ++seed) {
+  for (uint64_t seed = 1; seed <= 60; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     InlineExecutor exec;
-    SimFilesystem fs(&exec);
+    SimFilesystemOptions options;
+    options.persistence = kPersistenceModels[seed % 3];
+    SimFilesystem fs(&exec, options);
     FaultRng rng(seed);
+    Prng picks(seed);
     auto pick_dir = [&] { return dirs[rng.Next() % dirs.size()]; };
     auto pick_path = [&] {
       const std::string dir = pick_dir();
@@ -1121,17 +1156,202 @@ TEST(SimFilesystemRandomTest, BookkeepingMatchesRecountOverRandomHistories) {
         case 12: (void)fs.LockFile(pick_path()); break;  // released at once
         case 13: {
           if (rng.Next() % 3 != 0) break;
-          const uint64_t predicted = fs.DurableStateHash();
-          fs.Crash();
+          if (rng.Next() % 2 == 0) {
+            const uint64_t predicted = fs.DurableStateHash();
+            fs.Crash();
+            ASSERT_EQ(fs.StateHash(), predicted) << "step " << step;
+          } else {
+            // A drawn state: its predicted hash is the tree it leaves.
+            const CrashState state = fs.PickCrashState(picks);
+            const uint64_t predicted = fs.CrashStateHash(state);
+            fs.Crash(state);
+            ASSERT_EQ(fs.StateHash(), predicted) << "step " << step << " state " << state.ToText();
+          }
           ++crashes;
-          ASSERT_EQ(fs.StateHash(), predicted) << "step " << step;
           break;
         }
       }
       ASSERT_TRUE(IsOk(fs.CheckConsistency())) << "step " << step << " op " << op;
     }
   }
-  EXPECT_GT(crashes, 40);
+  EXPECT_GT(crashes, 60);
+}
+
+// ---------------------------------------------------------------------------
+// Persistence models
+
+class PersistenceTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<SimFilesystem> Make(PersistenceModel model) {
+    SimFilesystemOptions options;
+    options.persistence = model;
+    return std::make_unique<SimFilesystem>(&exec_, options);
+  }
+  // Every enumerated state of fs's pending changes, each applied to a
+  // fresh replay of history, as the set of paths (and file bytes) it keeps.
+  std::set<std::string> Outcomes(PersistenceModel model,
+                                 const std::function<void(SimFilesystem&)>& history) {
+    auto fs = Make(model);
+    history(*fs);
+    const CrashStates states = fs->EnumerateCrashStates(1000);
+    EXPECT_FALSE(states.bounded);
+    std::set<std::string> outcomes;
+    for (const CrashState& state : states.states) {
+      auto replay = Make(model);
+      history(*replay);
+      const uint64_t predicted = replay->CrashStateHash(state);
+      replay->Crash(state);
+      EXPECT_EQ(replay->StateHash(), predicted) << state.ToText();
+      std::string seen;
+      replay->Walk("/", [&](const WalkEntry& e) {
+        seen += std::string(e.path) + (e.info.type == FileType::kRegular ? "=" + std::string(e.bytes) : "") + " ";
+      });
+      outcomes.insert(seen);
+    }
+    return outcomes;
+  }
+  InlineExecutor exec_;
+};
+
+TEST_F(PersistenceTest, AdversarialKeepsAnySubsetOfOperationsOnDifferentEntries) {
+  const auto outcomes = Outcomes(PersistenceModel::kAdversarial, [](SimFilesystem& fs) {
+    ASSERT_TRUE(IsOk(fs.MakeDir("/a", 0755)));
+    ASSERT_TRUE(IsOk(fs.MakeDir("/b", 0755)));
+  });
+  EXPECT_EQ(outcomes, (std::set<std::string>{"/ ", "/ /a ", "/ /b ", "/ /a /b "}));
+}
+
+TEST_F(PersistenceTest, AdversarialKeepsOperationsOnOneEntryInOrder) {
+  // create, unlink, create again: the second file never without the unlink.
+  const auto outcomes = Outcomes(PersistenceModel::kAdversarial, [](SimFilesystem& fs) {
+    ASSERT_TRUE(IsOk(fs.WriteFileForTest("/f", "old")));
+    ASSERT_TRUE(IsOk(fs.Unlink("/f")));
+    CreateFile(fs, "/f", "new");
+  });
+  EXPECT_EQ(outcomes, (std::set<std::string>{"/ /f=old ", "/ ", "/ /f=new "}));
+}
+
+TEST_F(PersistenceTest, AdversarialKeepsAnyPrefixOfUnsyncedBytes) {
+  auto fs = Make(PersistenceModel::kAdversarial);
+  ASSERT_TRUE(IsOk(fs->WriteFileForTest("/f", "")));
+  ASSERT_TRUE(IsOk(fs->AppendToExisting("/f", "abcd")));
+  CrashState torn;
+  torn.files = {2};
+  fs->Crash(torn);
+  EXPECT_EQ(Read(*fs, "/f"), "ab");
+}
+
+TEST_F(PersistenceTest, AdversarialSyncDirMakesOnlyThatDirectorysEntriesDurable) {
+  auto fs = Make(PersistenceModel::kAdversarial);
+  ASSERT_TRUE(IsOk(fs->MakeDirsForTest("/a")));
+  ASSERT_TRUE(IsOk(fs->MakeDir("/a/x", 0755)));
+  ASSERT_TRUE(IsOk(fs->MakeDir("/y", 0755)));
+  ASSERT_TRUE(IsOk(fs->SyncDir("/a")));
+  EXPECT_EQ(fs->pending_op_count(), 1u);
+  fs->Crash();
+  EXPECT_TRUE(fs->Exists("/a/x"));
+  EXPECT_FALSE(fs->Exists("/y"));
+}
+
+TEST_F(PersistenceTest, NormalizeAddsTheOperationsAKeptOneNeeds) {
+  // f renamed to g, then a new f: the new f never persists without the rename.
+  auto history = [](SimFilesystem& fs) {
+    CreateFile(fs, "/f", "A");
+    ASSERT_TRUE(IsOk(fs.Rename("/f", "/g")));
+    CreateFile(fs, "/f", "B");
+  };
+  EXPECT_EQ(Outcomes(PersistenceModel::kAdversarial, history),
+            (std::set<std::string>{"/ ", "/ /f=A ", "/ /g=A ", "/ /f=B /g=A "}));
+  auto fs = Make(PersistenceModel::kAdversarial);
+  history(*fs);
+  CrashState last_only;
+  last_only.ops = "001";
+  fs->Crash(last_only);
+  EXPECT_EQ(Read(*fs, "/g"), "A");
+  EXPECT_TRUE(IsOk(fs->CheckConsistency()));
+}
+
+TEST_F(PersistenceTest, OrderedMetadataKeepsAPrefixOfOperations) {
+  const auto outcomes = Outcomes(PersistenceModel::kOrderedMetadata, [](SimFilesystem& fs) {
+    ASSERT_TRUE(IsOk(fs.MakeDir("/a", 0755)));
+    ASSERT_TRUE(IsOk(fs.MakeDir("/b", 0755)));
+  });
+  EXPECT_EQ(outcomes, (std::set<std::string>{"/ ", "/ /a ", "/ /a /b "}));  // never /b alone
+}
+
+TEST_F(PersistenceTest, OrderedMetadataNeverExposesDataNotWritten) {
+  // Write-then-rename without fsync: the new name always has the bytes.
+  const auto outcomes = Outcomes(PersistenceModel::kOrderedMetadata, [](SimFilesystem& fs) {
+    CreateFile(fs, "/f.tmp", "data", /*sync=*/false);
+    ASSERT_TRUE(IsOk(fs.Rename("/f.tmp", "/f")));
+  });
+  EXPECT_EQ(outcomes, (std::set<std::string>{"/ ", "/ /f.tmp= ", "/ /f.tmp=data ", "/ /f=data "}));
+}
+
+TEST_F(PersistenceTest, OrderedMetadataAnySyncCommitsEverything) {
+  auto fs = Make(PersistenceModel::kOrderedMetadata);
+  ASSERT_TRUE(IsOk(fs->MakeDirsForTest("/b")));
+  ASSERT_TRUE(IsOk(fs->MakeDir("/a", 0755)));
+  CreateFile(*fs, "/a/f", "bytes", /*sync=*/false);
+  ASSERT_TRUE(IsOk(fs->SyncDir("/b")));
+  EXPECT_EQ(fs->pending_op_count(), 0u);
+  EXPECT_EQ(fs->pending_file_count(), 0u);
+  fs->Crash();
+  EXPECT_EQ(Read(*fs, "/a/f"), "bytes");
+}
+
+TEST_F(PersistenceTest, JournaledMakesEveryOperationDurableButNotBytes) {
+  auto fs = Make(PersistenceModel::kJournaled);
+  ASSERT_TRUE(IsOk(fs->MakeDir("/a", 0755)));
+  CreateFile(*fs, "/a/f", "bytes", /*sync=*/false);
+  ASSERT_TRUE(IsOk(fs->Rename("/a/f", "/g")));
+  EXPECT_EQ(fs->pending_op_count(), 0u);
+  const CrashStates states = fs->EnumerateCrashStates(10);
+  EXPECT_EQ(states.states.size(), 3u);  // "/g" empty, torn, whole
+  fs->Crash();
+  EXPECT_TRUE(fs->Exists("/a"));
+  EXPECT_EQ(Read(*fs, "/g"), "");
+}
+
+TEST_F(PersistenceTest, EnumerationStopsAtItsBoundAndSaysSo) {
+  auto fs = Make(PersistenceModel::kAdversarial);
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(IsOk(fs->MakeDir("/d" + std::to_string(i), 0755)));
+  const CrashStates all = fs->EnumerateCrashStates(1000);
+  EXPECT_EQ(all.states.size(), 64u);
+  EXPECT_FALSE(all.bounded);
+  const CrashStates some = fs->EnumerateCrashStates(10);
+  EXPECT_EQ(some.states.size(), 10u);
+  EXPECT_TRUE(some.bounded);
+  EXPECT_EQ(some.states.front().ToText(), "o000000/f");  // nothing kept comes first
+}
+
+TEST_F(PersistenceTest, PickIsLegalAndReproducibleBySeed) {
+  auto fs = Make(PersistenceModel::kAdversarial);
+  ASSERT_TRUE(IsOk(fs->MakeDir("/a", 0755)));
+  ASSERT_TRUE(IsOk(fs->RemoveDir("/a")));
+  CreateFile(*fs, "/f", "bytes", /*sync=*/false);
+  std::set<std::string> picks;
+  for (uint64_t seed = 0; seed < 50; ++seed) {
+    Prng a(seed), b(seed);
+    const CrashState pick = fs->PickCrashState(a);
+    EXPECT_EQ(pick.ToText(), fs->PickCrashState(b).ToText());
+    EXPECT_NE(pick.ops, "01") << "an unlink kept without its creation";
+    picks.insert(pick.ToText());
+  }
+  EXPECT_GT(picks.size(), 3u);
+}
+
+TEST(CrashStateTest, TextRoundTripsAndBadTextIsAnError) {
+  for (const char* text : {"c0", "c17", "o/f", "o0110/f3.0.12"}) {
+    auto parsed = CrashState::Parse(text);
+    ASSERT_TRUE(parsed.ok()) << text;
+    EXPECT_EQ(parsed->ToText(), text);
+  }
+  for (const char* text : {"", "c", "cx", "o2/f", "o01", "o1/f1..2", "x"}) {
+    EXPECT_EQ(CrashState::Parse(text).code(), Code::kInvalidArgument) << text;
+  }
+  EXPECT_EQ(ParsePersistenceModel("ext4").code(), Code::kInvalidArgument);
+  EXPECT_EQ(*ParsePersistenceModel("ordered-metadata"), PersistenceModel::kOrderedMetadata);
 }
 
 }  // namespace
