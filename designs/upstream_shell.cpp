@@ -45,7 +45,11 @@ Slot UpstreamShell::SlotOf(const std::string& volume, const std::string& mount) 
 
 Status UpstreamShell::Init() {
   MS_RETURN_IF_ERROR(CheckRoot(options_.root));
-  MS_RETURN_IF_ERROR(MakeDirs(fs_, JoinPath(options_.root, "volumes"), kDirMode));
+  // Durable as our core's volume layer is (the shell's contract is ours):
+  // a power loss must not take a record whose publish returned.
+  const std::string volumes = JoinPath(options_.root, "volumes");
+  MS_RETURN_IF_ERROR(options_.durable ? MakeDurableDirs(fs_, options_.root, volumes, kDirMode)
+                                      : MakeDirs(fs_, volumes, kDirMode));
   MS_RETURN_IF_ERROR(MakeDirs(fs_, JoinPath(options_.root, "locks"), kDirMode));
   return cache_->Start();
 }
@@ -141,7 +145,9 @@ Result<PullResult> UpstreamShell::PullLocked(const PullRequest& request, const R
   status.reference = request.reference;
   status.partial = request.exclude_weights || !request.exclude_patterns.empty();
   status.state = VolumeState::kRunning;
-  MS_RETURN_IF_ERROR(MakeDirs(fs_, slot.record_dir, kDirMode));
+  MS_RETURN_IF_ERROR(options_.durable
+                         ? MakeDurableDirs(fs_, JoinPath(options_.root, "volumes"), slot.record_dir, kDirMode)
+                         : MakeDirs(fs_, slot.record_dir, kDirMode));
 
   bool materialized = false;  // the design owes a Finished call
   auto finish = [&](Status st) -> Result<PullResult> {

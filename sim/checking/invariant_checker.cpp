@@ -293,45 +293,48 @@ void InvariantChecker::CheckRecord(size_t index, uint64_t step) {
   }
 }
 
-void InvariantChecker::CheckPromises(uint64_t step, const std::map<std::string, Promise>& promises,
-                                     std::string_view model) {
+std::string InvariantChecker::BrokenPromise(const std::string& record, const Promise& promise) const {
+  auto view = fs_->Inspect(record + "/status.json");
+  if (!promise.published) return view ? "its status.json is back" : "";
+  if (!view || view->info.type != FileType::kRegular) return "its status.json is gone";
+  auto status = DecodeStatus(view->bytes, record);
+  if (!status.ok() || status->state != VolumeState::kSucceeded || status->reference != promise.reference ||
+      status->manifest != promise.manifest || status->partial != promise.partial) {
+    return "its record no longer says succeeded on " + promise.manifest + " (" +
+           (status.ok() ? std::string(StateName(status->state)) + " " + status->manifest
+                        : status.status().message().substr(0, 80)) +
+           ")";
+  }
+  auto it = expected_.find(promise.manifest);
+  if (it == expected_.end()) return "";  // I1 reports an unknown manifest
+  const std::string diff =
+      FirstDifference(promise.partial ? it->second.partial : it->second.full, ReadTree(ModelView(record)));
+  if (!diff.empty()) return "its model " + diff;
+  if (!store_checks_) return "";  // our core's layout: the entry holds the payload
+  const std::string data = promise.partial ? std::string() : EntryData(promise.manifest);
+  if (!data.empty() && !fs_->Exists(data)) return "the store lost its payload (no " + data + ")";
+  return "";
+}
+
+std::set<std::string> InvariantChecker::KeptPromises(const std::map<std::string, Promise>& promises) const {
+  std::set<std::string> kept;
   for (const auto& [record, promise] : promises) {
+    if (BrokenPromise(record, promise).empty()) kept.insert(record);
+  }
+  return kept;
+}
+
+void InvariantChecker::CheckPromises(uint64_t step, const std::map<std::string, Promise>& promises,
+                                     const std::set<std::string>& kept, std::string_view model) {
+  for (const auto& [record, promise] : promises) {
+    if (kept.count(record) == 0) continue;
+    const std::string broken = BrokenPromise(record, promise);
+    if (broken.empty()) continue;
     const std::string rel = record.substr(std::min(record.size(), root_slash_.size()));
-    const std::string why = "a power loss (" + std::string(model) + ") after " +
-                            (promise.published ? "a publish of " + promise.reference + " into " : "an unpublish of ") +
-                            rel + " returned success: ";
-    auto view = fs_->Inspect(record + "/status.json");
-    if (!promise.published) {
-      if (view) AddViolation("I8 recovery", step, why + "its status.json is back");
-      continue;
-    }
-    if (!view || view->info.type != FileType::kRegular) {
-      AddViolation("I8 recovery", step, why + "its status.json is gone");
-      continue;
-    }
-    auto status = DecodeStatus(view->bytes, record);
-    if (!status.ok() || status->state != VolumeState::kSucceeded || status->reference != promise.reference ||
-        status->manifest != promise.manifest || status->partial != promise.partial) {
-      AddViolation("I8 recovery", step,
-                   why + "its record no longer says succeeded on " + promise.manifest + " (" +
-                       (status.ok() ? std::string(StateName(status->state)) + " " + status->manifest
-                                    : status.status().message().substr(0, 80)) +
-                       ")");
-      continue;
-    }
-    auto it = expected_.find(promise.manifest);
-    if (it == expected_.end()) continue;  // I1 reports an unknown manifest
-    const std::string diff =
-        FirstDifference(promise.partial ? it->second.partial : it->second.full, ReadTree(ModelView(record)));
-    if (!diff.empty()) {
-      AddViolation("I8 recovery", step, why + "its model " + diff);
-      continue;
-    }
-    if (!store_checks_) continue;  // our core's layout: the entry holds the payload
-    const std::string data = promise.partial ? std::string() : EntryData(promise.manifest);
-    if (!data.empty() && !fs_->Exists(data)) {
-      AddViolation("I8 recovery", step, why + "the store lost its payload (no " + data + ")");
-    }
+    AddViolation("I8 recovery", step,
+                 "a power loss (" + std::string(model) + ") after " +
+                     (promise.published ? "a publish of " + promise.reference + " into " : "an unpublish of ") + rel +
+                     " returned success: " + broken);
   }
 }
 

@@ -153,10 +153,14 @@ class InvariantChecker {
   void ForgetFetches();
   // At quiescence, after the final sweep: I3.
   Footprint CheckQuiescent(uint64_t step);
-  // Right after a power loss under model: I8, each record's promise
-  // (record dir -> promise) against the disk the crash left.
+  // Right before a power loss: the records whose promise the disk keeps
+  // now. A promise already broken (a model I1 saw damaged, say) is not the
+  // power loss's doing, so I8 judges only these.
+  std::set<std::string> KeptPromises(const std::map<std::string, Promise>& promises) const;
+  // Right after a power loss under model: I8, the promise of each record
+  // in kept (record dir -> promise) against the disk the crash left.
   void CheckPromises(uint64_t step, const std::map<std::string, Promise>& promises,
-                     std::string_view model);
+                     const std::set<std::string>& kept, std::string_view model);
   // At quiescence, before the final sweep, in a run where nothing (a
   // crash, a fault, a corrupted record) excuses a leak: I3 wants no
   // unreferenced payload and no staging, i.e. nothing for the sweep to do.
@@ -187,6 +191,8 @@ class InvariantChecker {
   // The record's status as last parsed, re-parsed only when its bytes change
   // (JSON parsing dominated the checker's cost).
   const VolumeStatus* CachedStatus(size_t index, const std::string& bytes);
+  // Why the disk no longer keeps record's promise; "" if it does.
+  std::string BrokenPromise(const std::string& record, const Promise& promise) const;
   std::string EntryData(const std::string& manifest_digest) const;
   void CheckCollected(const std::string& manifest_digest, uint64_t step);
   // Full, active records' cache keys (and their model dirs), and the

@@ -356,6 +356,7 @@ void World::Crash(uint64_t step, bool node, int kill_process, bool scheduled) {
       sched_->KillProcess(p);
       forget_ops_of(p);
     }
+    const std::set<std::string> promised = checker_->KeptPromises(promises_);
     const CrashState kept = KeptAtCrash(step, scheduled);
     fs_->Crash(kept);
     checker_->ForgetFetches();
@@ -363,7 +364,7 @@ void World::Crash(uint64_t step, bool node, int kill_process, bool scheduled) {
     Note("CRASH node (" + config_.crash_model + ", kept " + kept.ToText().substr(0, 60) +
          "): every driver killed");
     // What calls that returned success promised must have survived.
-    checker_->CheckPromises(step, promises_, config_.crash_model);
+    checker_->CheckPromises(step, promises_, promised, config_.crash_model);
     for (int p = 0; p < config_.processes; ++p) SpawnDriverActors(p);
   } else {
     const int victim = kill_process >= 0 ? kill_process

@@ -143,15 +143,17 @@ class PromiseTest : public ::testing::Test {
 };
 
 TEST_F(PromiseTest, AnUnpublishedRecordThatCameBackIsAViolation) {
+  const std::map<std::string, Promise> promises{{"/r/volumes/s0", Promise{}}};
+  const std::set<std::string> kept = checker_.KeptPromises(promises);  // no record before the crash
   ASSERT_TRUE(fs_.WriteFileForTest("/r/volumes/s0/status.json", "{}").ok());
-  checker_.CheckPromises(7, {{"/r/volumes/s0", Promise{}}}, "adversarial");
+  checker_.CheckPromises(7, promises, kept, "adversarial");
   ASSERT_TRUE(checker_.Failed("I8 recovery"));
   EXPECT_NE(checker_.violations().front().detail.find("status.json is back"), std::string::npos);
 }
 
 TEST_F(PromiseTest, APublishedRecordThatIsGoneIsAViolation) {
   Promise published{true, true, "models/a:v1", "sha256:aa"};
-  checker_.CheckPromises(7, {{"/r/volumes/s0", published}}, "journaled");
+  checker_.CheckPromises(7, {{"/r/volumes/s0", published}}, {"/r/volumes/s0"}, "journaled");
   ASSERT_TRUE(checker_.Failed("I8 recovery"));
   EXPECT_NE(checker_.violations().front().detail.find("status.json is gone"), std::string::npos);
 }
@@ -165,8 +167,20 @@ TEST_F(PromiseTest, APromiseKeptIsNoViolation) {
   status.partial = true;  // the store's payload is not part of a partial publish's promise
   ASSERT_TRUE(fs_.WriteFileForTest("/r/volumes/s0/status.json", EncodeStatus(status)).ok());
   ASSERT_TRUE(fs_.MakeDirsForTest("/r/volumes/s0/model").ok());
-  checker_.CheckPromises(7, {{"/r/volumes/s0", Promise{true, true, "models/a:v1", "sha256:aa"}}}, "adversarial");
+  const std::map<std::string, Promise> promises{{"/r/volumes/s0", Promise{true, true, "models/a:v1", "sha256:aa"}}};
+  EXPECT_EQ(checker_.KeptPromises(promises), std::set<std::string>{"/r/volumes/s0"});
+  checker_.CheckPromises(7, promises, {"/r/volumes/s0"}, "adversarial");
   EXPECT_FALSE(checker_.Failed("I8 recovery")) << checker_.violations().front().detail;
+}
+
+TEST_F(PromiseTest, APromiseBrokenBeforeThePowerLossIsNotItsDoing) {
+  // A published record whose model was already damaged (I1's business)
+  // before the crash: I8 judges what the power loss took, not that.
+  const std::map<std::string, Promise> promises{{"/r/volumes/s0", Promise{true, true, "models/a:v1", "sha256:aa"}}};
+  const std::set<std::string> kept = checker_.KeptPromises(promises);  // no status.json: broken already
+  EXPECT_TRUE(kept.empty());
+  checker_.CheckPromises(7, promises, kept, "adversarial");
+  EXPECT_FALSE(checker_.Failed("I8 recovery"));
 }
 
 }  // namespace
