@@ -93,9 +93,10 @@ struct PullSetup {
   explicit PullSetup(const Shape& shape) : model(MakeModel(shape, &files)) {
     registry.Push(kRepository, "v1", model);
   }
-  ms::Status PullInto(const std::string& dir, bool durable) {
+  ms::Status PullInto(const std::string& dir, bool durable, bool bounded = false) {
     ms::PullOptions options;
     options.durable = durable;
+    if (bounded) options.fetch_slots = &fetch_slots;
     return ms::PullPayload(&fs, &runtime, &registry, token, reference, model.manifest_digest, dir, options, nullptr);
   }
 
@@ -106,6 +107,9 @@ struct PullSetup {
   ms::PosixFilesystem fs;
   ms::ThreadRuntime runtime;
   const ms::CancelToken token;
+  // The node-wide fetch bound as VolumeManager sets it up (8 slots).
+  const ms::bench::ScratchDir slot_dir{"pull-fetch-slots"};
+  ms::FetchSlots fetch_slots{&fs, &runtime, slot_dir.path() + "/locks", 8, 10};
 };
 
 void Pull(benchmark::State& state, Shape shape, bool durable) {
@@ -170,6 +174,32 @@ void PullDurability(benchmark::State& state, Shape shape) {
   state.SetBytesProcessed(paired.iterations() * static_cast<int64_t>(files.bytes));
 }
 
+// What the fetch bound costs one pull with no contention: a slot's lock
+// file taken and released around every blob fetch (durable off, so the
+// lock's open + flock is not hidden under fsyncs).
+void PullFetchBound(benchmark::State& state, Shape shape) {
+  PullSetup setup(shape);
+  const ms::bench::ScratchDir scratch("pull-fetch-bound");
+  const std::string bounded = scratch.path() + "/bounded";
+  const std::string unbounded = scratch.path() + "/unbounded";
+  ms::bench::Paired paired([&] { return setup.PullInto(bounded, false, true); },
+                           {[&] { return setup.PullInto(unbounded, false, false); }});
+  paired.Prepare([&] {
+    ms::bench::MakeDirOrDie(bounded);
+    ms::bench::MakeDirOrDie(unbounded);
+    return ms::Status::Ok();
+  });
+  paired.Cleanup([&] {
+    for (const std::string* dir : {&bounded, &unbounded}) ms::bench::RemoveTreeOrDie(*dir);
+    return ms::Status::Ok();
+  });
+  if (!paired.Run(state)) return;
+  state.counters["files"] = shape.files;
+  state.counters["bounded_ms"] = paired.subject_median_s() * 1e3;
+  state.counters["unbounded_ms"] = paired.baseline_median_s(0) * 1e3;
+  state.counters["bounded_vs_unbounded"] = paired.ratio(0);
+}
+
 std::vector<Shape> Shapes(Profile profile) {
   switch (profile) {
     case Profile::kSmoke: return {{4, 64}};
@@ -199,6 +229,11 @@ int main(int argc, char** argv) {
     auto* b = benchmark::RegisterBenchmark(name.c_str(), PullDurability, shape);
     b->UseManualTime()->Unit(benchmark::kMillisecond);
     ms::bench::ApplyIterations(b, profile, Iterations(shape));
+    const std::string bound_name = "pull/fetch_bound/files:" + std::to_string(shape.files) +
+                                   "/kib_per_file:" + std::to_string(shape.kib_per_file);
+    auto* fb = benchmark::RegisterBenchmark(bound_name.c_str(), PullFetchBound, shape);
+    fb->UseManualTime()->Unit(benchmark::kMillisecond);
+    ms::bench::ApplyIterations(fb, profile, Iterations(shape));
   }
   return ms::bench::RunSuite("pull", profile, &argc, argv);
 }

@@ -141,6 +141,12 @@ class Filesystem {
   // replaced meanwhile retries. The lock survives the unlinking of path by
   // its holder and ends with the FileLock (or with the holder's process).
   virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
+
+  // LockFile without the wait: the same promises, except that a lock file
+  // someone else holds is kUnavailable at once (flock's EWOULDBLOCK). For a
+  // caller that waits its own way, honouring a CancelToken (the fetch
+  // slots, core/fetch_slots.h).
+  virtual Result<std::unique_ptr<FileLock>> TryLockFile(const std::string& path) = 0;
 };
 
 // Forwards every call to a target, so a test can override one method (the
@@ -176,6 +182,9 @@ class FilesystemWrapper : public Filesystem {
   Status SyncDir(const std::string& p) override { return target_->SyncDir(p); }
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& p) override {
     return target_->LockFile(p);
+  }
+  Result<std::unique_ptr<FileLock>> TryLockFile(const std::string& p) override {
+    return target_->TryLockFile(p);
   }
 
  private:

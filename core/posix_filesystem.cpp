@@ -209,17 +209,22 @@ Status PosixFilesystem::SyncDir(const std::string& path) {
   return rc == 0 ? Status::Ok() : PosixError(err, "fsync dir", path);
 }
 
-Result<std::unique_ptr<FileLock>> PosixFilesystem::LockFile(const std::string& path) {
+namespace {
+
+// LockFile's body: blocking (LOCK_EX) or not (LOCK_EX | LOCK_NB, a held
+// file is kUnavailable).
+Result<std::unique_ptr<FileLock>> LockFileImpl(const std::string& path, bool wait) {
   // flock locks an open file description, so it excludes other processes
   // and other opens in this one. Someone may unlink or replace the file
   // while we wait; then we hold a lock nobody else will see, so retry.
   for (int attempt = 0; attempt < 1000; ++attempt) {
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) return PosixError(errno, "open lock", path);
-    while (::flock(fd, LOCK_EX) != 0) {
+    while (::flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB) != 0) {
       if (errno != EINTR) {
         const int err = errno;
         ::close(fd);
+        if (!wait && err == EWOULDBLOCK) return Status(Code::kUnavailable, "lock " + path + ": held");
         return PosixError(err, "flock", path);
       }
     }
@@ -232,6 +237,16 @@ Result<std::unique_ptr<FileLock>> PosixFilesystem::LockFile(const std::string& p
     ::close(fd);
   }
   return Status(Code::kInternal, "lock " + path + ": file kept being replaced");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<FileLock>> PosixFilesystem::LockFile(const std::string& path) {
+  return LockFileImpl(path, /*wait=*/true);
+}
+
+Result<std::unique_ptr<FileLock>> PosixFilesystem::TryLockFile(const std::string& path) {
+  return LockFileImpl(path, /*wait=*/false);
 }
 
 }  // namespace ms

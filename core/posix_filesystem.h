@@ -22,6 +22,7 @@ class PosixFilesystem final : public Filesystem {
   Status Chmod(const std::string& path, uint32_t mode) override;
   Status SyncDir(const std::string& path) override;
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override;
+  Result<std::unique_ptr<FileLock>> TryLockFile(const std::string& path) override;
 };
 
 // Maps an errno to a Status naming the operation and path.

@@ -114,6 +114,17 @@ Status VerifyBlob(std::string_view blob, uint64_t size_bytes, const Digest& dige
   return Status::Ok();
 }
 
+// One blob fetch, under a fetch slot if the options bound them: the slot
+// is taken before FetchBlob and released when this returns, on every path.
+Result<std::string> FetchBlobBounded(Registry* registry, const CancelToken& token, const Reference& reference,
+                                     const Digest& digest, const PullOptions& options) {
+  std::unique_ptr<FetchSlot> slot;
+  if (options.fetch_slots != nullptr) {
+    MS_ASSIGN_OR_RETURN(slot, options.fetch_slots->Acquire(token));
+  }
+  return registry->FetchBlob(token, reference, digest);
+}
+
 bool Skipped(const Layer& layer, const PullOptions& options) {
   if (options.exclude_weights && layer.is_weight) return true;
   return MatchesAnyPattern(layer.filepath, options.exclude_patterns);
@@ -152,7 +163,7 @@ Status PullPayload(Filesystem* fs, Runtime* runtime, Registry* registry, const C
   {
     const std::string where = "manifest " + manifest_digest.ToString() + ": config " + manifest.config_digest.ToString();
     MS_RETURN_IF_ERROR(token.Check(runtime->NowMs()));
-    auto config = registry->FetchBlob(token, reference, manifest.config_digest);
+    auto config = FetchBlobBounded(registry, token, reference, manifest.config_digest, options);
     if (!config.ok()) return config.status().Annotate(where);
     MS_RETURN_IF_ERROR(VerifyBlob(*config, manifest.config_size_bytes, manifest.config_digest, where));
   }
@@ -168,7 +179,7 @@ Status PullPayload(Filesystem* fs, Runtime* runtime, Registry* registry, const C
       continue;
     }
     MS_RETURN_IF_ERROR(token.Check(runtime->NowMs()));
-    auto blob = registry->FetchBlob(token, reference, layer.digest);
+    auto blob = FetchBlobBounded(registry, token, reference, layer.digest, options);
     if (!blob.ok()) return blob.status().Annotate(where);
     MS_RETURN_IF_ERROR(VerifyBlob(*blob, layer.size_bytes, layer.digest, where));
     MS_RETURN_IF_ERROR(token.Check(runtime->NowMs()));

@@ -1,8 +1,7 @@
 // Pulls a model's payload from a Registry into a directory through the
 // Filesystem port, verifying every byte: the manifest against its digest,
 // every blob against its descriptor's size and digest. The config blob is
-// not fetched: nothing of it is written or read (its descriptor is checked
-// by ParseModelManifest).
+// fetched and verified, nothing of it written.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +10,7 @@
 
 #include "core/cancel_token.h"
 #include "core/digest.h"
+#include "core/fetch_slots.h"
 #include "core/filesystem.h"
 #include "core/reference.h"
 #include "core/registry.h"
@@ -28,6 +28,11 @@ struct PullOptions {
   // fsync every file and directory written, so a crash cannot leave a
   // payload that looks complete but is not.
   bool durable = true;
+  // The node-wide bound on concurrent blob fetches (VolumeManager's): each
+  // blob fetch holds one slot, taken before FetchBlob and given back once
+  // the bytes are in (or the fetch failed). nullptr: unbounded (a caller
+  // that pulls on its own, e.g. a test or a benchmark).
+  FetchSlots* fetch_slots = nullptr;
 };
 
 struct PullStats {

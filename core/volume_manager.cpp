@@ -66,10 +66,16 @@ VolumeManager::VolumeManager(Filesystem* fs, Runtime* runtime, Registry* registr
       store_(fs, runtime, options_.store,
              [this](const std::string& referrer, const Digest& digest) {
                return ReferrerHolds(referrer, digest);
-             }) {}
+             }),
+      fetch_slots_(fs, runtime, JoinPath(options_.store.root, "locks"), options_.fetches_max,
+                   options_.fetch_poll_ms) {}
 
 Status VolumeManager::Init() {
   MS_RETURN_IF_ERROR(ValidateRoot(options_.store.root));
+  if (options_.fetches_max < 1 || options_.fetch_poll_ms < 1) {
+    return Status(Code::kInvalidArgument, "fetches_max " + std::to_string(options_.fetches_max) + " and fetch_poll_ms " +
+                                              std::to_string(options_.fetch_poll_ms) + " must be at least 1");
+  }
   MS_RETURN_IF_ERROR(store_.Init());
   // Lock files need no durability: a lost one is made again when taken.
   MS_RETURN_IF_ERROR(MakeDirs(fs_, JoinPath(options_.store.root, "locks"), kDirMode));
@@ -173,7 +179,7 @@ Status VolumeManager::SweepLocks(SweepReport* report) {
     const std::string volume = base.substr(0, plus);
     const std::string mount = plus == std::string::npos ? "" : base.substr(plus + 1);
     if (!ValidateVolumeName(volume, "volume").ok() || (plus != std::string::npos && !ValidateVolumeName(mount, "mount").ok())) {
-      continue;  // not ours
+      continue;  // not ours: a fetch slot's (fetch@<i>.lock, permanent) or foreign
     }
     const std::string tree = mount.empty() ? VolumeDir(volume) : RecordDir(volume, mount);
     auto exists = Exists(fs_, tree);
@@ -402,6 +408,7 @@ Result<PullResult> VolumeManager::PullUnderVolumeLock(const PullRequest& request
 
   PullOptions pull_options;
   pull_options.durable = options_.store.durable;
+  pull_options.fetch_slots = &fetch_slots_;
   if (status.partial) {
     pull_options.exclude_weights = request.exclude_weights;
     pull_options.exclude_patterns = request.exclude_patterns;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/fetch_slots.h"
 #include "core/model_store.h"
 #include "core/registry.h"
 #include "core/volume_service.h"
@@ -27,6 +28,12 @@ struct VolumeOptions {
   // concurrent writer) this many times, this far apart.
   int remove_attempts_max = 60;
   int64_t remove_retry_interval_ms = 1000;
+  // The node-wide bound on concurrent blob fetches: at most this many
+  // FetchBlob calls at once across every process sharing the root (slots
+  // locks/fetch@<i>.lock, core/fetch_slots.h). At least 1. A pull waiting
+  // for a slot polls this often, honouring its cancellation and deadline.
+  int fetches_max = 8;
+  int64_t fetch_poll_ms = 10;
 };
 
 class VolumeManager final : public VolumeService {
@@ -119,6 +126,7 @@ class VolumeManager final : public VolumeService {
   Registry* registry_;
   VolumeOptions options_;
   ModelStore store_;
+  FetchSlots fetch_slots_;
   // Guarded by the Runtime lock kFlightsKey.
   std::map<std::string, std::shared_ptr<Flight>> flights_;
   // Guarded by the Runtime lock kInflightKey: the token of the pull that

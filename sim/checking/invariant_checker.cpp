@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/digest.h"
+#include "core/fetch_slots.h"
 #include "core/fs_util.h"
 #include "core/volume_status.h"
 #include "sim/common/fnv1a.h"
@@ -128,6 +129,13 @@ void InvariantChecker::AddViolation(std::string invariant, uint64_t step, std::s
   // The first violation of each invariant is the one worth reading.
   if (Failed(invariant)) return;
   violations_.push_back({std::move(invariant), step, std::move(detail)});
+}
+
+void InvariantChecker::CheckFetchesInFlight(uint64_t step, uint64_t in_flight, uint64_t fetches_max) {
+  if (!store_checks_ || in_flight <= fetches_max) return;
+  AddViolation("I2 dedup", step,
+               std::to_string(in_flight) + " blob fetches in flight at once, above the node-wide bound fetches_max=" +
+                   std::to_string(fetches_max));
 }
 
 void InvariantChecker::OnCall(const CallInfo& call) {
@@ -641,6 +649,7 @@ Footprint InvariantChecker::CheckQuiescent(uint64_t step) {
     fp.entries = entries.size();
     // A volume's (or mount's) lock file goes with it, or at the sweep.
     for (const std::string& name : fs_->ListDir(root_ + "/locks")) {
+      if (FetchSlots::IsSlotFileName(name)) continue;  // permanent, at most fetches_max
       const size_t plus = name.find('+');
       const std::string base = name.size() > 5 ? name.substr(0, name.size() - 5) : name;
       const std::string tree = plus == std::string::npos

@@ -37,9 +37,13 @@
 // the design "core" only): I1 at every step that moved or removed an
 // entry's data/ (no volume may be recorded succeeded on it, even while the
 // volume's hardlinks keep its bytes); I2 at every manifest fetch (no entry
-// holds the payload complete); I3's entries (one per referenced digest, no
-// staging, no lock file of a gone volume, no entry of a hostile digest after
-// the final sweep).
+// holds the payload complete), and at every step the node-wide fetch bound
+// (no more blob fetches in flight in the registry than the drivers'
+// fetches_max: one node downloads at most that many blobs at once); I3's
+// entries (one per referenced digest, no staging, no lock file of a gone
+// volume — the fetch slots' locks/fetch@<i>.lock are permanent, at most
+// fetches_max of them — no entry of a hostile digest after the final
+// sweep).
 // I4 progress and I6 determinism are judged per run by the simulator; I7
 // results (the answers of calls) by the result oracle (result_oracle.h)
 // and, for the hostile registry's artifacts, by the simulator's oracle of
@@ -178,6 +182,11 @@ class InvariantChecker {
   const std::vector<Violation>& violations() const { return violations_; }
   bool Failed(std::string_view invariant) const;
   void AddViolation(std::string invariant, uint64_t step, std::string detail);
+  // After a scheduling step, with the registry's blob fetches in flight:
+  // I2 wants them never above the drivers' bound (our core's
+  // VolumeOptions::fetches_max; store_checks only: the designs' models
+  // bound nothing).
+  void CheckFetchesInFlight(uint64_t step, uint64_t in_flight, uint64_t fetches_max);
 
   // The tree below dir (relative paths), read directly.
   Tree ReadTree(const std::string& dir) const;

@@ -155,6 +155,8 @@ void Accumulate(Totals* t, const sim::SimReport& r) {
   t->disk_bytes += r.footprint.bytes_on_disk;
   t->referenced_bytes += r.footprint.unique_referenced;
   t->content_bytes += r.footprint.unique_content_bytes;
+  t->fetch_peak = std::max(t->fetch_peak, r.blob_fetches_in_flight_peak);
+  if (r.blob_fetches_in_flight_peak >= static_cast<uint64_t>(r.config.fetches_max)) ++t->seeds_at_fetch_bound;
   t->all_disk_bytes += r.footprint.all_bytes_on_disk;
   t->results_calls += r.results.calls;
   t->results_histories += r.results.histories;
@@ -181,6 +183,8 @@ void Add(Totals* t, const Totals& m) {
   t->referenced_bytes += m.referenced_bytes;
   t->content_bytes += m.content_bytes;
   t->blob_fetches += m.blob_fetches;
+  t->fetch_peak = std::max(t->fetch_peak, m.fetch_peak);
+  t->seeds_at_fetch_bound += m.seeds_at_fetch_bound;
   t->unique_blobs += m.unique_blobs;
   t->all_disk_bytes += m.all_disk_bytes;
   t->virtual_ms += m.virtual_ms;
@@ -293,6 +297,8 @@ std::string TextReport(const CampaignReport& r) {
                 Per(static_cast<double>(t.fetches), static_cast<double>(t.unique_fetched)), U(t.fetches),
                 U(t.unique_fetched), Per(static_cast<double>(t.blob_fetches), static_cast<double>(t.unique_blobs)),
                 U(t.blob_fetches), U(t.unique_blobs));
+  out += Format("  fetch bound    peak %llu blob fetches in flight at once; %llu of %llu seeds reached their fetches_max\n",
+                U(t.fetch_peak), U(t.seeds_at_fetch_bound), U(t.seeds));
   out += Format("  footprint      bytes on disk / unique referenced bytes = %.4f (%llu / %llu, at quiescence)\n",
                 t.referenced_bytes > 0 ? Per(static_cast<double>(t.disk_bytes), static_cast<double>(t.referenced_bytes)) : 1.0,
                 U(t.disk_bytes), U(t.referenced_bytes));
@@ -365,6 +371,8 @@ std::string ToJson(const CampaignReport& r) {
                  {"all_bytes_on_disk", t.all_disk_bytes},
                  {"blob_fetches", t.blob_fetches},
                  {"unique_fetched_blobs", t.unique_blobs},
+                 {"blob_fetches_in_flight_peak", t.fetch_peak},
+                 {"seeds_at_fetch_bound", t.seeds_at_fetch_bound},
                  {"results_calls", t.results_calls},
                  {"results_histories", t.results_histories},
                  {"results_inconclusive", t.results_inconclusive}};
@@ -472,6 +480,8 @@ Result<CampaignReport> FromJson(const std::string& text) {
     r.totals.all_disk_bytes = t.value("all_bytes_on_disk", uint64_t{0});
     r.totals.blob_fetches = t.value("blob_fetches", uint64_t{0});
     r.totals.unique_blobs = t.value("unique_fetched_blobs", uint64_t{0});
+    r.totals.fetch_peak = t.value("blob_fetches_in_flight_peak", uint64_t{0});
+    r.totals.seeds_at_fetch_bound = t.value("seeds_at_fetch_bound", uint64_t{0});
     r.totals.results_calls = t.at("results_calls").get<uint64_t>();
     r.totals.results_histories = t.at("results_histories").get<uint64_t>();
     r.totals.results_inconclusive = t.at("results_inconclusive").get<uint64_t>();

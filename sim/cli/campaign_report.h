@@ -31,6 +31,9 @@ struct Totals {
   uint64_t seeds = 0, failed = 0, steps = 0, crashes = 0, fs_faults = 0, registry_faults = 0;
   uint64_t fetches = 0, unique_fetched = 0, disk_bytes = 0, referenced_bytes = 0, content_bytes = 0;
   uint64_t blob_fetches = 0, unique_blobs = 0, all_disk_bytes = 0;
+  // The fetch bound: the most blob fetches in flight in any seed, and the
+  // seeds whose peak reached their own fetches_max.
+  uint64_t fetch_peak = 0, seeds_at_fetch_bound = 0;
   int64_t virtual_ms = 0;
   uint64_t results_calls = 0, results_histories = 0, results_inconclusive = 0;  // I7's oracle
   std::map<std::string, uint64_t> ops, op_errors;

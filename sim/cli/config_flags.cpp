@@ -178,6 +178,15 @@ std::vector<ConfigFlag> MakeTable() {
       },
       [](const SimConfig& c) { return std::to_string(c.registry_latency_ms); }});
   t.push_back(ConfigFlag{
+      "--fetches-max",
+      "the drivers' node-wide bound on concurrent blob fetches (VolumeOptions::fetches_max, 1..64); the checker "
+      "wants it kept at every step (I2); the swarm draws 1 or 2 in half the seeds",
+      [](SimConfig* c, std::string_view text) -> Status {
+        MS_ASSIGN_OR_RETURN(c->fetches_max, ParseIntIn(text, 1, 64));
+        return Status::Ok();
+      },
+      [](const SimConfig& c) { return std::to_string(c.fetches_max); }});
+  t.push_back(ConfigFlag{
       "--design", "the volume service design the drivers run: " + designs::DesignNames() + " (see docs/designs.md)",
       [](SimConfig* c, std::string_view text) -> Status {
         if (designs::FindDesign(text) == nullptr) {

@@ -958,6 +958,14 @@ Status SimFilesystem::SyncDir(const std::string& path) {
 }
 
 Result<std::unique_ptr<FileLock>> SimFilesystem::LockFile(const std::string& path) {
+  return LockFileImpl(path, /*wait=*/true);
+}
+
+Result<std::unique_ptr<FileLock>> SimFilesystem::TryLockFile(const std::string& path) {
+  return LockFileImpl(path, /*wait=*/false);
+}
+
+Result<std::unique_ptr<FileLock>> SimFilesystem::LockFileImpl(const std::string& path, bool wait) {
   MS_RETURN_IF_ERROR(BeginCall(FsOp::kLockFile, path));
   const OpError err(FsOp::kLockFile, path);
   // Each attempt resolves the path and, if its file is free, takes the lock
@@ -988,6 +996,7 @@ Result<std::unique_ptr<FileLock>> SimFilesystem::LockFile(const std::string& pat
       locks_.emplace(token, LockRecord{file, executor_->CurrentProcess()});
       return std::unique_ptr<FileLock>(std::make_unique<SimFileLock>(anchor_, token));
     }
+    if (!wait) return err(Code::kUnavailable, "held");
     const uint64_t id = file->id;
     executor_->WaitUntil(
         [this, id] {

@@ -229,6 +229,9 @@ class SimFilesystem final : public Filesystem {
   Status Chmod(const std::string& path, uint32_t mode) override;
   Status SyncDir(const std::string& path) override;
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override;
+  // LockFile that answers kUnavailable instead of parking when the file is
+  // held. The same operation to the fault plan and the trace (fs.lock).
+  Result<std::unique_ptr<FileLock>> TryLockFile(const std::string& path) override;
 
   // Not port calls: a container writing through an existing file (say, a
   // hardlink into a volume), honoring permissions. Follows a symlink in the
@@ -322,6 +325,7 @@ class SimFilesystem final : public Filesystem {
   Status MakeDirsForTest(const std::string& path, uint32_t mode = 0755);
 
  private:
+  Result<std::unique_ptr<FileLock>> LockFileImpl(const std::string& path, bool wait);
   friend class SimWritableFile;
   friend class SimFileLock;
   struct Inode;

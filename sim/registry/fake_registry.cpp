@@ -1,5 +1,6 @@
 #include "sim/registry/fake_registry.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
@@ -182,9 +183,31 @@ Result<std::string> FakeRegistry::FetchManifest(const CancelToken& token,
 
 Result<std::string> FakeRegistry::FetchBlob(const CancelToken& token, const Reference& reference,
                                             const Digest& digest) {
+  {
+    std::lock_guard lock(mu_);
+    blobs_in_flight_peak_ = std::max(blobs_in_flight_peak_, ++blobs_in_flight_);
+  }
+  // In flight from here until it returns, on every path.
+  struct Leave {
+    FakeRegistry* registry;
+    ~Leave() {
+      std::lock_guard lock(registry->mu_);
+      --registry->blobs_in_flight_;
+    }
+  } leave{this};
   MS_RETURN_IF_ERROR(Enter(token, Op::kBlob));
   std::lock_guard lock(mu_);
   return FetchLocked(Op::kBlob, reference, digest, &Repository::blobs);
+}
+
+uint64_t FakeRegistry::BlobFetchesInFlight() const {
+  std::lock_guard lock(mu_);
+  return blobs_in_flight_;
+}
+
+uint64_t FakeRegistry::BlobFetchesInFlightPeak() const {
+  std::lock_guard lock(mu_);
+  return blobs_in_flight_peak_;
 }
 
 Digest FakeRegistry::PutBlob(const std::string& repository, std::string bytes) {
@@ -410,6 +433,7 @@ void FakeRegistry::ResetCounters() {
   blob_fetches_.clear();
   calls_.clear();
   faults_ = {};
+  blobs_in_flight_peak_ = blobs_in_flight_;
 }
 
 }  // namespace ms::sim

@@ -122,6 +122,12 @@ class FakeRegistry final : public Registry {
   std::map<std::string, uint64_t> AllManifestFetches() const;  // digest text -> count
   std::map<std::string, uint64_t> AllBlobFetches() const;
   uint64_t CallCount(Op op) const;  // every call, failed or not
+  // FetchBlob calls in flight now: entered and not yet returned (a call
+  // parked at its scheduling point or sleeping its latency counts), and the
+  // most there ever were at once (the simulator checks the store's fetch
+  // bound against it at every step). ResetCounters resets the peak.
+  uint64_t BlobFetchesInFlight() const;
+  uint64_t BlobFetchesInFlightPeak() const;
   FaultCounts InjectedFaults() const;
   void ResetCounters();
 
@@ -158,6 +164,8 @@ class FakeRegistry final : public Registry {
   std::map<Digest, uint64_t> manifest_fetches_;
   std::map<Digest, uint64_t> blob_fetches_;
   std::map<Op, uint64_t> calls_;
+  uint64_t blobs_in_flight_ = 0;
+  uint64_t blobs_in_flight_peak_ = 0;
   FaultCounts faults_;
   std::function<void()> fault_observer_;
 };

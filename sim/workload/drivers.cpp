@@ -52,6 +52,7 @@ World::Process* World::Boot(int process) {
   options.store.staging_grace_ms = kStagingGraceMs;
   options.remove_retry_interval_ms = 100;
   options.remove_attempts_max = 5;
+  options.fetches_max = config_.fetches_max;
   auto manager = designs::MakeVolumeService(config_.design, fs, runtime, p->registry.get(), options);
   if (!manager.ok()) std::abort();  // the configuration was validated: a known design
   p->manager = std::move(manager).value();

@@ -41,6 +41,9 @@ struct SimReport {
   uint64_t crashes = 0;
   std::map<std::string, uint64_t> manifest_fetches;  // digest -> fetches
   std::map<std::string, uint64_t> blob_fetches;      // digest -> fetches
+  // The most blob fetches the registry had in flight at once (the drivers'
+  // bound is config.fetches_max).
+  uint64_t blob_fetches_in_flight_peak = 0;
   std::map<std::string, HostileTally> hostile;       // by class name
   Footprint footprint;
   // I7: what the result oracle judged.

@@ -16,6 +16,7 @@ constexpr uint64_t kScriptStream = 0x736372697074ULL; // "script"
 constexpr uint64_t kHostileStream = 0x686f7374ULL;      // "host"
 constexpr uint64_t kSharedStream = 0x736861726564ULL; // "shared"
 constexpr uint64_t kSwarmStream = 0x737761726dULL;    // "swarm"
+constexpr uint64_t kSwarmFetchStream = 0x6665746368ULL;  // "fetch"
 
 // A probability in [0, 1] as a draw: true with probability p.
 bool Chance(Prng& rng, double p) {
@@ -230,6 +231,12 @@ SimConfig SwarmConfig(const SimConfig& base, uint64_t seed) {
   c.client_lanes = std::min(kLanesMax, 1 + static_cast<int>(rng.Below(static_cast<uint64_t>(base.client_lanes) + 1)));
   c.overlap_release = base.overlap_release && rng.Below(4) != 0;
   c.processes = std::min(kProcessesMax, 1 + static_cast<int>(rng.Below(static_cast<uint64_t>(base.processes) + 1)));
+  // The fetch bound: the base's in half the seeds, else 1 or 2, so the
+  // bound is reached (and a store that does not keep it is caught). Its
+  // own stream, so the draws above stay what they were before it existed.
+  Prng fetch_rng(seed ^ kSwarmFetchStream);
+  const uint64_t fetch_pick = fetch_rng.Below(4);
+  if (fetch_pick < 2) c.fetches_max = static_cast<int>(fetch_pick) + 1;
   return c;
 }
 
@@ -276,6 +283,7 @@ std::string SimConfig::ToText() const {
   }
   if (registry_latency_ms != 0) out << "registry_latency_ms=" << registry_latency_ms << "\n";
   if (design != "core") out << "design=" << design << "\n";
+  if (fetches_max != 8) out << "fetches_max=" << fetches_max << "\n";
   return out.str();
 }
 
@@ -339,6 +347,10 @@ Result<SimConfig> SimConfig::Parse(std::string_view text) {
     else if (key == "shared_slots") MS_RETURN_IF_ERROR(num(&c.shared_slots));
     else if (key == "design") c.design = value;
     else if (key == "registry_latency_ms") MS_RETURN_IF_ERROR(num(&c.registry_latency_ms));
+    else if (key == "fetches_max") {
+      MS_RETURN_IF_ERROR(num(&c.fetches_max));
+      if (c.fetches_max < 1) return Status(Code::kCorrupt, "config fetches_max=\"" + value + "\" is below 1");
+    }
     else if (key == "fault_kinds" || key == "crash_kinds" || key == "op_kinds") {
       const KindSet set = key == "fault_kinds" ? KindSet::kFaults : key == "crash_kinds" ? KindSet::kCrashes : KindSet::kOps;
       auto mask = ParseKindSet(set, value);

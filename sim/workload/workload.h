@@ -177,6 +177,12 @@ struct SimConfig {
   // blob). 0: instantaneous, and then a waiter that polls the clock (a
   // design's semaphore, a layer waiter) wakes only once every actor waits.
   int64_t registry_latency_ms = 0;
+  // The drivers' node-wide bound on concurrent blob fetches
+  // (VolumeOptions::fetches_max, at least 1); the checker wants the fake
+  // registry's blob fetches in flight never above it, at every step (I2,
+  // our core only). Written to a trace header only when not 8, the
+  // production default.
+  int fetches_max = 8;
   // The volume service design the driver processes run (designs/): our
   // core, or a model of an upstream proposal. Written to a trace header
   // only when not the default, so older traces read as before.

@@ -402,6 +402,7 @@ SimReport World::Run() {
   std::sort(crash_steps.begin(), crash_steps.end());
   sched_->set_step_observer([&](uint64_t step, ActorId ran, std::string_view what) {
     checker_->AfterStep(step);
+    checker_->CheckFetchesInFlight(step, registry_->BlobFetchesInFlight(), static_cast<uint64_t>(config_.fetches_max));
     // A persistence point: a crash right before a sync (after the step
     // before it) keeps the most of what the sync would have made durable.
     if (config_.crash_states_max > 0 && !finale_started_ && step > 0 && (what == "fs.sync" || what == "fs.syncdir") &&
@@ -483,6 +484,7 @@ SimReport World::Run() {
   report_.registry_faults = rf.fail_next + rf.transient + rf.corrupt + rf.truncate;
   report_.manifest_fetches = registry_->AllManifestFetches();
   report_.blob_fetches = registry_->AllBlobFetches();
+  report_.blob_fetches_in_flight_peak = registry_->BlobFetchesInFlightPeak();
   report_.trace_file = "modelstore-sim trace v1\n" + config_.ToText() + "---\n" + sched_->trace().ToText();
   return report_;
 }

@@ -2,7 +2,12 @@
 // a deliberately broken store caught with a replayable trace.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <set>
+
 #include "core/volume_status.h"
+#include "sim/checking/invariant_checker.h"
+#include "sim/filesystem/sim_filesystem.h"
 #include "sim/scheduling/executor.h"
 #include "sim/workload/simulator.h"
 
@@ -257,6 +262,73 @@ TEST(SimulatorHostile, AStoreCallWithADotDotComponentIsI5EvenIfItLooksInside) {
   EXPECT_FALSE(checker.Failed("I5 confinement")) << "names that start with a dot are names";
   checker.OnCall(CallInfo{2, FsOp::kNewWritableFile, "fs.create", "/node/root/store/x/data.tmp/../../../../sibling/f", ""});
   EXPECT_TRUE(checker.Failed("I5 confinement"));
+}
+
+}  // namespace
+}  // namespace ms::sim
+
+namespace ms::sim {
+namespace {
+
+// The node-wide fetch bound (VolumeOptions::fetches_max), judged by I2 at
+// every step against the registry's blob fetches in flight.
+TEST(SimulatorFetchBound, ABoundOfOneIsKeptAndReached) {
+  uint64_t reached = 0;
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    SimConfig c = Small(seed);
+    c.fetches_max = 1;
+    c.fault_rate = 0.01;
+    const SimReport r = RunSimulation(c);
+    ASSERT_TRUE(r.ok()) << "seed " << seed << ": " << r.violations.front().invariant << ": "
+                        << r.violations.front().detail;
+    EXPECT_LE(r.blob_fetches_in_flight_peak, 1u) << "seed " << seed;
+    if (r.blob_fetches_in_flight_peak == 1) ++reached;
+  }
+  EXPECT_GT(reached, 0u) << "no seed fetched a blob at all";
+}
+
+TEST(SimulatorFetchBound, UnboundedConcurrencyExistsInTheWorkload) {
+  // Without a tight bound several pulls fetch at once somewhere: the
+  // bound of one above is a real restriction, not a property of the
+  // workload.
+  uint64_t peak = 0;
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    SimConfig c = Small(seed);
+    c.fetches_max = 64;
+    peak = std::max(peak, RunSimulation(c).blob_fetches_in_flight_peak);
+  }
+  EXPECT_GT(peak, 1u);
+}
+
+TEST(SimulatorFetchBound, TheKeyIsInTheTraceOnlyWhenNotTheDefaultAndRoundTrips) {
+  SimConfig c = Small(3);
+  EXPECT_EQ(c.ToText().find("fetches_max"), std::string::npos);
+  c.fetches_max = 2;
+  EXPECT_NE(c.ToText().find("fetches_max=2\n"), std::string::npos);
+  auto parsed = SimConfig::Parse(c.ToText());
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->fetches_max, 2);
+  EXPECT_EQ(SimConfig::Parse("fetches_max=0\n").code(), Code::kCorrupt);
+}
+
+TEST(SimulatorFetchBound, TheSwarmDrawsTightBoundsAndTheDefault) {
+  const SimConfig base = DefaultCampaignConfig();
+  std::set<int> drawn;
+  for (uint64_t seed = 1; seed <= 64; ++seed) drawn.insert(SwarmConfig(base, seed).fetches_max);
+  EXPECT_EQ(drawn, (std::set<int>{1, 2, 8}));
+}
+
+TEST(InvariantCheckerFetchBound, MoreFetchesInFlightThanTheBoundIsI2) {
+  InlineExecutor exec;
+  SimFilesystem fs(&exec);
+  InvariantChecker checker(&fs, "/r", {});
+  checker.CheckFetchesInFlight(/*step=*/5, /*in_flight=*/2, /*fetches_max=*/2);
+  EXPECT_TRUE(checker.violations().empty());
+  checker.CheckFetchesInFlight(/*step=*/6, /*in_flight=*/3, /*fetches_max=*/2);
+  ASSERT_EQ(checker.violations().size(), 1u);
+  EXPECT_EQ(checker.violations().front().invariant, "I2 dedup");
+  EXPECT_EQ(checker.violations().front().step, 6u);
+  EXPECT_NE(checker.violations().front().detail.find("fetches_max=2"), std::string::npos);
 }
 
 }  // namespace
