@@ -120,6 +120,18 @@ TEST_F(OneSlotHeld, AWaiterPastItsDeadlineReturnsDeadlineExceeded) {
   EXPECT_EQ(slots_.Acquire(token).code(), Code::kDeadlineExceeded);
 }
 
+TEST(PosixFilesystem, TryLockFileOfAFileHeldByAnotherOpenIsUnavailable) {
+  TempDir tmp;
+  PosixFilesystem fs;
+  const std::string path = tmp.path() + "/slot.lock";
+  auto held = fs.LockFile(path);
+  ASSERT_TRUE(held.ok());
+  // flock excludes another open file description in the same process too.
+  EXPECT_EQ(fs.TryLockFile(path).code(), Code::kUnavailable);
+  held->reset();
+  EXPECT_TRUE(fs.TryLockFile(path).ok());
+}
+
 TEST_F(OneSlotHeld, ASlotIsFreeAgainOnceItsHolderLetsGo) {
   EXPECT_EQ(fs_.TryLockFile(slots_.SlotPath(0)).code(), Code::kUnavailable);
   held_->reset();

@@ -607,6 +607,16 @@ TEST_F(SimFilesystemTest, CrashInvalidatesOpenFiles) {
   EXPECT_EQ(fs_.open_file_count(), 0u);
 }
 
+TEST_F(SimFilesystemTest, TryLockFileOfAHeldFileIsUnavailableAndTakesAFreeOne) {
+  auto held = fs_.TryLockFile("/lock");
+  ASSERT_TRUE(held.ok());
+  EXPECT_TRUE(fs_.IsLocked("/lock"));
+  EXPECT_EQ(fs_.TryLockFile("/lock").code(), Code::kUnavailable);  // no park: an answer
+  held->reset();
+  EXPECT_TRUE(fs_.TryLockFile("/lock").ok());
+  EXPECT_EQ(fs_.TryLockFile("/missing/lock").code(), Code::kNotFound);
+}
+
 TEST_F(SimFilesystemTest, CrashDropsLocksAndOldLockObjectsStaySafe) {
   auto lock = fs_.LockFile("/lock");
   ASSERT_TRUE(lock.ok());
