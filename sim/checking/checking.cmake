@@ -10,6 +10,7 @@ target_link_libraries(ms_sim_checking PUBLIC ms_core ms_sim_fs PRIVATE ms_warnin
 if(BUILD_TESTING)
   ms_add_gtest(checking_tests
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/result_oracle_test.cpp
+            ${CMAKE_CURRENT_LIST_DIR}/tests/invariant_checker_test.cpp
     LIBS ms_sim_checking
     LABELS sim)
 endif()

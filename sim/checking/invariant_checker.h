@@ -226,6 +226,13 @@ class InvariantChecker {
   uint64_t OutsideHash() const;
   std::vector<uint8_t> dirty_;  // per record: touched since the last AfterStep
   bool any_dirty_ = false;
+  // Per record: where its model/ symlink pointed when last checked (a
+  // design's shared content), "" if model/ is no symlink. A change there
+  // touches the record as a change under it does.
+  std::vector<std::string> view_targets_;
+  // A file with more than one link had its bytes changed this step: any
+  // volume may hold that inode, so every record is judged.
+  bool shared_inode_changed_ = false;
   std::set<std::string> collected_;       // digests whose data/ a call moved or removed
   // Records I1 skips (ExemptTenantWritten), with their status.json's inode
   // then: the exemption ends when that file is replaced or removed.

@@ -1579,6 +1579,11 @@ std::optional<InodeView> SimFilesystem::Inspect(const std::string& path) const {
 
 bool SimFilesystem::Exists(const std::string& path) const { return Find(path) != nullptr; }
 
+uint64_t SimFilesystem::RegularLinkCount(const std::string& path) const {
+  const Inode* node = Find(path);
+  return node != nullptr && node->type == FileType::kRegular ? InfoOf(*node).link_count : 0;
+}
+
 const std::string* SimFilesystem::RegularFileBytes(const std::string& path) const {
   const Inode* node = Find(path);
   return node != nullptr && node->type == FileType::kRegular ? &node->bytes : nullptr;

@@ -289,6 +289,9 @@ class SimFilesystem final : public Filesystem {
   // component not); an unresolvable path is "absent".
   std::optional<InodeView> Inspect(const std::string& path) const;
   bool Exists(const std::string& path) const;
+  // The link count of a regular file, without copying it; 0 if path is
+  // absent or not a regular file.
+  uint64_t RegularLinkCount(const std::string& path) const;
   // Inspect's bytes of a regular file, not copied: nullptr if path is absent
   // or not a regular file. Valid until the next call that changes the file.
   const std::string* RegularFileBytes(const std::string& path) const;

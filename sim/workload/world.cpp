@@ -364,7 +364,8 @@ void World::Crash(uint64_t step, bool node, int kill_process, bool scheduled) {
     Note("CRASH node (" + config_.crash_model + ", kept " + kept.ToText().substr(0, 60) +
          "): every driver killed");
     // What calls that returned success promised must have survived.
-    checker_->CheckPromises(step, promises_, promised, config_.crash_model);
+    // The step the notes name the crash at (the loop's step is one before).
+    checker_->CheckPromises(sched_->steps(), promises_, promised, config_.crash_model);
     for (int p = 0; p < config_.processes; ++p) SpawnDriverActors(p);
   } else {
     const int victim = kill_process >= 0 ? kill_process
