@@ -318,6 +318,11 @@ Status ModelStore::CollectLocked(const Digest& digest, SweepReport* report) {
       }
       if (*holds) {
         live = true;
+        // One confirmed ref keeps the entry: a GC (a delete's, say) stops
+        // here, so deleting one of R volumes of a model confirms O(1) refs,
+        // not R. Stale refs it did not reach wait for the sweep, which
+        // reads them all, or for the GC after this ref goes.
+        if (report == &local) break;
         continue;
       }
       Status st = fs_->Unlink(path);

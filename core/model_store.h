@@ -96,10 +96,13 @@ class ModelStore {
   Status RepairRef(const Digest& digest, const std::string& referrer);
 
   // Collects the entry if nothing references it (or removes a stale staging
-  // dir). A missing entry is OK.
+  // dir). A missing entry is OK. Refs are confirmed against their records
+  // in name order until one holds: stale refs before it are dropped, those
+  // after it stay (the entry is live either way).
   Status MaybeGc(const Digest& digest);
 
-  // MaybeGc over every entry under store/.
+  // MaybeGc over every entry under store/, confirming every ref (so it
+  // also drops the stale refs a GC stopped before).
   Result<SweepReport> Sweep();
 
   std::string EntryDir(const Digest& digest) const;

@@ -96,6 +96,46 @@ TEST_F(ModelStoreTest, GcDropsRefsWhoseVolumeLetGoAndKeepsLiveOnes) {
   EXPECT_FALSE(Exists(&posix_, store.EntryDir(digest_)).value());
 }
 
+TEST_F(ModelStoreTest, AGcConfirmsRefsOnlyUntilOneHoldsAndTheSweepConfirmsThemAll) {
+  // Deleting one of R volumes of a model must not cost R confirmations.
+  constexpr int kVolumes = 40;
+  std::set<std::string> live;
+  int checks = 0;
+  ModelStore store(&posix_, &runtime_, options_, [&](const std::string& r, const Digest&) -> Result<bool> {
+    ++checks;
+    return live.count(r) > 0;
+  });
+  ASSERT_TRUE(store.Init().ok());
+  auto pull = [&](const std::string& d) { return ThreeFiles(&posix_, d); };
+  for (int v = 0; v < kVolumes; ++v) {
+    const std::string name = "v" + std::to_string(v);
+    ASSERT_TRUE(store.Materialize(digest_, root_ + "/" + name, "volumes/" + name, pull, token_).ok());
+    live.insert("volumes/" + name);
+  }
+  checks = 0;
+  ASSERT_TRUE(store.MaybeGc(digest_).ok());
+  EXPECT_EQ(checks, 1) << "every ref holds: the first one confirmed is enough";
+  // Two volumes let go. Refs are named by a hash of their referrer, so
+  // where the two stale ones sort is the hash's business: the GC confirms
+  // at most those before the first that holds, and that one.
+  live.erase("volumes/v0");
+  live.erase("volumes/v1");
+  checks = 0;
+  ASSERT_TRUE(store.MaybeGc(digest_).ok());
+  EXPECT_LE(checks, 3);
+  const size_t after_gc = posix_.ReadDir(store.EntryDir(digest_) + "/refs")->size();
+  EXPECT_LE(after_gc, size_t{kVolumes});
+  EXPECT_GE(after_gc, size_t{kVolumes - 2});
+  // The sweep reads every ref: whatever stale ref the GC did not reach goes.
+  checks = 0;
+  auto report = store.Sweep();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(checks, static_cast<int>(after_gc));
+  EXPECT_EQ(report->refs_dropped, after_gc - (kVolumes - 2));
+  EXPECT_EQ(posix_.ReadDir(store.EntryDir(digest_) + "/refs")->size(), size_t{kVolumes - 2});
+  EXPECT_TRUE(Exists(&posix_, store.DataDir(digest_)).value());
+}
+
 TEST_F(ModelStoreTest, AReferrerCheckErrorKeepsTheEntry) {
   ModelStore store(&posix_, &runtime_, options_,
                    [](const std::string&, const Digest&) -> Result<bool> {
