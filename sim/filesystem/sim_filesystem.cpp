@@ -347,12 +347,12 @@ SimFilesystem::~SimFilesystem() { *anchor_ = nullptr; }
 
 int64_t SimFilesystem::WallNowMs() const { return kSimEpochMs + executor_->NowMs(); }
 
-Status SimFilesystem::BeginCall(FsOp op, std::string_view path, std::string_view path2) {
+Status SimFilesystem::BeginCall(FsOp op, std::string_view path, std::string_view path2, uint64_t link_count) {
   const std::string_view name = FsOpName(op);
   executor_->Yield(name);
   const uint64_t index = call_count_++;
   if (hook_) {
-    Status status = hook_(CallInfo{index, op, name, path, path2});
+    Status status = hook_(CallInfo{index, op, name, path, path2, link_count});
     if (!status.ok()) return status;
   }
   if (!plan_active_) return Status::Ok();
@@ -1024,7 +1024,9 @@ Status SimFilesystem::CheckHandle(const SimWritableFile& file, FsOp op, Inode** 
 }
 
 Status SimFilesystem::FileAppend(SimWritableFile* file, std::string_view bytes) {
-  MS_RETURN_IF_ERROR(BeginCall(FsOp::kAppend, file->path_));
+  const auto open = open_files_.find(file->token_);
+  MS_RETURN_IF_ERROR(BeginCall(FsOp::kAppend, file->path_, {},
+                               open != open_files_.end() && open->second.inode != nullptr ? open->second.inode->nlink : 0));
   Inode* inode = nullptr;
   MS_RETURN_IF_ERROR(CheckHandle(*file, FsOp::kAppend, &inode));
   if (bytes.size() > options_.capacity_bytes - used_bytes_) {
@@ -1578,11 +1580,6 @@ std::optional<InodeView> SimFilesystem::Inspect(const std::string& path) const {
 }
 
 bool SimFilesystem::Exists(const std::string& path) const { return Find(path) != nullptr; }
-
-uint64_t SimFilesystem::RegularLinkCount(const std::string& path) const {
-  const Inode* node = Find(path);
-  return node != nullptr && node->type == FileType::kRegular ? InfoOf(*node).link_count : 0;
-}
 
 const std::string* SimFilesystem::RegularFileBytes(const std::string& path) const {
   const Inode* node = Find(path);

@@ -184,6 +184,9 @@ struct CallInfo {
   std::string_view name;  // FsOpName(op), "fs.link"
   std::string_view path;
   std::string_view path2;
+  // kAppend: the link count of the file the handle writes into (more than
+  // one: other names, a volume's hardlink say, see the bytes change).
+  uint64_t link_count = 0;
 };
 using CallHook = std::function<Status(const CallInfo&)>;
 
@@ -289,9 +292,6 @@ class SimFilesystem final : public Filesystem {
   // component not); an unresolvable path is "absent".
   std::optional<InodeView> Inspect(const std::string& path) const;
   bool Exists(const std::string& path) const;
-  // The link count of a regular file, without copying it; 0 if path is
-  // absent or not a regular file.
-  uint64_t RegularLinkCount(const std::string& path) const;
   // Inspect's bytes of a regular file, not copied: nullptr if path is absent
   // or not a regular file. Valid until the next call that changes the file.
   const std::string* RegularFileBytes(const std::string& path) const;
@@ -388,7 +388,7 @@ class SimFilesystem final : public Filesystem {
   // trailing '/' only for a directory).
   enum class Want : uint8_t { kAny, kExisting, kNewFile, kNewDir };
 
-  Status BeginCall(FsOp op, std::string_view path, std::string_view path2 = {});
+  Status BeginCall(FsOp op, std::string_view path, std::string_view path2 = {}, uint64_t link_count = 0);
   Status Lookup(FsOp op, std::string_view path1, std::string_view path2, std::string_view path,
                 Want want, Entry* entry) const;
   Status Prologue(FsOp op, const std::string& path, Want want, Entry* entry);
