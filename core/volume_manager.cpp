@@ -247,7 +247,7 @@ Result<bool> VolumeManager::ReferrerHolds(const std::string& referrer, const Dig
   return false;
 }
 
-Result<PullResult> VolumeManager::PullModel(const PullRequest& request) {
+Result<Reference> ValidatePullRequest(const PullRequest& request) {
   MS_RETURN_IF_ERROR(ValidateVolumeName(request.volume, "volume name"));
   if (!request.mount_id.empty()) MS_RETURN_IF_ERROR(ValidateVolumeName(request.mount_id, "mount id"));
   MS_ASSIGN_OR_RETURN(const Reference reference, Reference::Parse(request.reference));
@@ -256,6 +256,11 @@ Result<PullResult> VolumeManager::PullModel(const PullRequest& request) {
       return Status(Code::kInvalidArgument, "exclude pattern \"" + pattern.substr(0, 64) + "\" is empty or too long");
     }
   }
+  return reference;
+}
+
+Result<PullResult> VolumeManager::PullModel(const PullRequest& request) {
+  MS_ASSIGN_OR_RETURN(const Reference reference, ValidatePullRequest(request));
   // Identical concurrent calls share one execution.
   std::string flight_key = VolumeKey(request.volume, request.mount_id) + "|" + request.reference +
                            "|" + (request.exclude_weights ? "w" : "") + "|" +

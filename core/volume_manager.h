@@ -141,6 +141,12 @@ class VolumeManager final : public VolumeService {
 // [A-Za-z0-9._-], at most 253 characters. kInvalidArgument naming it.
 Status ValidateVolumeName(std::string_view name, std::string_view what);
 
+// Checks a pull request's own input before anything is touched: the volume
+// name, the mount id (if any), the reference (returned parsed) and the
+// exclude patterns. kInvalidArgument naming what is wrong. Every volume
+// service (our core, the designs' shell) refuses bad input the same way.
+Result<Reference> ValidatePullRequest(const PullRequest& request);
+
 // RemoveAll of path, retrying a transient "directory not empty" (a
 // concurrent writer) up to attempts_max times, retry_interval_ms apart.
 Status RemoveTreeWithRetry(Filesystem* fs, Runtime* runtime, const std::string& path, int attempts_max,

@@ -94,14 +94,7 @@ void UpstreamShell::CancelPulls(const std::string& volume, const std::string& mo
 }
 
 Result<PullResult> UpstreamShell::PullModel(const PullRequest& request) {
-  MS_RETURN_IF_ERROR(ValidateVolumeName(request.volume, "volume name"));
-  if (!request.mount_id.empty()) MS_RETURN_IF_ERROR(ValidateVolumeName(request.mount_id, "mount id"));
-  MS_ASSIGN_OR_RETURN(const Reference reference, Reference::Parse(request.reference));
-  for (const std::string& pattern : request.exclude_patterns) {
-    if (pattern.empty() || pattern.size() > 1024) {
-      return Status(Code::kInvalidArgument, "exclude pattern \"" + pattern.substr(0, 64) + "\" is empty or too long");
-    }
-  }
+  MS_ASSIGN_OR_RETURN(const Reference reference, ValidatePullRequest(request));
   const Slot slot = SlotOf(request.volume, request.mount_id);
   const int64_t deadline_ms =
       request.timeout_ms > 0 ? runtime_->NowMs() + request.timeout_ms : CancelToken::kNoDeadline;
