@@ -1,12 +1,29 @@
-// ModelStore: one copy of each model per manifest digest, handed to volumes
-// as hardlinks, collected when no volume references it.
+// ModelStore: one copy of each layer per blob digest, assembled into one
+// model per manifest digest by hardlinks, handed to volumes as hardlinks,
+// collected when no volume references the model and no model the layer.
 //
 // Layout under the root:
-//   store/<algo>/<hex>/.lock        the entry's cross-process lock file
-//   store/<algo>/<hex>/data/        the payload; volumes hardlink from here
+//   store/<algo>/<hex>/.lock        a model entry's cross-process lock file
+//   store/<algo>/<hex>/data/        the model; volumes hardlink from here,
+//                                   its files are hardlinks to the layers'
 //   store/<algo>/<hex>/data.tmp/    a pull in progress (or left by a crash)
 //   store/<algo>/<hex>/refs/<id>    one file per referring volume record;
 //                                   content = that record's path under root
+//   store/<algo>/<hex>/layers       the layers the model lists, a line each
+//                                   ("raw <digest>" / "tar <digest>"),
+//                                   written before any layer is referenced
+//   blobs/<raw|tar>/<algo>/<hex>/   a layer entry, the same shape: .lock,
+//                                   data/ (a raw layer's one file "file", a
+//                                   tar layer's extracted tree), data.tmp/,
+//                                   and refs/<id> whose content is the
+//                                   manifest digest of a model listing it
+//
+// A layer entry is live while a model entry that lists it exists (its
+// refs confirmed against the model entries, in the same way a model's
+// refs are against the volume records); a model's collection lets go of
+// its layers before the model entry goes. Locks nest model, then layer,
+// never the other way, so two models sharing a layer fetch it once: the
+// second waits on the layer's lock and finds its payload.
 //
 // Liveness is the set of refs, each confirmed against its volume's
 // status.json by a ReferrerCheck; it does not depend on link counts, so a
@@ -32,12 +49,14 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/cancel_token.h"
 #include "core/digest.h"
 #include "core/filesystem.h"
+#include "core/layer_source.h"
 #include "core/runtime.h"
 #include "core/status.h"
 
@@ -63,6 +82,8 @@ struct SweepReport {
   uint64_t refs_dropped = 0;      // refs whose volume no longer holds the key
   uint64_t foreign_skipped = 0;   // names under store/ that are not entries
   uint64_t locks_removed = 0;     // volume lock files whose volume is gone
+  uint64_t layers_scanned = 0;    // layer entries under blobs/
+  uint64_t layers_removed = 0;    // layer payloads no model lists any more
 };
 
 class ModelStore {
@@ -75,7 +96,7 @@ class ModelStore {
 
   ModelStore(Filesystem* fs, Runtime* runtime, StoreOptions options, ReferrerCheck check);
 
-  // Creates root/store (durably). Call once before anything else.
+  // Creates root/store and root/blobs (durably). Call once before anything else.
   Status Init();
 
   // Makes dst_dir (must not exist; its parent must) a hardlinked mirror of
@@ -95,6 +116,11 @@ class ModelStore {
   // missing entry or payload has nothing to protect: OK.
   Status RepairRef(const Digest& digest, const std::string& referrer);
 
+  // The layers of a full pull of manifest into its entry's staging dir,
+  // for PullOptions::layers: valid while Materialize's pull runs (it uses
+  // the entry lock Materialize holds).
+  std::unique_ptr<LayerSource> LayersOf(const Digest& manifest);
+
   // Collects the entry if nothing references it (or removes a stale staging
   // dir). A missing entry is OK. Refs are confirmed against their records
   // in name order until one holds: stale refs before it are dropped, those
@@ -102,7 +128,8 @@ class ModelStore {
   Status MaybeGc(const Digest& digest);
 
   // MaybeGc over every entry under store/, confirming every ref (so it
-  // also drops the stale refs a GC stopped before).
+  // also drops the stale refs a GC stopped before), then over every layer
+  // entry under blobs/.
   Result<SweepReport> Sweep();
 
   std::string EntryDir(const Digest& digest) const;
@@ -110,22 +137,52 @@ class ModelStore {
   std::string StagingDir(const Digest& digest) const;
   const StoreOptions& options() const { return options_; }
 
+  // A layer entry's directory (blobs/<raw|tar>/<algo>/<hex>) and payload.
+  std::string LayerEntryDir(LayerFormat format, const Digest& digest) const;
+  std::string LayerDataDir(LayerFormat format, const Digest& digest) const;
+
   // The digests with an entry directory, for tests and the checker.
   Result<std::vector<Digest>> ListEntries();
 
  private:
+  // A model entry (store/) or a layer entry (blobs/): the same shape, refs
+  // confirmed against volume records or against model entries.
+  struct Entry {
+    enum class Kind { kModel, kRawLayer, kTarLayer };
+    Kind kind = Kind::kModel;
+    Digest digest;
+    std::string dir;
+    std::string name;  // in messages and lock keys
+    bool is_model() const { return kind == Kind::kModel; }
+    std::string data() const;
+    std::string staging() const;
+    std::string refs() const;
+  };
   class EntryLock;
+  class ModelLayers;
+  Entry ModelEntry(const Digest& digest) const;
+  Entry LayerEntry(LayerFormat format, const Digest& digest) const;
   // Takes the entry lock. With create=false a missing entry yields an empty
   // lock (ok, !held) instead of creating the entry.
-  Result<std::unique_ptr<EntryLock>> LockEntry(const Digest& digest, bool create);
-  Status CollectLocked(const Digest& digest, SweepReport* report);
-  Status AddRefLocked(const Digest& digest, const std::string& referrer);
-  Status RemoveRefLocked(const Digest& digest, const std::string& referrer);
+  Result<std::unique_ptr<EntryLock>> LockEntry(const Entry& entry, bool create);
+  Status CollectLocked(const Entry& entry, SweepReport* report);
+  // Whether a ref (its content) still holds the entry.
+  Result<bool> RefHolds(const Entry& entry, const std::string& referrer);
+  Status AddRefLocked(const Entry& entry, const std::string& referrer);
+  Status RemoveRefLocked(const Entry& entry, const std::string& referrer);
   Status MirrorLocked(const std::string& src, const std::string& dst, const CancelToken& token);
-  Status PullLocked(const Digest& digest, const PullFn& pull);
-  Status DiscardPayloadLocked(const Digest& digest);
-  // Removes the whole entry, its lock file last.
-  Status RemoveEntryLocked(const Digest& digest);
+  Status PullLocked(const Entry& entry, const PullFn& pull);
+  Status DiscardPayloadLocked(const Entry& entry);
+  // Removes the whole entry, its lock file last; a model's layers are let
+  // go of first.
+  Status RemoveEntryLocked(const Entry& entry);
+  // Drops the model's refs from the layers it lists, collecting each one
+  // nothing else lists.
+  Status ReleaseLayersLocked(const Entry& model);
+  Status SweepDir(const std::string& dir, Entry::Kind kind, SweepReport* report);
+  // A ref or a layer list: atomically and synced if durable.
+  Status WriteRecord(const std::string& path, std::string_view bytes);
+  void LogIfError(const Status& st, const std::string& what);
 
   Filesystem* fs_;
   Runtime* runtime_;
@@ -134,7 +191,8 @@ class ModelStore {
   // Per digest algorithm: store/<algo>/ was made durable by this instance.
   // The store never removes an algorithm dir, so it stays so (a new
   // process, after a crash or not, starts over).
-  std::atomic<bool> algo_dir_durable_[2] = {false, false};
+  // Indexed by Entry::Kind, then DigestAlgorithm.
+  std::atomic<bool> algo_dir_durable_[3][2] = {{false, false}, {false, false}, {false, false}};
 };
 
 }  // namespace ms

@@ -60,6 +60,15 @@ class TreeWriter {
     return st;
   }
 
+  // A hardlink to src (a layer payload's file) at rel.
+  Status LinkFile(const std::string& rel, const std::string& src) {
+    MS_RETURN_IF_ERROR(Claim(rel));
+    MS_RETURN_IF_ERROR(EnsureParents(rel));
+    MS_RETURN_IF_ERROR(fs_->Link(src, JoinPath(root_, rel)));
+    files_.insert(rel);
+    return Status::Ok();
+  }
+
   Status WriteSymlink(const std::string& rel, const std::string& target) {
     MS_RETURN_IF_ERROR(Claim(rel));
     MS_RETURN_IF_ERROR(EnsureParents(rel));
@@ -130,6 +139,136 @@ bool Skipped(const Layer& layer, const PullOptions& options) {
   return MatchesAnyPattern(layer.filepath, options.exclude_patterns);
 }
 
+
+// Fetches one layer, verifies it, and writes its payload through writer: a
+// raw layer as one file at its filepath, a tar layer as its tree.
+Status WriteLayer(Runtime* runtime, Registry* registry, const CancelToken& token,
+                  const Reference& reference, const Layer& layer, const PullOptions& options,
+                  const std::string& where, TreeWriter* writer, uint32_t file_mode, PullStats* stats) {
+  auto blob = FetchBlobBounded(registry, token, reference, layer.digest, options);
+  if (!blob.ok()) return blob.status().Annotate(where);
+  MS_RETURN_IF_ERROR(VerifyBlob(*blob, layer.size_bytes, layer.digest, where));
+  MS_RETURN_IF_ERROR(token.Check(runtime->NowMs()));
+  if (layer.format == LayerFormat::kRaw) {
+    Status st = writer->WriteFile(layer.filepath, *blob, file_mode);
+    if (!st.ok()) return st.Annotate(where);
+    ++stats->files;
+    stats->bytes += blob->size();
+    return Status::Ok();
+  }
+  auto entries = ReadTar(*blob, where);
+  if (!entries.ok()) return entries.status();
+  for (const TarEntry& entry : *entries) {
+    Status st;
+    switch (entry.type) {
+      case TarEntry::Type::kDirectory:
+        st = writer->EnsureDir(entry.path, kDirMode);
+        break;
+      case TarEntry::Type::kSymlink:
+        st = writer->WriteSymlink(entry.path, entry.link_target);
+        break;
+      case TarEntry::Type::kFile: {
+        const uint32_t mode =
+            options.read_only ? ((entry.mode & 0555) | 0444) : ((entry.mode & 0755) | 0600);
+        st = writer->WriteFile(entry.path, entry.content, mode);
+        ++stats->files;
+        stats->bytes += entry.content.size();
+        break;
+      }
+    }
+    if (!st.ok()) return st.Annotate(where);
+  }
+  return Status::Ok();
+}
+
+// A raw layer's payload is one file of a fixed name; a tar layer's, its tree.
+Layer RawAsPayload(const Layer& layer) {
+  Layer out = layer;
+  if (out.format == LayerFormat::kRaw) out.filepath = kRawPayloadName;
+  return out;
+}
+
+// Places a layer's payload (a blob entry's data dir) in the model: a raw
+// layer's file linked at its filepath, a tar layer's tree recreated with
+// its files linked. Every entry is read and checked before the first link,
+// so a tampered payload (a writable file, a stranger) is kCorrupt with the
+// model untouched.
+Status LinkPayload(Filesystem* fs, Runtime* runtime, const CancelToken& token, const Layer& layer,
+                   const std::string& payload, const std::string& where, TreeWriter* writer,
+                   PullStats* stats) {
+  struct Item {
+    std::string rel;  // in the model
+    std::string src;
+    FileInfo info;
+    std::string target;  // symlinks
+  };
+  std::vector<Item> items;
+  auto check_file = [&](const std::string& src, const FileInfo& info) {
+    if (info.type == FileType::kRegular && (info.mode & 0222) == 0) return Status::Ok();
+    return Status(Code::kCorrupt, "store file " + src + " is writable or not a file (mode " +
+                                      std::to_string(info.mode) + "): payload tampered");
+  };
+  if (layer.format == LayerFormat::kRaw) {
+    const std::string src = JoinPath(payload, kRawPayloadName);
+    MS_ASSIGN_OR_RETURN(const FileInfo info, fs->Stat(src));
+    MS_RETURN_IF_ERROR(check_file(src, info));
+    items.push_back({layer.filepath, src, info, ""});
+  } else {
+    // Depth first, names in order.
+    std::vector<std::string> stack{""};
+    uint64_t visited = 0;
+    while (!stack.empty()) {
+      const std::string rel = std::move(stack.back());
+      stack.pop_back();
+      if ((++visited & 63) == 0) MS_RETURN_IF_ERROR(token.Check(runtime->NowMs()));
+      const std::string src = rel.empty() ? payload : JoinPath(payload, rel);
+      MS_ASSIGN_OR_RETURN(const FileInfo info, fs->Stat(src));
+      switch (info.type) {
+        case FileType::kDirectory: {
+          MS_ASSIGN_OR_RETURN(const std::vector<std::string> names, fs->ReadDir(src));
+          // A directory that holds something is made as the parent of what
+          // it holds (so a clash names the deepest path, as extraction
+          // does); an empty one on its own.
+          if (!rel.empty() && names.empty()) items.push_back({rel, src, info, ""});
+          for (auto it = names.rbegin(); it != names.rend(); ++it) {
+            stack.push_back(rel.empty() ? *it : rel + "/" + *it);
+          }
+          break;
+        }
+        case FileType::kSymlink: {
+          MS_ASSIGN_OR_RETURN(std::string target, fs->ReadLink(src));
+          items.push_back({rel, src, info, std::move(target)});
+          break;
+        }
+        case FileType::kRegular:
+          MS_RETURN_IF_ERROR(check_file(src, info));
+          items.push_back({rel, src, info, ""});
+          break;
+        case FileType::kOther:
+          return Status(Code::kCorrupt, "store entry " + src + " is not a file, dir or symlink");
+      }
+    }
+  }
+  for (const Item& item : items) {
+    Status st;
+    switch (item.info.type) {
+      case FileType::kDirectory:
+        st = writer->EnsureDir(item.rel, item.info.mode);
+        break;
+      case FileType::kSymlink:
+        st = writer->WriteSymlink(item.rel, item.target);
+        break;
+      default:
+        st = writer->LinkFile(item.rel, item.src);
+        ++stats->files;
+        stats->bytes += item.info.size_bytes;
+        break;
+    }
+    if (!st.ok()) return st.Annotate(where);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool MatchesAnyPattern(const std::string& path, const std::vector<std::string>& patterns) {
@@ -169,49 +308,39 @@ Status PullPayload(Filesystem* fs, Runtime* runtime, Registry* registry, const C
   }
   TreeWriter writer(fs, dir, options.durable);
   const uint32_t file_mode = options.read_only ? 0444 : 0644;
+  if (options.layers != nullptr) MS_RETURN_IF_ERROR(options.layers->BeginManifest(manifest));
   for (size_t i = 0; i < manifest.layers.size(); ++i) {
     const Layer& layer = manifest.layers[i];
     const std::string where = "manifest " + manifest_digest.ToString() + ": layer " +
                               std::to_string(i) + " (" + layer.digest.ToString() + ", " +
                               QuoteInput(layer.filepath) + ")";
-    if (Skipped(layer, options)) {
+    if (options.layers == nullptr && Skipped(layer, options)) {
       ++stats->layers_skipped;
       continue;
     }
     MS_RETURN_IF_ERROR(token.Check(runtime->NowMs()));
-    auto blob = FetchBlobBounded(registry, token, reference, layer.digest, options);
-    if (!blob.ok()) return blob.status().Annotate(where);
-    MS_RETURN_IF_ERROR(VerifyBlob(*blob, layer.size_bytes, layer.digest, where));
-    MS_RETURN_IF_ERROR(token.Check(runtime->NowMs()));
-    if (layer.format == LayerFormat::kRaw) {
-      Status st = writer.WriteFile(layer.filepath, *blob, file_mode);
-      if (!st.ok()) return st.Annotate(where);
-      ++stats->files;
-      stats->bytes += blob->size();
+    if (options.layers == nullptr) {
+      // A private copy: the layer's bytes go straight into the model.
+      Status st = WriteLayer(runtime, registry, token, reference, layer, options, where, &writer,
+                             file_mode, stats);
+      if (!st.ok()) return st;
       continue;
     }
-    auto entries = ReadTar(*blob, where);
-    if (!entries.ok()) return entries.status();
-    for (const TarEntry& entry : *entries) {
-      Status st;
-      switch (entry.type) {
-        case TarEntry::Type::kDirectory:
-          st = writer.EnsureDir(entry.path, kDirMode);
-          break;
-        case TarEntry::Type::kSymlink:
-          st = writer.WriteSymlink(entry.path, entry.link_target);
-          break;
-        case TarEntry::Type::kFile: {
-          const uint32_t mode =
-              options.read_only ? ((entry.mode & 0555) | 0444) : ((entry.mode & 0755) | 0600);
-          st = writer.WriteFile(entry.path, entry.content, mode);
-          ++stats->files;
-          stats->bytes += entry.content.size();
-          break;
-        }
-      }
-      if (!st.ok()) return st.Annotate(where);
-    }
+    Status st = options.layers->WithLayer(
+        layer,
+        [&](const std::string& staging) {
+          // The payload alone, stats untouched: they count the model.
+          TreeWriter payload(fs, staging, options.durable);
+          PullStats ignored;
+          const Layer as_payload = RawAsPayload(layer);
+          MS_RETURN_IF_ERROR(WriteLayer(runtime, registry, token, reference, as_payload, options,
+                                        where, &payload, file_mode, &ignored));
+          return payload.SyncAll();
+        },
+        [&](const std::string& payload) {
+          return LinkPayload(fs, runtime, token, layer, payload, where, &writer, stats);
+        });
+    if (!st.ok()) return st;
   }
   return writer.SyncAll();
 }

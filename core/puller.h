@@ -12,6 +12,7 @@
 #include "core/digest.h"
 #include "core/fetch_slots.h"
 #include "core/filesystem.h"
+#include "core/layer_source.h"
 #include "core/reference.h"
 #include "core/registry.h"
 #include "core/runtime.h"
@@ -33,6 +34,11 @@ struct PullOptions {
   // the bytes are in (or the fetch failed). nullptr: unbounded (a caller
   // that pulls on its own, e.g. a test or a benchmark).
   FetchSlots* fetch_slots = nullptr;
+  // A full pull's layers, one copy per layer (the store's blob entries):
+  // each layer's payload is filled through it when it lacks one, and the
+  // model's files are hardlinks to the payloads. nullptr: every layer is
+  // fetched and written into dir (a partial pull, a private copy).
+  LayerSource* layers = nullptr;
 };
 
 struct PullStats {

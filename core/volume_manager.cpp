@@ -461,10 +461,13 @@ Result<PullResult> VolumeManager::PullUnderVolumeLock(const PullRequest& request
   Status st = store_.Materialize(
       key, model_dir, RecordRel(request.volume, request.mount_id),
       [&](const std::string& staging) {
-        // What the registry served is at fault, so the error names what
-        // was asked of it: the reference, then the digest and path.
-        return PullPayload(fs_, runtime_, registry_, *token, reference, key, staging,
-                           pull_options, nullptr)
+        // One copy per layer: the model's files are links to the store's
+        // layer entries. What the registry served is at fault, so the error
+        // names what was asked of it: the reference, then the digest and path.
+        const std::unique_ptr<LayerSource> layers = store_.LayersOf(key);
+        PullOptions options = pull_options;
+        options.layers = layers.get();
+        return PullPayload(fs_, runtime_, registry_, *token, reference, key, staging, options, nullptr)
             .Annotate("pull " + QuoteInput(request.reference));
       },
       *token, [&] {

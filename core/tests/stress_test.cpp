@@ -7,6 +7,8 @@
 #include <set>
 #include <thread>
 
+#include "core/manifest.h"
+#include "core/tar_reader.h"
 #include "core/tests/test_support.h"
 
 namespace ms::testing {
@@ -33,6 +35,34 @@ class Stress : public VolumeTest {
       for (auto& [rel, e] : tree) e.inode = 0;
       out[r->status.cache_key] = tree;
       EXPECT_TRUE(m.DeleteModel("g", "").ok());
+    }
+    return out;
+  }
+
+  // The layers each model lists, with the bytes each one's payload puts
+  // on disk (a raw layer its size, a tar layer its files), from the
+  // registry: what a store keyed by layer keeps.
+  std::map<std::string, std::map<std::string, uint64_t>> LayerBytes() {
+    std::map<std::string, std::map<std::string, uint64_t>> out;
+    const CancelToken token;
+    for (const std::string& ref_text : refs_) {
+      const Reference ref = Reference::Parse(ref_text).value();
+      const Digest key = registry_.Resolve(token, ref).value();
+      const ModelManifest manifest =
+          ParseModelManifest(registry_.FetchManifest(token, ref, key).value(), key).value();
+      for (const Layer& layer : manifest.layers) {
+        uint64_t bytes = layer.size_bytes;
+        if (layer.format == LayerFormat::kTar) {
+          bytes = 0;
+          const std::string blob = registry_.FetchBlob(token, ref, layer.digest).value();
+          const auto entries = ReadTar(blob, "layer");
+          EXPECT_TRUE(entries.ok()) << entries.status().ToString();
+          if (entries.ok()) {
+            for (const TarEntry& e : *entries) bytes += e.content.size();
+          }
+        }
+        out[key.ToString()][layer.digest.ToString()] = bytes;
+      }
     }
     return out;
   }
@@ -133,16 +163,18 @@ TEST_F(Stress, SixteenThreadsKeepI1AndI3) {
     EXPECT_EQ(tree, golden.at(status.cache_key)) << "I1 no-referenced-loss: " << record;
   }
   // I3 footprint: one entry per referenced digest, nothing else, and the
-  // bytes on disk (each inode once) equal the unique referenced payloads.
+  // bytes on disk (each inode once) equal the unique bytes of the layers
+  // the referenced models list (a layer two models share, once).
   std::set<std::string> entries;
   for (const Digest& d : Entries()) entries.insert(d.ToString());
   EXPECT_EQ(entries, referenced) << "I3 footprint: entries vs referenced digests";
-  uint64_t want_bytes = 0;
+  const auto layer_bytes = LayerBytes();
+  std::map<std::string, uint64_t> unique_layers;
   for (const std::string& key : referenced) {
-    for (const auto& [p, entry] : golden.at(key)) {
-      if (entry.type == FileType::kRegular) want_bytes += entry.content.size();
-    }
+    for (const auto& [layer, bytes] : layer_bytes.at(key)) unique_layers[layer] = bytes;
   }
+  uint64_t want_bytes = 0;
+  for (const auto& [layer, bytes] : unique_layers) want_bytes += bytes;
   EXPECT_EQ(PayloadBytes(&posix_, root_), want_bytes) << "I3 footprint: bytes";
   ExpectNoStaging();
   std::printf("[stress] threads=%d ops=%d pulls=%d ok=%d refused=%d deletes=%d releases=%d "

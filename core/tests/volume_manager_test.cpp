@@ -35,7 +35,8 @@ TEST_F(UpstreamScenario, VolumeFileIsTheSameInodeAsTheStoreFile) {
   const auto store = posix_.Stat(manager_->store().DataDir(model_a_.manifest_digest) +
                                  "/weights/model.safetensors").value();
   EXPECT_EQ(vol.inode, store.inode);
-  EXPECT_EQ(vol.link_count, 2u);
+  // The layer's payload, the model's file and the volume's: one inode.
+  EXPECT_EQ(vol.link_count, 3u);
 }
 
 TEST_F(UpstreamScenario, TwoVolumesOfOneReferenceShareOneInodeAndOneFetch) {
@@ -44,7 +45,7 @@ TEST_F(UpstreamScenario, TwoVolumesOfOneReferenceShareOneInodeAndOneFetch) {
   const auto one = posix_.Stat(manager_->ModelDir("vol1", "") + "/config.json").value();
   const auto two = posix_.Stat(manager_->ModelDir("vol2", "m") + "/config.json").value();
   EXPECT_EQ(one.inode, two.inode);
-  EXPECT_EQ(one.link_count, 3u);
+  EXPECT_EQ(one.link_count, 4u);  // the layer's, the model's, two volumes' 
   EXPECT_EQ(registry_.ManifestFetches(model_a_.manifest_digest), 1u) << "I2 dedup";
 }
 
