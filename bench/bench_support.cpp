@@ -71,6 +71,14 @@ bool RemoveTree(const std::string& path) {
   return ::rmdir(path.c_str()) == 0 || errno == ENOENT;
 }
 
+// Whether path is a model entry of a store, <root>/store/<algo>/<hex>
+// (its file "layers" lists the model's layers: bookkeeping).
+bool IsModelEntry(const std::string& path) {
+  const size_t hex = path.rfind('/');
+  const size_t algo = hex == std::string::npos || hex == 0 ? std::string::npos : path.rfind('/', hex - 1);
+  return algo != std::string::npos && algo >= 6 && path.compare(algo - 6, 6, "/store") == 0;
+}
+
 // Adds the regular files below path to usage, each (device, inode) once;
 // bookkeeping says whether path lies under a refs/ directory.
 void Walk(const std::string& path, bool bookkeeping, std::set<std::pair<uint64_t, uint64_t>>* seen,
@@ -93,7 +101,8 @@ void Walk(const std::string& path, bool bookkeeping, std::set<std::pair<uint64_t
     }
     if (!S_ISREG(st.st_mode)) continue;
     ++usage->links_seen;
-    const bool is_bookkeeping = bookkeeping || name == "status.json" || name == ".lock";
+    const bool is_bookkeeping = bookkeeping || name == "status.json" || name == ".lock" ||
+                                (name == "layers" && IsModelEntry(path));
     if (!seen->insert({st.st_dev, st.st_ino}).second) continue;
     const auto size = static_cast<uint64_t>(st.st_size);
     if (is_bookkeeping) {

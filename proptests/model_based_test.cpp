@@ -381,6 +381,19 @@ std::string Diff(const Tree& want, const Tree& got) {
     if (!(cond)) RC_FAIL(b.name() + ": " + std::string(what));                  \
   } while (false)
 
+// Who owns the inode of a full pull's file: the store keeps one copy per
+// layer, so a raw layer's file is its layer's, whichever models list it; a
+// file of a tar layer is its model's path (no two models of the catalog
+// share a tar layer).
+std::string FileOwner(const Catalog& c, const std::string& digest, const std::string& path) {
+  for (const sim::BuiltLayer& layer : c.by_name.at(c.name_of.at(digest)).built.layers) {
+    if (layer.filepath == path && layer.media_type.find("tar") == std::string::npos) {
+      return "layer " + layer.digest;
+    }
+  }
+  return digest + " " + path;
+}
+
 void CheckBackend(const Model& m, Backend& b) {
   const Catalog& c = TheCatalog();
   // Records and the files each volume sees.
@@ -400,7 +413,7 @@ void CheckBackend(const Model& m, Backend& b) {
     MB_CHECK(diff.empty(), "store entry " + c.name_of.at(digest) + " payload: " + diff);
     for (const auto& [path, inode] : inodes) {
       data_inode[digest + " " + path] = inode;
-      claim(inode, digest + " " + path, "store " + c.name_of.at(digest) + "/" + path);
+      claim(inode, FileOwner(c, digest, path), "store " + c.name_of.at(digest) + "/" + path);
     }
   }
   for (const Slot& s : Slots()) {
@@ -434,7 +447,7 @@ void CheckBackend(const Model& m, Backend& b) {
     MB_CHECK(diff.empty(), SlotName(s) + " (" + r.reference + (r.partial ? ", partial" : "") + "): " + diff);
     for (const auto& [path, inode] : inodes) {
       const std::string who = r.partial ? SlotName(s) + " " + path : r.manifest + " " + path;
-      claim(inode, who, SlotName(s) + "/" + path);
+      claim(inode, r.partial ? who : FileOwner(c, r.manifest, path), SlotName(s) + "/" + path);
       if (!r.partial) {
         MB_CHECK(data_inode.count(who) == 1 && data_inode[who] == inode,
                  SlotName(s) + "/" + path + " is not a hardlink of the store's file");
