@@ -88,6 +88,8 @@ read -r -d '' TABLE <<EOF || true
 27-no-parent-fsync|--swarm 0 --faults 0 --crashes 0.003 --crash-model adversarial|100
 28-success-recorded-outside-entry-lock|$CLEAN --status-corruptions 4|300
 29-fetch-slot-released-before-fetch|$CLEAN --fetches-max 1 --client-lanes 2|100
+30-layer-collected-while-listed|$CLEAN|100
+31-check-then-act-layer|$CLEAN --client-lanes 2|100
 EOF
 
 lookup() {  # lookup NAME FIELD -> the table's field (2 fast flags, 3 fast seeds)

@@ -365,6 +365,13 @@ std::string InvariantChecker::EntryData(const std::string& manifest_digest) cons
   return root_ + "/store/" + std::string(digest->algorithm_name()) + "/" + digest->hex() + "/data";
 }
 
+std::string InvariantChecker::LayerData(std::string_view format, const std::string& layer_digest) const {
+  auto digest = Digest::Parse(layer_digest);
+  if (!digest.ok()) return "";
+  return root_ + "/blobs/" + std::string(format) + "/" + std::string(digest->algorithm_name()) + "/" +
+         digest->hex() + "/data";
+}
+
 void InvariantChecker::OnFullPullFetch(uint64_t actor, const std::string& manifest_digest, uint64_t step) {
   fetching_manifest_[actor] = manifest_digest;
   if (!store_checks_) return;
@@ -382,23 +389,38 @@ void InvariantChecker::OnFullPullBlobFetch(uint64_t actor, const std::string& bl
   // Only a layer is payload: the config blob is read at every pull by the
   // designs that must read it, and never written.
   if (const auto e = expected_.find(manifest); e == expected_.end() || e->second.layer_digests.count(blob) == 0) return;
+  // One copy per layer (DESIGN §4 I2, at blob level): a layer any
+  // succeeded full volume's manifest lists is on the node already,
+  // whichever manifest this pull is for.
   for (size_t i = 0; i < records_.size(); ++i) {
     if (TenantExempt(records_[i])) continue;
     const std::string* bytes = fs_->RegularFileBytes(status_paths_[i]);
     if (bytes == nullptr) continue;
     const VolumeStatus* status = CachedStatus(i, *bytes);
-    if (status == nullptr || status->state != VolumeState::kSucceeded || status->partial || status->manifest != manifest) {
-      continue;
-    }
+    if (status == nullptr || status->state != VolumeState::kSucceeded || status->partial) continue;
+    const auto held = expected_.find(status->manifest);
+    if (held == expected_.end() || held->second.layer_digests.count(blob) == 0) continue;
     AddViolation("I2 dedup", step,
-                 "blob " + blob + " of " + manifest + " fetched by a full pull while " + records_[i] +
-                     " is recorded succeeded on " + manifest + " (the node holds it)");
+                 "layer " + blob + " fetched by a full pull of " + manifest + " while " + records_[i] +
+                     " is recorded succeeded on " + status->manifest + ", which lists it (the node holds it)");
     break;
   }
+  if (store_checks_) {
+    // Our core: no layer entry holds the layer complete.
+    for (const char* format : {"raw", "tar"}) {
+      const std::string data = LayerData(format, blob);
+      if (!data.empty() && fs_->Exists(data)) {
+        AddViolation("I2 dedup", step,
+                     "layer " + blob + " of " + manifest + " fetched again while " + data + " holds it");
+      }
+    }
+  }
   PullFetches& mine = in_flight_[actor];
-  const std::pair<std::string, std::string> pair{manifest, blob};
   for (const auto& [other, theirs] : in_flight_) {
-    if (other == actor || theirs.fetched.count(pair) == 0) continue;
+    if (other == actor) continue;
+    const auto fetched = std::find_if(theirs.fetched.begin(), theirs.fetched.end(),
+                                      [&](const auto& pair) { return pair.second == blob; });
+    if (fetched == theirs.fetched.end()) continue;
     // Only while its record says running is the other pull's download in
     // flight: once it says succeeded the node holds it (judged above), once
     // it says failed or is gone the download was dropped.
@@ -406,9 +428,9 @@ void InvariantChecker::OnFullPullBlobFetch(uint64_t actor, const std::string& bl
     if (bytes == nullptr) continue;
     auto status = DecodeStatus(*bytes, theirs.record_dir);
     if (!status.ok() || status->state != VolumeState::kRunning) continue;
-    double_fetches_.push_back({theirs.call, mine.call, false, false, manifest, blob, step});
+    double_fetches_.push_back({theirs.call, mine.call, false, false, fetched->first, blob, step});
   }
-  mine.fetched.insert(pair);
+  mine.fetched.insert({manifest, blob});
 }
 
 void InvariantChecker::CallBegan(uint64_t actor, const std::string& record_dir) {
@@ -436,9 +458,9 @@ void InvariantChecker::CallEnded(uint64_t actor, bool succeeded, uint64_t step) 
     d->second_done = d->second_done || second;
     if (d->first_done && d->second_done) {
       AddViolation("I2 dedup", step,
-                   "blob " + d->blob + " of " + d->manifest + " downloaded twice: at step " + std::to_string(d->step) +
-                       " a full pull fetched it while another pull of " + d->manifest +
-                       " in flight had fetched it already, and both pulls succeeded");
+                   "layer " + d->blob + " downloaded twice: at step " + std::to_string(d->step) +
+                       " a full pull fetched it while another pull in flight (of " + d->manifest +
+                       ") had fetched it already, and both pulls succeeded");
       d = double_fetches_.erase(d);
       continue;
     }

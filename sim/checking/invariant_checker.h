@@ -8,12 +8,13 @@
 //                          registry's files, bytes and symlinks in what its
 //                          pod sees (model/, or what a model/ symlink, a
 //                          bind mount's stand-in, names)
-//   I2 dedup               at every blob a full pull of manifest M fetches:
-//                          no volume is recorded succeeded on M (the node
-//                          holds it), and no other pull of M whose record
-//                          still says running fetched it already, unless
-//                          one of the two fails (one download, however many
-//                          volumes pull at once)
+//   I2 dedup               at every layer (blob) a full pull fetches: no
+//                          volume is recorded succeeded on a manifest that
+//                          lists it (the node holds it), and no other full
+//                          pull, of any manifest, whose record still says
+//                          running fetched it already, unless one of the
+//                          two fails (one download per layer, however many
+//                          volumes and manifests need it at once)
 //   I3 footprint           at quiescence, after the final sweep: every
 //                          payload inode on disk (the whole root) is held by
 //                          some active volume's view, payload bytes on disk
@@ -37,7 +38,8 @@
 // the design "core" only): I1 at every step that moved or removed an
 // entry's data/ (no volume may be recorded succeeded on it, even while the
 // volume's hardlinks keep its bytes); I2 at every manifest fetch (no entry
-// holds the payload complete), and at every step the node-wide fetch bound
+// holds the payload complete) and at every layer fetch (no layer entry
+// under blobs/ holds it complete), and at every step the node-wide fetch bound
 // (no more blob fetches in flight in the registry than the drivers'
 // fetches_max: one node downloads at most that many blobs at once); I3's
 // entries (one per referenced digest, no staging, no lock file of a gone
@@ -203,6 +205,8 @@ class InvariantChecker {
   // Why the disk no longer keeps record's promise; "" if it does.
   std::string BrokenPromise(const std::string& record, const Promise& promise) const;
   std::string EntryData(const std::string& manifest_digest) const;
+  // Our core's layer entry payload, blobs/<format>/<algo>/<hex>/data.
+  std::string LayerData(std::string_view format, const std::string& layer_digest) const;
   void CheckCollected(const std::string& manifest_digest, uint64_t step);
   // Full, active records' cache keys (and their model dirs), and the
   // digests with an entry under store/.
