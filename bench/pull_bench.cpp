@@ -17,19 +17,39 @@
 //       hand), same iterations. Counters: durable_ms, fast_ms,
 //       write_sync_ms, durable_vs_fast, durable_vs_write_sync.
 //
+//   pull/stream_blob/mib:M
+//       ms::StreamBlobToFile (durable off) of one M MiB blob from an
+//       in-memory registry that streams (each Read a fresh chunk of at most
+//       what is asked, as a network reader would hand out) into a new file,
+//       in chunks of kBlobChunkBytes (1 MiB), verifying size and sha256 as
+//       it writes. Floor, same iterations: open(O_EXCL) + write() of the
+//       same bytes in the same chunk size + SHA-256 (EVP) of them + close.
+//       Counters: stream_ms, floor_ms, stream_vs_floor (target <= 1.2),
+//       largest_chunk_bytes (the most the registry handed out at once: what
+//       the stream holds, flat against M), rss_growth_kib (ru_maxrss growth
+//       over one untimed stream run after the blob was built: a high-water
+//       mark, so a lower bound, but a whole-blob fetch would show ~M MiB).
+//
 // Shapes: a few large weight files (hashing and copying dominate) and many
 // small files (per-file system calls dominate).
 #include <benchmark/benchmark.h>
 
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "bench/bench_support.h"
+#include "core/blob_stream.h"
 #include "core/puller.h"
 #include "core/reference.h"
 #include "sim/registry/fake_registry.h"
@@ -200,6 +220,135 @@ void PullFetchBound(benchmark::State& state, Shape shape) {
   state.counters["bounded_vs_unbounded"] = paired.ratio(0);
 }
 
+// Serves one blob for any digest; OpenBlob streams it, each Read a new
+// string of at most max_bytes. Remembers the largest chunk handed out.
+class StreamingBlobRegistry final : public ms::Registry {
+ public:
+  explicit StreamingBlobRegistry(const std::string* blob) : blob_(blob) {}
+  ms::Result<ms::Digest> Resolve(const ms::CancelToken&, const ms::Reference&) override {
+    return ms::Status(ms::Code::kUnsupported, "blob-only registry");
+  }
+  ms::Result<std::string> FetchManifest(const ms::CancelToken&, const ms::Reference&,
+                                        const ms::Digest&) override {
+    return ms::Status(ms::Code::kUnsupported, "blob-only registry");
+  }
+  ms::Result<std::string> FetchBlob(const ms::CancelToken&, const ms::Reference&,
+                                    const ms::Digest&) override {
+    return *blob_;
+  }
+  ms::Result<std::unique_ptr<ms::BlobReader>> OpenBlob(const ms::CancelToken&, const ms::Reference&,
+                                                       const ms::Digest&) override {
+    return std::unique_ptr<ms::BlobReader>(std::make_unique<Reader>(this));
+  }
+  size_t largest_chunk_bytes() const { return largest_chunk_bytes_; }
+
+ private:
+  class Reader final : public ms::BlobReader {
+   public:
+    explicit Reader(StreamingBlobRegistry* registry) : registry_(registry) {}
+    ms::Result<std::string> Read(const ms::CancelToken&, size_t max_bytes) override {
+      const std::string& blob = *registry_->blob_;
+      const size_t n = std::min(max_bytes, blob.size() - position_);
+      std::string chunk = blob.substr(position_, n);
+      position_ += n;
+      registry_->largest_chunk_bytes_ = std::max(registry_->largest_chunk_bytes_, n);
+      return chunk;
+    }
+
+   private:
+    StreamingBlobRegistry* registry_;
+    size_t position_ = 0;
+  };
+
+  const std::string* blob_;
+  size_t largest_chunk_bytes_ = 0;
+};
+
+// The floor of a verified streaming download: write() the bytes in chunks
+// into a new file and SHA-256 them, then close. No fsync.
+ms::Status WriteAndHashFloor(const std::string& path, const std::string& bytes, size_t chunk_bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  if (fd < 0) return ms::Status(ms::Code::kIo, "open " + path + ": " + std::strerror(errno));
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  if (ctx == nullptr || EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1) std::abort();
+  ms::Status status;
+  for (size_t at = 0; at < bytes.size() && status.ok(); at += chunk_bytes) {
+    const size_t n = std::min(chunk_bytes, bytes.size() - at);
+    if (EVP_DigestUpdate(ctx, bytes.data() + at, n) != 1) std::abort();
+    size_t done = 0;
+    while (done < n) {
+      const ssize_t w = ::write(fd, bytes.data() + at + done, n - done);
+      if (w < 0) {
+        status = ms::Status(ms::Code::kIo, "write " + path + ": " + std::strerror(errno));
+        break;
+      }
+      done += static_cast<size_t>(w);
+    }
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  if (EVP_DigestFinal_ex(ctx, md, &md_len) != 1) std::abort();
+  EVP_MD_CTX_free(ctx);
+  benchmark::DoNotOptimize(md);
+  if (::close(fd) != 0 && status.ok()) status = ms::Status(ms::Code::kIo, "close " + path);
+  return status;
+}
+
+int64_t MaxRssKib() {
+  struct rusage usage {};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;  // KiB on Linux
+}
+
+void StreamBlob(benchmark::State& state, int mib) {
+  const std::string blob = ms::bench::FillerBytes(11, static_cast<uint64_t>(mib), static_cast<size_t>(mib) << 20);
+  const ms::Digest digest = ms::Digest::Sha256Of(blob);
+  StreamingBlobRegistry registry(&blob);
+  ms::PosixFilesystem fs;
+  ms::ThreadRuntime runtime;
+  const ms::CancelToken token;
+  const ms::Reference reference = ms::Reference::Parse(std::string(kRepository) + ":v1").value();
+  const ms::bench::ScratchDir scratch("pull-stream-blob");
+  const std::string streamed = scratch.path() + "/streamed";
+  const std::string floor = scratch.path() + "/floor";
+  auto stream = [&] {
+    return ms::StreamBlobToFile(&fs, &runtime, &registry, token, reference, digest, blob.size(), streamed, 0444,
+                                false, nullptr, "bench blob");
+  };
+  // One untimed run first: the memory a stream adds, as the high-water mark sees it.
+  const int64_t rss_before_kib = MaxRssKib();
+  ms::bench::CheckOk(stream(), "stream_blob warm-up");
+  const int64_t rss_growth_kib = MaxRssKib() - rss_before_kib;
+  ms::bench::CheckOk(fs.Unlink(streamed), "unlink warm-up");
+
+  ms::bench::Paired paired(stream, {[&] { return WriteAndHashFloor(floor, blob, ms::kBlobChunkBytes); }});
+  paired.Cleanup([&] {
+    for (const std::string* path : {&streamed, &floor}) {
+      if (::unlink(path->c_str()) != 0 && errno != ENOENT) {
+        return ms::Status(ms::Code::kIo, "unlink " + *path + ": " + std::strerror(errno));
+      }
+    }
+    return ms::Status::Ok();
+  });
+  if (!paired.Run(state)) return;
+  state.counters["blob_mib"] = mib;
+  state.counters["stream_ms"] = paired.subject_median_s() * 1e3;
+  state.counters["floor_ms"] = paired.baseline_median_s(0) * 1e3;
+  state.counters["stream_vs_floor"] = paired.ratio(0);
+  state.counters["largest_chunk_bytes"] = static_cast<double>(registry.largest_chunk_bytes());
+  state.counters["rss_growth_kib"] = static_cast<double>(rss_growth_kib);
+  state.SetBytesProcessed(paired.iterations() * static_cast<int64_t>(blob.size()));
+}
+
+std::vector<int> StreamBlobMib(Profile profile) {
+  switch (profile) {
+    case Profile::kSmoke: return {4};
+    case Profile::kQuick:
+    case Profile::kFull: return {16, 64};
+  }
+  return {};
+}
+
 std::vector<Shape> Shapes(Profile profile) {
   switch (profile) {
     case Profile::kSmoke: return {{4, 64}};
@@ -234,6 +383,12 @@ int main(int argc, char** argv) {
     auto* fb = benchmark::RegisterBenchmark(bound_name.c_str(), PullFetchBound, shape);
     fb->UseManualTime()->Unit(benchmark::kMillisecond);
     ms::bench::ApplyIterations(fb, profile, Iterations(shape));
+  }
+  for (int mib : StreamBlobMib(profile)) {
+    const std::string name = "pull/stream_blob/mib:" + std::to_string(mib);
+    auto* b = benchmark::RegisterBenchmark(name.c_str(), StreamBlob, mib);
+    b->UseManualTime()->Unit(benchmark::kMillisecond);
+    ms::bench::ApplyIterations(b, profile, 10);
   }
   return ms::bench::RunSuite("pull", profile, &argc, argv);
 }

@@ -62,7 +62,8 @@ ms_bench_smoke(footprint
 ms_bench_smoke(pull
   "pull/files:4/kib_per_file:64/durable:0@pull_ms,write_ms,pull_vs_write,payload_bytes"
   "pull/files:4/kib_per_file:64/durable:1@pull_vs_write"
-  "pull/durability/files:4/kib_per_file:64@durable_ms,fast_ms,write_sync_ms,durable_vs_fast,durable_vs_write_sync")
+  "pull/durability/files:4/kib_per_file:64@durable_ms,fast_ms,write_sync_ms,durable_vs_fast,durable_vs_write_sync"
+  "pull/stream_blob/mib:4@stream_ms,floor_ms,stream_vs_floor,largest_chunk_bytes,rss_growth_kib")
 
 if(TARGET scheduler_bench)
   ms_bench_smoke(scheduler

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <array>
+#include <cstdlib>
 #include <memory>
 
 namespace ms {
@@ -116,5 +117,39 @@ std::string Digest::ToString() const {
 }
 
 std::string Sha256Hex(std::string_view bytes) { return HashHex(Sha256Md(), bytes); }
+
+namespace {
+
+const EVP_MD* MdOf(DigestAlgorithm algorithm) {
+  return algorithm == DigestAlgorithm::kSha256 ? Sha256Md() : Sha512Md();
+}
+
+}  // namespace
+
+void DigestHasher::CtxFree::operator()(evp_md_ctx_st* ctx) const { EVP_MD_CTX_free(ctx); }
+
+DigestHasher::DigestHasher(DigestAlgorithm algorithm)
+    : algorithm_(algorithm), ctx_(EVP_MD_CTX_new()) {
+  // As in HashHex: these fail only on allocation failure, which is fatal.
+  if (ctx_ == nullptr || EVP_DigestInit_ex(ctx_.get(), MdOf(algorithm_), nullptr) != 1) std::abort();
+}
+
+DigestHasher::~DigestHasher() = default;
+
+void DigestHasher::Update(std::string_view bytes) {
+  if (EVP_DigestUpdate(ctx_.get(), bytes.data(), bytes.size()) != 1) std::abort();
+  size_bytes_ += bytes.size();
+}
+
+Digest DigestHasher::Finish() {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(ctx_.get(), out.data(), &len) != 1 ||
+      EVP_DigestInit_ex(ctx_.get(), MdOf(algorithm_), nullptr) != 1) {
+    std::abort();
+  }
+  size_bytes_ = 0;
+  return Digest(algorithm_, HexOf(out.data(), len));
+}
 
 }  // namespace ms

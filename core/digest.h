@@ -4,10 +4,14 @@
 // and therefore safe to use as a path component.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "core/status.h"
+
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX, kept out of this header
 
 namespace ms {
 
@@ -35,10 +39,37 @@ class Digest {
   auto operator<=>(const Digest& other) const = default;
 
  private:
+  friend class DigestHasher;
   Digest(DigestAlgorithm algorithm, std::string hex)
       : algorithm_(algorithm), hex_(std::move(hex)) {}
   DigestAlgorithm algorithm_ = DigestAlgorithm::kSha256;
   std::string hex_;
+};
+
+// A digest computed over bytes handed in pieces: Update with each piece in
+// order, then Finish once. Digest::SameAlgorithmOf(a + b) ==
+// Finish() after Update(a), Update(b). Not copyable, not thread-safe.
+class DigestHasher {
+ public:
+  explicit DigestHasher(DigestAlgorithm algorithm);
+  ~DigestHasher();
+  DigestHasher(const DigestHasher&) = delete;
+  DigestHasher& operator=(const DigestHasher&) = delete;
+
+  void Update(std::string_view bytes);
+  // The digest of every byte given to Update. Call once: after it the
+  // hasher starts over (empty), so a second Finish is the empty digest.
+  Digest Finish();
+  // Bytes given to Update since construction or the last Finish.
+  uint64_t size_bytes() const { return size_bytes_; }
+
+ private:
+  struct CtxFree {
+    void operator()(evp_md_ctx_st* ctx) const;
+  };
+  DigestAlgorithm algorithm_;
+  std::unique_ptr<evp_md_ctx_st, CtxFree> ctx_;
+  uint64_t size_bytes_ = 0;
 };
 
 // Lower-case hex of SHA-256 of bytes (64 characters).

@@ -18,6 +18,7 @@ std::string_view OpName(FakeRegistry::Op op) {
     case FakeRegistry::Op::kResolve: return "registry.resolve";
     case FakeRegistry::Op::kManifest: return "registry.manifest";
     case FakeRegistry::Op::kBlob: return "registry.blob";
+    case FakeRegistry::Op::kBlobRead: return "registry.blob.read";
   }
   return "registry.?";
 }
@@ -86,7 +87,7 @@ Status FakeRegistry::Enter(const CancelToken& token, Op op) {
 
 uint64_t FakeRegistry::NextRandomLocked() { return SplitMix64(rng_state_); }
 
-Status FakeRegistry::InjectLocked(Op op, std::string_view what, Draw& draw) {
+Status FakeRegistry::InjectLocked(Op op, std::string_view what, Draw& draw, bool defer_transient) {
   ++calls_[op];
   draw = Draw::kNone;
   auto& queue = fail_next_[op];
@@ -101,6 +102,10 @@ Status FakeRegistry::InjectLocked(Op op, std::string_view what, Draw& draw) {
   if (!random_faults_) return Status::Ok();
   const double u = UnitInterval(NextRandomLocked());
   if (u < transient_rate_) {
+    if (defer_transient) {
+      draw = Draw::kTransient;
+      return Status::Ok();
+    }
     ++faults_.transient;
     if (fault_observer_) fault_observer_();
     return Status(Code::kUnavailable, "injected transient fault at " + std::string(OpName(op)) +
@@ -183,21 +188,182 @@ Result<std::string> FakeRegistry::FetchManifest(const CancelToken& token,
 
 Result<std::string> FakeRegistry::FetchBlob(const CancelToken& token, const Reference& reference,
                                             const Digest& digest) {
-  {
-    std::lock_guard lock(mu_);
-    blobs_in_flight_peak_ = std::max(blobs_in_flight_peak_, ++blobs_in_flight_);
-  }
   // In flight from here until it returns, on every path.
-  struct Leave {
-    FakeRegistry* registry;
-    ~Leave() {
-      std::lock_guard lock(registry->mu_);
-      --registry->blobs_in_flight_;
-    }
-  } leave{this};
+  const BlobFlight flight(this);
   MS_RETURN_IF_ERROR(Enter(token, Op::kBlob));
   std::lock_guard lock(mu_);
   return FetchLocked(Op::kBlob, reference, digest, &Repository::blobs);
+}
+
+void FakeRegistry::CountFaultLocked(uint64_t FaultCounts::*counter) {
+  ++(faults_.*counter);
+  if (fault_observer_) fault_observer_();
+}
+
+void FakeRegistry::LeaveBlobFlightLocked() {
+  if (blobs_in_flight_ == 0) Die("blob fetches in flight below zero");
+  --blobs_in_flight_;
+}
+
+FakeRegistry::BlobFlight::BlobFlight(FakeRegistry* registry) : registry_(registry) {
+  std::lock_guard lock(registry_->mu_);
+  registry_->blobs_in_flight_peak_ = std::max(registry_->blobs_in_flight_peak_, ++registry_->blobs_in_flight_);
+}
+
+FakeRegistry::BlobFlight::~BlobFlight() {
+  if (registry_ == nullptr) return;
+  std::lock_guard lock(registry_->mu_);
+  registry_->LeaveBlobFlightLocked();
+}
+
+// A stream over a snapshot of the blob. Its state is its own (one caller at
+// a time, as the port says); counters, faults and the in-flight count are
+// the registry's, under its lock.
+class FakeRegistry::Stream final : public BlobReader {
+ public:
+  Stream(FakeRegistry* registry, Digest digest, std::string what, StreamPlan plan,
+         size_t chunk_bytes)
+      : registry_(registry),
+        digest_(std::move(digest)),
+        what_(std::move(what)),
+        plan_(std::move(plan)),
+        chunk_bytes_(chunk_bytes) {}
+
+  ~Stream() override {
+    std::lock_guard lock(registry_->mu_);
+    EndLocked();
+  }
+
+  Result<std::string> Read(const CancelToken& token, size_t max_bytes) override {
+    if (!failure_.ok()) return failure_;
+    if (ended_) return std::string();
+    if (max_bytes == 0) return Fail(Status(Code::kInvalidArgument, "blob read of 0 bytes"));
+    const std::string_view name = OpName(Op::kBlobRead);
+    // A scheduling point and the token check, as Enter without the latency
+    // (paid once, at the open).
+    if (Executor* executor = registry_->executor_; executor != nullptr) {
+      executor->Yield(name);
+      if (Status status = token.Check(executor->NowMs()); !status.ok()) {
+        return Fail(status.Annotate(name));
+      }
+    } else if (token.canceled()) {
+      return Fail(Status(Code::kCanceled, std::string(name) + ": operation canceled"));
+    }
+    std::lock_guard lock(registry_->mu_);
+    ++registry_->calls_[Op::kBlobRead];
+    auto& queue = registry_->fail_next_[Op::kBlobRead];
+    if (!queue.empty()) {
+      const Code code = queue.front().first;
+      if (--queue.front().second == 0) queue.pop_front();
+      registry_->CountFaultLocked(&FaultCounts::fail_next);
+      return FailLocked(Status(code, "injected fault (FailNext) at " + std::string(name) + " " +
+                                         what_ + " after " + std::to_string(position_) + " bytes"));
+    }
+    const size_t n = std::min({max_bytes, chunk_bytes_, plan_.bytes.size() - position_});
+    if (plan_.transient && position_ + n > plan_.transient_at) {
+      registry_->CountFaultLocked(&FaultCounts::transient);
+      return FailLocked(Status(Code::kUnavailable, "injected transient fault at " +
+                                                       std::string(name) + " " + what_ + " after " +
+                                                       std::to_string(position_) + " bytes"));
+    }
+    if (n == 0) {
+      if (plan_.truncated) registry_->CountFaultLocked(&FaultCounts::truncate);
+      ++registry_->blob_fetches_[digest_];
+      ended_ = true;
+      EndLocked();
+      return std::string();
+    }
+    if (plan_.corrupt && plan_.corrupt_at >= position_ && plan_.corrupt_at < position_ + n) {
+      registry_->CountFaultLocked(&FaultCounts::corrupt);
+    }
+    std::string chunk = plan_.bytes.substr(position_, n);
+    position_ += n;
+    return chunk;
+  }
+
+ private:
+  Status Fail(Status status) {
+    std::lock_guard lock(registry_->mu_);
+    return FailLocked(std::move(status));
+  }
+  Status FailLocked(Status status) {
+    failure_ = std::move(status);
+    EndLocked();
+    return failure_;
+  }
+  // Under the registry's lock: no longer in flight (once), bytes freed.
+  void EndLocked() {
+    if (!in_flight_) return;
+    in_flight_ = false;
+    registry_->LeaveBlobFlightLocked();
+    std::string().swap(plan_.bytes);
+    position_ = 0;
+  }
+
+  FakeRegistry* const registry_;
+  const Digest digest_;
+  const std::string what_;
+  StreamPlan plan_;
+  const size_t chunk_bytes_;
+  size_t position_ = 0;
+  bool in_flight_ = true;
+  bool ended_ = false;
+  Status failure_;
+};
+
+Result<std::unique_ptr<BlobReader>> FakeRegistry::OpenBlob(const CancelToken& token,
+                                                           const Reference& reference,
+                                                           const Digest& digest) {
+  // In flight from here: until this fails, or else handed to the stream.
+  BlobFlight flight(this);
+  MS_RETURN_IF_ERROR(Enter(token, Op::kBlob));
+  std::lock_guard lock(mu_);
+  std::string what = digest.ToString() + " of " + Quoted(reference.ToString());
+  Draw draw;
+  MS_RETURN_IF_ERROR(InjectLocked(Op::kBlob, what, draw, /*defer_transient=*/true));
+  const auto repo = repositories_.find(reference.repository());
+  if (repo == repositories_.end()) {
+    return NotFound(std::string(OpName(Op::kBlob)) + " " + what + ": no repository " +
+                    Quoted(reference.repository()));
+  }
+  const auto it = repo->second.blobs.find(digest);
+  if (it == repo->second.blobs.end()) {
+    return NotFound(std::string(OpName(Op::kBlob)) + " " + what + ": not found");
+  }
+  StreamPlan plan;
+  plan.bytes = it->second;
+  const uint64_t size = plan.bytes.size();
+  switch (draw) {
+    case Draw::kNone: break;
+    case Draw::kTransient: {
+      // Where it strikes: 0 at the open, else before byte k - 1.
+      const uint64_t k = NextRandomLocked() % (size + 1);
+      if (k == 0) {
+        CountFaultLocked(&FaultCounts::transient);
+        return Status(Code::kUnavailable,
+                      "injected transient fault at " + std::string(OpName(Op::kBlob)) + " " + what);
+      }
+      plan.transient = true;
+      plan.transient_at = k - 1;
+      break;
+    }
+    case Draw::kCorrupt: {
+      const uint64_t r = NextRandomLocked();
+      plan.corrupt = true;
+      plan.corrupt_at = size == 0 ? 0 : r % size;
+      FlipByte(plan.bytes, static_cast<size_t>(plan.corrupt_at));
+      break;
+    }
+    case Draw::kTruncate:
+      if (size > 0) {
+        plan.bytes.resize(static_cast<size_t>(NextRandomLocked() % size));
+        plan.truncated = true;
+      }
+      break;
+  }
+  flight.HandOff();  // the stream leaves the flight now
+  return std::unique_ptr<BlobReader>(
+      std::make_unique<Stream>(this, digest, std::move(what), std::move(plan), stream_chunk_bytes_));
 }
 
 uint64_t FakeRegistry::BlobFetchesInFlight() const {
@@ -380,6 +546,12 @@ Status FakeRegistry::SetRandomFaults(uint64_t seed, double transient_rate, doubl
 void FakeRegistry::ClearRandomFaults() {
   std::lock_guard lock(mu_);
   random_faults_ = false;
+}
+
+void FakeRegistry::set_stream_chunk_bytes(size_t chunk_bytes) {
+  if (chunk_bytes == 0) Die("stream_chunk_bytes 0");
+  std::lock_guard lock(mu_);
+  stream_chunk_bytes_ = chunk_bytes;
 }
 
 void FakeRegistry::set_latency_ms(int64_t latency_ms) {

@@ -10,7 +10,10 @@
 //
 // It counts every fetch per digest (the dedup metric), and injects faults on
 // demand (FailNext, CorruptBlob, TruncateBlob) or from a seed
-// (SetRandomFaults). With an Executor every call is a scheduling point and
+// (SetRandomFaults). OpenBlob truly streams: each Read hands out at most
+// stream_chunk_bytes (32 by default, so the simulator's small blobs take
+// several chunks) and is a scheduling point of its own, and a random fault
+// may strike at any chunk. With an Executor every call is a scheduling point and
 // may take virtual time; without one it is a plain thread-safe map, callable
 // from many threads at once.
 #pragma once
@@ -19,6 +22,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -32,7 +36,11 @@ namespace ms::sim {
 
 class FakeRegistry final : public Registry {
  public:
-  enum class Op { kResolve, kManifest, kBlob };
+  // kBlob: FetchBlob and OpenBlob; kBlobRead: each Read of an open stream.
+  enum class Op { kResolve, kManifest, kBlob, kBlobRead };
+
+  // What one Read of a stream hands out at most, by default.
+  static constexpr size_t kDefaultStreamChunkBytes = 32;
 
   struct FaultCounts {
     uint64_t fail_next = 0;  // calls failed by FailNext
@@ -55,6 +63,24 @@ class FakeRegistry final : public Registry {
                                     const Digest& digest) override;
   Result<std::string> FetchBlob(const CancelToken& token, const Reference& reference,
                                 const Digest& digest) override;
+  // Opens a stream over the blob's bytes as stored now (a later change to
+  // the registry does not reach an open stream). The open is a call like
+  // FetchBlob: scheduling point, latency, token check, then FailNext(kBlob)
+  // or a random draw (one per open, at FetchBlob's rates), then the lookup.
+  // Each Read is a scheduling point (no latency), then the token check,
+  // then FailNext(kBlobRead), and hands out at most
+  // min(max_bytes, stream_chunk_bytes) bytes. A random fault drawn at open
+  // strikes where it falls in the blob: a transient kUnavailable at the
+  // open or at the Read that would hand out the drawn byte (the bytes
+  // before it were served); a flipped byte in the chunk that carries it; a
+  // truncation as an early end. It is counted (InjectedFaults, the fault
+  // observer) when it strikes, in the reading actor's turn; one the reader
+  // never reaches (destroyed early) is not counted. A stream that reaches
+  // its end counts as one fetch (BlobFetches), damaged or not, as FetchBlob.
+  // The reader must not outlive the registry.
+  Result<std::unique_ptr<BlobReader>> OpenBlob(const CancelToken& token,
+                                               const Reference& reference,
+                                               const Digest& digest) override;
 
   // --- Content -----------------------------------------------------------
   // Stores bytes under their sha256; returns it.
@@ -112,6 +138,9 @@ class FakeRegistry final : public Registry {
   // Each call sleeps this long on the executor's virtual clock (ignored
   // without an executor: there is no clock to sleep on). Must be >= 0.
   void set_latency_ms(int64_t latency_ms);
+  // The most one stream Read hands out (streams opened from now on). Must
+  // be > 0.
+  void set_stream_chunk_bytes(size_t chunk_bytes);
 
   // --- Counters ------------------------------------------------------------
   // Fetch counters count calls that returned bytes (damaged ones included);
@@ -122,8 +151,10 @@ class FakeRegistry final : public Registry {
   std::map<std::string, uint64_t> AllManifestFetches() const;  // digest text -> count
   std::map<std::string, uint64_t> AllBlobFetches() const;
   uint64_t CallCount(Op op) const;  // every call, failed or not
-  // FetchBlob calls in flight now: entered and not yet returned (a call
-  // parked at its scheduling point or sleeping its latency counts), and the
+  // Blob fetches in flight now: FetchBlob calls entered and not yet
+  // returned (a call parked at its scheduling point or sleeping its latency
+  // counts), and streams from OpenBlob's entry until the stream ended,
+  // failed or its reader was destroyed; and the
   // most there ever were at once (the simulator checks the store's fetch
   // bound against it at every step). ResetCounters resets the peak.
   uint64_t BlobFetchesInFlight() const;
@@ -139,12 +170,43 @@ class FakeRegistry final : public Registry {
   };
   // The fault one call draws under SetRandomFaults.
   enum class Draw { kNone, kTransient, kCorrupt, kTruncate };
+  class Stream;  // OpenBlob's reader
+
+  // A fault a stream carries from its open to the chunk it strikes at.
+  struct StreamPlan {
+    std::string bytes;          // as served (a corrupt draw already applied)
+    uint64_t transient_at = 0;  // with transient: fails the Read that would serve this byte
+    bool transient = false;
+    uint64_t corrupt_at = 0;    // with corrupt: the flipped byte
+    bool corrupt = false;
+    bool truncated = false;     // bytes were cut short
+  };
 
   // Scheduling point, latency and token check; before taking mu_, since an
   // executor may switch actors here.
   Status Enter(const CancelToken& token, Op op);
-  // Under mu_: counts the call, then any FailNext or random fault.
-  Status InjectLocked(Op op, std::string_view what, Draw& draw);
+  // Under mu_: counts the call, then any FailNext or random fault. With
+  // defer_transient a transient draw is returned in draw (kTransient)
+  // instead of failing the call.
+  Status InjectLocked(Op op, std::string_view what, Draw& draw, bool defer_transient = false);
+  // Under mu_: a fault struck (counter, observer).
+  void CountFaultLocked(uint64_t FaultCounts::*counter);
+  // Under mu_: one blob fetch (FetchBlob or stream) is no longer in flight.
+  void LeaveBlobFlightLocked();
+  // One blob fetch in flight from construction (not under mu_) until
+  // destruction, or until HandOff passes it on (to a stream, which leaves
+  // the flight itself).
+  class BlobFlight {
+   public:
+    explicit BlobFlight(FakeRegistry* registry);
+    ~BlobFlight();
+    BlobFlight(const BlobFlight&) = delete;
+    BlobFlight& operator=(const BlobFlight&) = delete;
+    void HandOff() { registry_ = nullptr; }
+
+   private:
+    FakeRegistry* registry_;
+  };
   // Under mu_: applies a corrupt/truncate draw to bytes being served.
   void DamageLocked(Draw draw, std::string& bytes);
   Result<std::string> FetchLocked(Op op, const Reference& reference, const Digest& digest,
@@ -154,6 +216,7 @@ class FakeRegistry final : public Registry {
   Executor* const executor_;
   mutable std::mutex mu_;
   int64_t latency_ms_ = 0;
+  size_t stream_chunk_bytes_ = kDefaultStreamChunkBytes;
   std::map<std::string, Repository> repositories_;
   std::map<Op, std::deque<std::pair<Code, int>>> fail_next_;
   bool random_faults_ = false;

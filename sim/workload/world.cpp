@@ -32,6 +32,38 @@ Result<std::string> FetchWatch::FetchBlob(const CancelToken& t, const Reference&
   return blob;
 }
 
+namespace {
+
+// Reports the blob to the world once, when its stream ends.
+class WatchedBlobReader final : public BlobReader {
+ public:
+  WatchedBlobReader(std::unique_ptr<BlobReader> target, World* world, Digest digest)
+      : target_(std::move(target)), world_(world), digest_(std::move(digest)) {}
+
+  Result<std::string> Read(const CancelToken& token, size_t max_bytes) override {
+    Result<std::string> chunk = target_->Read(token, max_bytes);
+    if (chunk.ok() && chunk->empty() && !reported_) {
+      reported_ = true;
+      world_->OnBlobFetch(digest_);
+    }
+    return chunk;
+  }
+
+ private:
+  std::unique_ptr<BlobReader> target_;
+  World* world_;
+  Digest digest_;
+  bool reported_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<BlobReader>> FetchWatch::OpenBlob(const CancelToken& t, const Reference& r,
+                                                         const Digest& d) {
+  MS_ASSIGN_OR_RETURN(std::unique_ptr<BlobReader> reader, target_->OpenBlob(t, r, d));
+  return std::unique_ptr<BlobReader>(std::make_unique<WatchedBlobReader>(std::move(reader), world_, d));
+}
+
 void World::Note(std::string line) {
   if (history_.size() == kNotesMax) history_.pop_front();
   history_.emplace_back(sched_->steps(), "step " + std::to_string(sched_->steps()) + " " + std::move(line));

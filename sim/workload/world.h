@@ -71,6 +71,11 @@ class FetchWatch final : public Registry {
   }
   Result<std::string> FetchManifest(const CancelToken& t, const Reference& r, const Digest& d) override;
   Result<std::string> FetchBlob(const CancelToken& t, const Reference& r, const Digest& d) override;
+  // Forwards; the blob fetch is reported where FetchBlob reports it: once
+  // the registry has returned the bytes, i.e. at the stream's end (the Read
+  // that returns empty), in the reading actor's turn.
+  Result<std::unique_ptr<BlobReader>> OpenBlob(const CancelToken& t, const Reference& r,
+                                               const Digest& d) override;
 
  private:
   Registry* target_;

@@ -1,6 +1,7 @@
 // FakeRegistry: resolution, fetches, counters, tag moves and deletes, fault
-// injection (on demand and seeded), virtual-time latency and tokens, and
-// thread safety without an executor.
+// injection (on demand and seeded), virtual-time latency and tokens, thread
+// safety without an executor, and streams (OpenBlob): chunks, each Read a
+// scheduling point, the in-flight count, faults that strike mid-stream.
 #include "sim/registry/fake_registry.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -397,6 +399,229 @@ TEST_F(FakeRegistryTest, SixteenThreadsFetchingCountEveryFetch) {
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(registry_.BlobFetches(WeightsDigest(model_)), uint64_t{kThreads * kFetchesPerThread});
   EXPECT_EQ(registry_.ResolveCount(), uint64_t{kThreads * kFetchesPerThread});
+}
+
+// --- Streams (OpenBlob) --------------------------------------------------------
+
+
+constexpr char kStreamRepo[] = "models/stream";
+
+Reference StreamRef() { return Reference::Parse("models/stream:v1").value(); }
+
+std::string Weights() {
+  std::string bytes;
+  for (int i = 0; i < 200; ++i) bytes.push_back(static_cast<char>('a' + i % 26));
+  return bytes;
+}
+
+// A stream read to its end: the bytes, the chunks, and the error that
+// ended it early, if any.
+struct Drained {
+  std::string bytes;
+  std::vector<size_t> chunk_sizes;
+  Status error;
+};
+
+Drained Drain(BlobReader* reader, const CancelToken& token, size_t max_bytes = 1 << 20) {
+  Drained out;
+  for (int i = 0; i < 10'000; ++i) {
+    Result<std::string> chunk = reader->Read(token, max_bytes);
+    if (!chunk.ok()) {
+      out.error = chunk.status();
+      return out;
+    }
+    if (chunk->empty()) return out;
+    out.chunk_sizes.push_back(chunk->size());
+    out.bytes += *chunk;
+  }
+  ADD_FAILURE() << "stream never ended";
+  return out;
+}
+
+class FakeRegistryStreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override { digest_ = registry_.PutBlob(kStreamRepo, Weights()); }
+
+  std::unique_ptr<BlobReader> Open() {
+    Result<std::unique_ptr<BlobReader>> reader = registry_.OpenBlob(token_, StreamRef(), digest_);
+    EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+    return reader.ok() ? std::move(reader).value() : nullptr;
+  }
+
+  FakeRegistry registry_;
+  Digest digest_;
+  CancelToken token_;
+};
+
+TEST_F(FakeRegistryStreamTest, AStreamInSeveralChunksEqualsFetchBlob) {
+  std::unique_ptr<BlobReader> reader = Open();
+  const Drained drained = Drain(reader.get(), token_);
+  ASSERT_TRUE(drained.error.ok()) << drained.error.ToString();
+  EXPECT_EQ(drained.bytes, registry_.FetchBlob(token_, StreamRef(), digest_).value());
+  // 200 bytes in chunks of the default 32.
+  EXPECT_EQ(drained.chunk_sizes, (std::vector<size_t>{32, 32, 32, 32, 32, 32, 8}));
+}
+
+TEST_F(FakeRegistryStreamTest, AReadHandsOutAtMostMaxBytesAndTheConfiguredChunk) {
+  registry_.set_stream_chunk_bytes(64);
+  std::unique_ptr<BlobReader> reader = Open();
+  EXPECT_EQ(reader->Read(token_, 10)->size(), 10u);
+  EXPECT_EQ(reader->Read(token_, 1000)->size(), 64u);
+}
+
+TEST_F(FakeRegistryStreamTest, AStreamCountsAsOneFetchOnlyOnceItEnds) {
+  std::unique_ptr<BlobReader> reader = Open();
+  ASSERT_TRUE(reader->Read(token_, 32).ok());
+  EXPECT_EQ(registry_.BlobFetches(digest_), 0u);
+  Drain(reader.get(), token_);
+  EXPECT_EQ(registry_.BlobFetches(digest_), 1u);
+  EXPECT_TRUE(reader->Read(token_, 32)->empty());  // ended stays ended, counted once
+  EXPECT_EQ(registry_.BlobFetches(digest_), 1u);
+  EXPECT_EQ(registry_.CallCount(FakeRegistry::Op::kBlob), 1u);
+}
+
+TEST_F(FakeRegistryStreamTest, InFlightFromOpenUntilTheEnd) {
+  std::unique_ptr<BlobReader> reader = Open();
+  EXPECT_EQ(registry_.BlobFetchesInFlight(), 1u);
+  Drain(reader.get(), token_);
+  EXPECT_EQ(registry_.BlobFetchesInFlight(), 0u);
+  EXPECT_EQ(registry_.BlobFetchesInFlightPeak(), 1u);
+}
+
+TEST_F(FakeRegistryStreamTest, InFlightUntilTheReaderIsDestroyed) {
+  std::unique_ptr<BlobReader> a = Open();
+  std::unique_ptr<BlobReader> b = Open();
+  ASSERT_TRUE(a->Read(token_, 32).ok());
+  EXPECT_EQ(registry_.BlobFetchesInFlight(), 2u);
+  a.reset();
+  EXPECT_EQ(registry_.BlobFetchesInFlight(), 1u);
+  b.reset();
+  EXPECT_EQ(registry_.BlobFetchesInFlight(), 0u);
+  EXPECT_EQ(registry_.BlobFetchesInFlightPeak(), 2u);
+  EXPECT_EQ(registry_.BlobFetches(digest_), 0u);  // abandoned: no fetch
+}
+
+TEST_F(FakeRegistryStreamTest, AFailedOpenIsNotInFlight) {
+  EXPECT_EQ(registry_.OpenBlob(token_, StreamRef(), Digest::Sha256Of("none")).code(), Code::kNotFound);
+  registry_.FailNext(FakeRegistry::Op::kBlob, Code::kUnavailable);
+  EXPECT_EQ(registry_.OpenBlob(token_, StreamRef(), digest_).code(), Code::kUnavailable);
+  EXPECT_EQ(registry_.BlobFetchesInFlight(), 0u);
+}
+
+TEST_F(FakeRegistryStreamTest, AFaultMidStreamIsReportedAndEndsTheStream) {
+  std::unique_ptr<BlobReader> reader = Open();
+  ASSERT_EQ(reader->Read(token_, 32)->size(), 32u);
+  registry_.FailNext(FakeRegistry::Op::kBlobRead, Code::kUnavailable);
+  const Result<std::string> failed = reader->Read(token_, 32);
+  EXPECT_EQ(failed.code(), Code::kUnavailable);
+  EXPECT_NE(failed.status().message().find("after 32 bytes"), std::string::npos) << failed.status().ToString();
+  EXPECT_EQ(registry_.BlobFetchesInFlight(), 0u);
+  EXPECT_EQ(reader->Read(token_, 32).code(), Code::kUnavailable);  // stays failed
+  EXPECT_EQ(registry_.InjectedFaults().fail_next, 1u);
+  EXPECT_EQ(registry_.BlobFetches(digest_), 0u);
+}
+
+TEST_F(FakeRegistryStreamTest, ACanceledTokenFailsTheNextRead) {
+  std::unique_ptr<BlobReader> reader = Open();
+  ASSERT_TRUE(reader->Read(token_, 32).ok());
+  token_.Cancel();
+  EXPECT_EQ(reader->Read(token_, 32).code(), Code::kCanceled);
+  EXPECT_EQ(registry_.BlobFetchesInFlight(), 0u);
+}
+
+TEST_F(FakeRegistryStreamTest, TheStreamServesTheBytesAsStoredAtTheOpen) {
+  std::unique_ptr<BlobReader> reader = Open();
+  ASSERT_TRUE(registry_.TruncateBlob(digest_, 3).ok());
+  EXPECT_EQ(Drain(reader.get(), token_).bytes, Weights());
+}
+
+TEST_F(FakeRegistryStreamTest, ARandomCorruptionFlipsOneByteAndCountsWhenServed) {
+  ASSERT_TRUE(registry_.SetRandomFaults(1, 0.0, 1.0, 0.0).ok());
+  std::unique_ptr<BlobReader> reader = Open();
+  EXPECT_EQ(registry_.InjectedFaults().corrupt, 0u);  // not struck yet
+  const Drained drained = Drain(reader.get(), token_);
+  ASSERT_TRUE(drained.error.ok());
+  ASSERT_EQ(drained.bytes.size(), Weights().size());
+  int differing = 0;
+  for (size_t i = 0; i < drained.bytes.size(); ++i) differing += drained.bytes[i] != Weights()[i];
+  EXPECT_EQ(differing, 1);
+  EXPECT_EQ(registry_.InjectedFaults().corrupt, 1u);
+  EXPECT_EQ(registry_.BlobFetches(digest_), 1u);  // damaged, still a fetch (as FetchBlob)
+}
+
+TEST_F(FakeRegistryStreamTest, ARandomTruncationEndsTheStreamEarly) {
+  ASSERT_TRUE(registry_.SetRandomFaults(1, 0.0, 0.0, 1.0).ok());
+  std::unique_ptr<BlobReader> reader = Open();
+  const Drained drained = Drain(reader.get(), token_);
+  ASSERT_TRUE(drained.error.ok());
+  EXPECT_LT(drained.bytes.size(), Weights().size());
+  EXPECT_EQ(drained.bytes, Weights().substr(0, drained.bytes.size()));
+  EXPECT_EQ(registry_.InjectedFaults().truncate, 1u);
+}
+
+// n streams of the weights under a seed with only transient faults: per
+// stream 'O' failed at the open, else the bytes served before the failure.
+std::string TransientTrace(uint64_t seed, int n) {
+  FakeRegistry registry;
+  const Digest digest = registry.PutBlob(kStreamRepo, Weights());
+  EXPECT_TRUE(registry.SetRandomFaults(seed, 1.0, 0.0, 0.0).ok());
+  const CancelToken token;
+  std::string trace;
+  for (int i = 0; i < n; ++i) {
+    Result<std::unique_ptr<BlobReader>> reader = registry.OpenBlob(token, StreamRef(), digest);
+    if (!reader.ok()) {
+      EXPECT_EQ(reader.code(), Code::kUnavailable);
+      trace += "O ";
+      continue;
+    }
+    const Drained drained = Drain(reader->get(), token);
+    EXPECT_EQ(drained.error.code(), Code::kUnavailable);
+    trace += std::to_string(drained.bytes.size()) + " ";
+  }
+  EXPECT_EQ(registry.InjectedFaults().transient, static_cast<uint64_t>(n));
+  EXPECT_EQ(registry.BlobFetchesInFlight(), 0u);
+  return trace;
+}
+
+TEST(FakeRegistryStreamFaultsTest, ATransientFaultStrikesAtTheOpenOrMidStream) {
+  const std::string trace = TransientTrace(7, 1000);
+  EXPECT_NE(trace.find("O "), std::string::npos) << trace;
+  // Some stream served whole chunks before failing.
+  EXPECT_NE(trace.find("32 "), std::string::npos) << trace;
+  EXPECT_NE(trace.find("160 "), std::string::npos) << trace;
+}
+
+TEST(FakeRegistryStreamFaultsTest, SameSeedGivesTheSameStreamFaults) {
+  EXPECT_EQ(TransientTrace(42, 100), TransientTrace(42, 100));
+  EXPECT_NE(TransientTrace(42, 100), TransientTrace(43, 100));
+}
+
+
+TEST(FakeRegistryStreamExecutorTest, EveryReadIsANamedSchedulingPointAndLatencyIsPaidAtTheOpen) {
+  RecordingExecutor executor;
+  FakeRegistry registry(&executor);
+  registry.set_latency_ms(50);
+  registry.set_stream_chunk_bytes(100);
+  const Digest digest = registry.PutBlob(kStreamRepo, Weights());
+  const CancelToken token;
+  Result<std::unique_ptr<BlobReader>> reader = registry.OpenBlob(token, StreamRef(), digest);
+  ASSERT_TRUE(reader.ok());
+  ASSERT_TRUE(Drain(reader->get(), token).error.ok());
+  EXPECT_EQ(executor.yields, (std::vector<std::string>{"registry.blob", "registry.blob.read", "registry.blob.read",
+                                                       "registry.blob.read"}));
+  EXPECT_EQ(executor.NowMs(), 50);
+}
+
+TEST(FakeRegistryStreamExecutorTest, ADeadlinePassedMidStreamIsDeadlineExceeded) {
+  InlineExecutor executor;
+  FakeRegistry registry(&executor);
+  const Digest digest = registry.PutBlob(kStreamRepo, Weights());
+  const CancelToken token(/*deadline_ms=*/100);
+  Result<std::unique_ptr<BlobReader>> reader = registry.OpenBlob(token, StreamRef(), digest);
+  ASSERT_TRUE(reader.ok());
+  ASSERT_TRUE((*reader)->Read(token, 32).ok());
+  executor.SleepUntil(100);
+  EXPECT_EQ((*reader)->Read(token, 32).code(), Code::kDeadlineExceeded);
 }
 
 }  // namespace
