@@ -2,8 +2,10 @@
 
 #include <fnmatch.h>
 
+#include <functional>
 #include <set>
 
+#include "core/blob_stream.h"
 #include "core/fs_util.h"
 #include "core/manifest.h"
 #include "core/tar_reader.h"
@@ -60,6 +62,15 @@ class TreeWriter {
     return st;
   }
 
+  // A new file at rel that write (given its path) creates and fills.
+  Status CreateFile(const std::string& rel, const std::function<Status(const std::string& path)>& write) {
+    MS_RETURN_IF_ERROR(Claim(rel));
+    MS_RETURN_IF_ERROR(EnsureParents(rel));
+    MS_RETURN_IF_ERROR(write(JoinPath(root_, rel)));
+    files_.insert(rel);
+    return Status::Ok();
+  }
+
   // A hardlink to src (a layer payload's file) at rel.
   Status LinkFile(const std::string& rel, const std::string& src) {
     MS_RETURN_IF_ERROR(Claim(rel));
@@ -111,51 +122,35 @@ class TreeWriter {
   std::set<std::string> symlinks_;
 };
 
-// A blob against its descriptor: size first (cheap, and names the lie),
-// then digest.
-Status VerifyBlob(std::string_view blob, uint64_t size_bytes, const Digest& digest, const std::string& where) {
-  if (blob.size() != size_bytes) {
-    return Status(Code::kCorrupt, where + ": blob is " + std::to_string(blob.size()) + " bytes, descriptor says " +
-                                      std::to_string(size_bytes));
-  }
-  const Digest got = digest.SameAlgorithmOf(blob);
-  if (got != digest) return Status(Code::kCorrupt, where + ": blob content hashes to " + got.ToString());
-  return Status::Ok();
-}
-
-// One blob fetch, under a fetch slot if the options bound them: the slot
-// is taken before FetchBlob and released when this returns, on every path.
-Result<std::string> FetchBlobBounded(Registry* registry, const CancelToken& token, const Reference& reference,
-                                     const Digest& digest, const PullOptions& options) {
-  std::unique_ptr<FetchSlot> slot;
-  if (options.fetch_slots != nullptr) {
-    MS_ASSIGN_OR_RETURN(slot, options.fetch_slots->Acquire(token));
-  }
-  return registry->FetchBlob(token, reference, digest);
-}
-
 bool Skipped(const Layer& layer, const PullOptions& options) {
   if (options.exclude_weights && layer.is_weight) return true;
   return MatchesAnyPattern(layer.filepath, options.exclude_patterns);
 }
 
-
 // Fetches one layer, verifies it, and writes its payload through writer: a
 // raw layer as one file at its filepath, a tar layer as its tree.
-Status WriteLayer(Runtime* runtime, Registry* registry, const CancelToken& token,
+Status WriteLayer(Filesystem* fs, Runtime* runtime, Registry* registry, const CancelToken& token,
                   const Reference& reference, const Layer& layer, const PullOptions& options,
                   const std::string& where, TreeWriter* writer, uint32_t file_mode, PullStats* stats) {
-  auto blob = FetchBlobBounded(registry, token, reference, layer.digest, options);
-  if (!blob.ok()) return blob.status().Annotate(where);
-  MS_RETURN_IF_ERROR(VerifyBlob(*blob, layer.size_bytes, layer.digest, where));
-  MS_RETURN_IF_ERROR(token.Check(runtime->NowMs()));
   if (layer.format == LayerFormat::kRaw) {
-    Status st = writer->WriteFile(layer.filepath, *blob, file_mode);
-    if (!st.ok()) return st.Annotate(where);
+    // Streamed into its file, verified as it arrives: memory does not grow
+    // with the blob.
+    bool streamed = false;  // its errors name where already
+    Status st = writer->CreateFile(layer.filepath, [&](const std::string& path) {
+      streamed = true;
+      return StreamBlobToFile(fs, runtime, registry, token, reference, layer.digest, layer.size_bytes, path,
+                              file_mode, options.durable, options.fetch_slots, where);
+    });
+    if (!st.ok()) return streamed ? st : st.Annotate(where);
     ++stats->files;
-    stats->bytes += blob->size();
+    stats->bytes += layer.size_bytes;
     return Status::Ok();
   }
+  // A tar layer is parsed whole: read up to its descriptor's size, verified.
+  auto blob = ReadBlobVerified(runtime, registry, token, reference, layer.digest, layer.size_bytes,
+                               options.fetch_slots, where);
+  if (!blob.ok()) return blob.status();
+  MS_RETURN_IF_ERROR(token.Check(runtime->NowMs()));
   auto entries = ReadTar(*blob, where);
   if (!entries.ok()) return entries.status();
   for (const TarEntry& entry : *entries) {
@@ -302,9 +297,9 @@ Status PullPayload(Filesystem* fs, Runtime* runtime, Registry* registry, const C
   {
     const std::string where = "manifest " + manifest_digest.ToString() + ": config " + manifest.config_digest.ToString();
     MS_RETURN_IF_ERROR(token.Check(runtime->NowMs()));
-    auto config = FetchBlobBounded(registry, token, reference, manifest.config_digest, options);
-    if (!config.ok()) return config.status().Annotate(where);
-    MS_RETURN_IF_ERROR(VerifyBlob(*config, manifest.config_size_bytes, manifest.config_digest, where));
+    auto config = ReadBlobVerified(runtime, registry, token, reference, manifest.config_digest,
+                                   manifest.config_size_bytes, options.fetch_slots, where);
+    if (!config.ok()) return config.status();
   }
   TreeWriter writer(fs, dir, options.durable);
   const uint32_t file_mode = options.read_only ? 0444 : 0644;
@@ -321,7 +316,7 @@ Status PullPayload(Filesystem* fs, Runtime* runtime, Registry* registry, const C
     MS_RETURN_IF_ERROR(token.Check(runtime->NowMs()));
     if (options.layers == nullptr) {
       // A private copy: the layer's bytes go straight into the model.
-      Status st = WriteLayer(runtime, registry, token, reference, layer, options, where, &writer,
+      Status st = WriteLayer(fs, runtime, registry, token, reference, layer, options, where, &writer,
                              file_mode, stats);
       if (!st.ok()) return st;
       continue;
@@ -333,7 +328,7 @@ Status PullPayload(Filesystem* fs, Runtime* runtime, Registry* registry, const C
           TreeWriter payload(fs, staging, options.durable);
           PullStats ignored;
           const Layer as_payload = RawAsPayload(layer);
-          MS_RETURN_IF_ERROR(WriteLayer(runtime, registry, token, reference, as_payload, options,
+          MS_RETURN_IF_ERROR(WriteLayer(fs, runtime, registry, token, reference, as_payload, options,
                                         where, &payload, file_mode, &ignored));
           return payload.SyncAll();
         },

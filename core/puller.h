@@ -1,6 +1,7 @@
 // Pulls a model's payload from a Registry into a directory through the
 // Filesystem port, verifying every byte: the manifest against its digest,
-// every blob against its descriptor's size and digest. The config blob is
+// every blob against its descriptor's size and digest, as it streams in
+// (core/blob_stream.h: a raw layer goes to its file a chunk at a time). The config blob is
 // fetched and verified, nothing of it written.
 #pragma once
 
@@ -30,8 +31,8 @@ struct PullOptions {
   // payload that looks complete but is not.
   bool durable = true;
   // The node-wide bound on concurrent blob fetches (VolumeManager's): each
-  // blob fetch holds one slot, taken before FetchBlob and given back once
-  // the bytes are in (or the fetch failed). nullptr: unbounded (a caller
+  // blob fetch holds one slot, taken before the blob's stream opens and
+  // given back once it ended (or failed). nullptr: unbounded (a caller
   // that pulls on its own, e.g. a test or a benchmark).
   FetchSlots* fetch_slots = nullptr;
   // A full pull's layers, one copy per layer (the store's blob entries):

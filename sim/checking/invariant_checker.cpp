@@ -658,6 +658,40 @@ void InvariantChecker::CheckOrphans(uint64_t step) {
   }
 }
 
+void InvariantChecker::CheckLayerEntries(const std::set<std::string>& referenced, uint64_t step) {
+  // One layer entry per layer the referenced models list, whichever
+  // format (a digest listed raw by one model and tar by another has two),
+  // none else, and nothing staged.
+  std::set<std::string> listed;
+  for (const std::string& key : referenced) {
+    if (const auto e = expected_.find(key); e != expected_.end()) {
+      listed.insert(e->second.layer_digests.begin(), e->second.layer_digests.end());
+    }
+  }
+  std::set<std::string> present;
+  for (const char* format : {"raw", "tar"}) {
+    const std::string dir = root_ + "/blobs/" + format;
+    for (const std::string& algo : fs_->ListDir(dir)) {
+      for (const std::string& hex : fs_->ListDir(dir + "/" + algo)) {
+        const std::string digest = algo + ":" + hex;
+        const std::string entry = dir + "/" + algo + "/" + hex;
+        present.insert(digest);
+        if (fs_->Exists(entry + "/data.tmp")) {
+          AddViolation("I3 footprint", step, "layer staging left at quiescence: " + entry + "/data.tmp");
+        }
+        if (listed.count(digest) == 0) {
+          AddViolation("I3 footprint", step, "layer entry " + entry + " remains, which no referenced model lists");
+        }
+      }
+    }
+  }
+  for (const std::string& layer : listed) {
+    if (present.count(layer) == 0) {
+      AddViolation("I3 footprint", step, "layer " + layer + " of a referenced model has no layer entry");
+    }
+  }
+}
+
 Footprint InvariantChecker::CheckQuiescent(uint64_t step) {
   Footprint fp;
   if (store_checks_) {
@@ -682,6 +716,7 @@ Footprint InvariantChecker::CheckQuiescent(uint64_t step) {
       if (entries.count(r) == 0) AddViolation("I3 footprint", step, "referenced digest " + r + " has no entry");
     }
     fp.entries = entries.size();
+    CheckLayerEntries(referenced, step);
     // A volume's (or mount's) lock file goes with it, or at the sweep.
     for (const std::string& name : fs_->ListDir(root_ + "/locks")) {
       if (FetchSlots::IsSlotFileName(name)) continue;  // permanent, at most fetches_max

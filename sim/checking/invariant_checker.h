@@ -42,7 +42,8 @@
 // under blobs/ holds it complete), and at every step the node-wide fetch bound
 // (no more blob fetches in flight in the registry than the drivers'
 // fetches_max: one node downloads at most that many blobs at once); I3's
-// entries (one per referenced digest, no staging, no lock file of a gone
+// entries (one per referenced digest, one layer entry under blobs/ per
+// layer the referenced models list, no staging, no lock file of a gone
 // volume — the fetch slots' locks/fetch@<i>.lock are permanent, at most
 // fetches_max of them — no entry of a hostile digest after the final
 // sweep).
@@ -212,6 +213,9 @@ class InvariantChecker {
   // digests with an entry under store/.
   std::set<std::string> ReferencedKeys(std::vector<std::string>* full_models) const;
   std::set<std::string> EntryKeys() const;
+  // Our core's layer entries at quiescence (I3): exactly the layers the
+  // referenced models list, nothing staged.
+  void CheckLayerEntries(const std::set<std::string>& referenced, uint64_t step);
   void CheckOrphans(uint64_t step);
   // The payload bytes check of I3: nullopt when it holds, else why not.
   std::optional<std::string> PayloadBytesMismatch(Footprint* fp) const;
