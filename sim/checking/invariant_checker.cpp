@@ -560,10 +560,16 @@ std::optional<std::string> InvariantChecker::PayloadBytesMismatch(Footprint* fp)
   fp->referenced_digests = manifests.size();
   fp->unique_referenced = partial_bytes;
   fp->unique_content_bytes = partial_bytes;
+  fp->unique_blob_bytes = partial_bytes;
+  std::set<std::string> blobs;  // layer digests counted, across the manifests
   for (const std::string& m : manifests) {
     const auto it = expected_.find(m);
     if (it == expected_.end()) continue;
     fp->unique_referenced += it->second.payload_bytes;
+    if (it->second.layer_payload_bytes.empty()) fp->unique_blob_bytes += it->second.payload_bytes;
+    for (const auto& [layer, bytes] : it->second.layer_payload_bytes) {
+      if (blobs.insert(layer).second) fp->unique_blob_bytes += bytes;
+    }
     for (const auto& [path, node] : it->second.full) {
       if (node.type == FileType::kRegular && contents.insert(node.content).second) {
         fp->unique_content_bytes += node.content.size();

@@ -89,6 +89,12 @@ struct ExpectedModel {
   Tree partial;
   uint64_t payload_bytes = 0;  // regular-file bytes of the full tree
   std::set<std::string> layer_digests;  // the blobs a volume's files come from (not the config)
+  // Per layer digest of the manifest (each once, however often listed): the
+  // bytes its payload puts on disk, a raw layer its size, a tar layer its
+  // regular files' bytes. What a store keyed by layer digest keeps per
+  // layer. Empty (a hand-built expectation): the manifest counts as one
+  // blob of payload_bytes.
+  std::map<std::string, uint64_t> layer_payload_bytes;
 };
 
 // The disk at quiescence, the same way for every design.
@@ -104,6 +110,13 @@ struct Footprint {
   // (DESIGN §2.8: a manifest-level store holds a layer two manifests share
   // twice, and bytes_on_disk exceeds this).
   uint64_t unique_content_bytes = 0;
+  // What a store keyed by layer (blob) digest would keep for the same
+  // volumes: each distinct layer digest an active full record's manifest
+  // lists, once, at its payload bytes (ExpectedModel::layer_payload_bytes),
+  // plus the partial volumes' own files as in unique_referenced. At least
+  // unique_content_bytes (two layers may hold equal files); bytes_on_disk
+  // over this is the report's blob-level ratio (DESIGN §2.8).
+  uint64_t unique_blob_bytes = 0;
   // Every regular file under the root, each inode once: payload and
   // bookkeeping (records, refs, indexes, lock files).
   uint64_t all_bytes_on_disk = 0;

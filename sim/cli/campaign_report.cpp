@@ -135,6 +135,11 @@ std::string HostileReport(const sim::SimConfig& c, const Totals& t) {
 
 }  // namespace
 
+double BlobLevelRatio(const Totals& t) {
+  const uint64_t blob_bytes = t.blob_bytes > 0 ? t.blob_bytes : t.content_bytes;
+  return blob_bytes > 0 ? Per(static_cast<double>(t.disk_bytes), static_cast<double>(blob_bytes)) : 1.0;
+}
+
 void Accumulate(Totals* t, const sim::SimReport& r) {
   ++t->seeds;
   t->steps += r.steps;
@@ -155,6 +160,7 @@ void Accumulate(Totals* t, const sim::SimReport& r) {
   t->disk_bytes += r.footprint.bytes_on_disk;
   t->referenced_bytes += r.footprint.unique_referenced;
   t->content_bytes += r.footprint.unique_content_bytes;
+  t->blob_bytes += r.footprint.unique_blob_bytes;
   t->fetch_peak = std::max(t->fetch_peak, r.blob_fetches_in_flight_peak);
   if (r.blob_fetches_in_flight_peak >= static_cast<uint64_t>(r.config.fetches_max)) ++t->seeds_at_fetch_bound;
   t->all_disk_bytes += r.footprint.all_bytes_on_disk;
@@ -182,6 +188,7 @@ void Add(Totals* t, const Totals& m) {
   t->disk_bytes += m.disk_bytes;
   t->referenced_bytes += m.referenced_bytes;
   t->content_bytes += m.content_bytes;
+  t->blob_bytes += m.blob_bytes;
   t->blob_fetches += m.blob_fetches;
   t->fetch_peak = std::max(t->fetch_peak, m.fetch_peak);
   t->seeds_at_fetch_bound += m.seeds_at_fetch_bound;
@@ -302,9 +309,8 @@ std::string TextReport(const CampaignReport& r) {
   out += Format("  footprint      bytes on disk / unique referenced bytes = %.4f (%llu / %llu, at quiescence)\n",
                 t.referenced_bytes > 0 ? Per(static_cast<double>(t.disk_bytes), static_cast<double>(t.referenced_bytes)) : 1.0,
                 U(t.disk_bytes), U(t.referenced_bytes));
-  out += Format("  blob-level     bytes on disk / unique file-content bytes = %.4f (%llu / %llu): manifest-level dedup only (DESIGN 2.8)\n",
-                t.content_bytes > 0 ? Per(static_cast<double>(t.disk_bytes), static_cast<double>(t.content_bytes)) : 1.0,
-                U(t.disk_bytes), U(t.content_bytes));
+  out += Format("  blob-level     bytes on disk / unique blob bytes = %.3f (%llu / %llu): manifest-level dedup only (DESIGN 2.8)\n",
+                BlobLevelRatio(t), U(t.disk_bytes), U(t.blob_bytes > 0 ? t.blob_bytes : t.content_bytes));
   out += HostileReport(c, t);
   out += Format("  results        %llu call answers judged in %llu slot histories, %llu inconclusive (I7)\n",
                 U(t.results_calls), U(t.results_histories), U(t.results_inconclusive));
@@ -368,6 +374,7 @@ std::string ToJson(const CampaignReport& r) {
                  {"bytes_on_disk", t.disk_bytes},
                  {"unique_referenced_bytes", t.referenced_bytes},
                  {"unique_content_bytes", t.content_bytes},
+                 {"unique_blob_bytes", t.blob_bytes},
                  {"all_bytes_on_disk", t.all_disk_bytes},
                  {"blob_fetches", t.blob_fetches},
                  {"unique_fetched_blobs", t.unique_blobs},
@@ -389,7 +396,8 @@ std::string ToJson(const CampaignReport& r) {
       {"fetches_per_unique_blob", Per(static_cast<double>(t.blob_fetches), static_cast<double>(t.unique_blobs))},
       {"footprint_ratio",
        t.referenced_bytes > 0 ? Per(static_cast<double>(t.disk_bytes), static_cast<double>(t.referenced_bytes)) : 1.0},
-      {"blob_level_ratio",
+      {"blob_level_ratio", BlobLevelRatio(t)},
+      {"file_content_ratio",
        t.content_bytes > 0 ? Per(static_cast<double>(t.disk_bytes), static_cast<double>(t.content_bytes)) : 1.0}};
   j["timing"] = {{"wall_s", wall_s},
                  {"jobs", r.Jobs()},
@@ -478,6 +486,7 @@ Result<CampaignReport> FromJson(const std::string& text) {
     r.totals.content_bytes = t.at("unique_content_bytes").get<uint64_t>();
     // Added later: a report without them merges as zeros.
     r.totals.all_disk_bytes = t.value("all_bytes_on_disk", uint64_t{0});
+    r.totals.blob_bytes = t.value("unique_blob_bytes", uint64_t{0});
     r.totals.blob_fetches = t.value("blob_fetches", uint64_t{0});
     r.totals.unique_blobs = t.value("unique_fetched_blobs", uint64_t{0});
     r.totals.fetch_peak = t.value("blob_fetches_in_flight_peak", uint64_t{0});

@@ -31,6 +31,9 @@ struct Totals {
   uint64_t seeds = 0, failed = 0, steps = 0, crashes = 0, fs_faults = 0, registry_faults = 0;
   uint64_t fetches = 0, unique_fetched = 0, disk_bytes = 0, referenced_bytes = 0, content_bytes = 0;
   uint64_t blob_fetches = 0, unique_blobs = 0, all_disk_bytes = 0;
+  // What a store keyed by layer digest would keep (Footprint::unique_blob_bytes),
+  // summed over the seeds: the blob-level ratio's denominator.
+  uint64_t blob_bytes = 0;
   // The fetch bound: the most blob fetches in flight in any seed, and the
   // seeds whose peak reached their own fetches_max.
   uint64_t fetch_peak = 0, seeds_at_fetch_bound = 0;
@@ -41,6 +44,11 @@ struct Totals {
   std::map<std::string, uint64_t> violations;    // invariant -> violations
   std::map<std::string, sim::HostileTally> hostile;  // hostile class -> its pulls
 };
+
+// bytes on disk / unique blob bytes (DESIGN §2.8); a report merged from
+// shards written before unique_blob_bytes existed falls back to the unique
+// file-content bytes; 1 when there is neither.
+double BlobLevelRatio(const Totals& totals);
 
 void Accumulate(Totals* totals, const sim::SimReport& report);
 void Add(Totals* totals, const Totals& more);

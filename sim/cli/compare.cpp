@@ -41,7 +41,7 @@ Figures FiguresOf(const CampaignReport& r) {
   const Totals& t = r.totals;
   Figures f;
   if (t.referenced_bytes > 0) f.footprint = Per(static_cast<double>(t.disk_bytes), static_cast<double>(t.referenced_bytes));
-  if (t.content_bytes > 0) f.blob_level = Per(static_cast<double>(t.disk_bytes), static_cast<double>(t.content_bytes));
+  f.blob_level = BlobLevelRatio(t);
   f.per_blob = Per(static_cast<double>(t.blob_fetches), static_cast<double>(t.unique_blobs));
   f.per_manifest = Per(static_cast<double>(t.fetches), static_cast<double>(t.unique_fetched));
   f.ops_per_s = Per(static_cast<double>(Operations(t)), r.WallSeconds());
@@ -231,7 +231,7 @@ std::string CompareText(const CompareReport& r, const std::string& self) {
     out << buf;
   }
   out << "  footprint: payload bytes on disk / unique bytes the records need; blob-level: the same over each distinct\n"
-         "  file content once; fetch/blob, fetch/mfst: fetches per unique blob and manifest per seed; ops/s: CSI calls\n"
+         "  layer (blob) digest once; fetch/blob, fetch/mfst: fetches per unique blob and manifest per seed; ops/s: CSI calls\n"
          "  per wall second; payload B / all bytes B: at quiescence, summed over the seeds\n\n";
   for (const CompareRow& row : r.rows) {
     for (const CompareCell& c : row.cells) {

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "core/tar_reader.h"
+
 namespace ms::sim {
 namespace {
 
@@ -146,6 +148,24 @@ BuiltModel ModelBuilder::Build() const {
   return BuiltModel{std::move(manifest_bytes), std::move(manifest_digest),
                     std::move(config_bytes),   std::move(config_digest),
                     std::move(layers),         std::move(blobs)};
+}
+
+Result<std::map<std::string, uint64_t>> LayerPayloadBytes(const BuiltModel& model) {
+  std::map<std::string, uint64_t> out;
+  for (const BuiltLayer& layer : model.layers) {
+    uint64_t bytes = 0;
+    if (layer.media_type.ends_with(".tar")) {  // the core's rule (core/manifest.cpp)
+      auto entries = ms::ReadTar(layer.content, "layer " + layer.digest);
+      if (!entries.ok()) return entries.status();
+      for (const ms::TarEntry& entry : *entries) {
+        if (entry.type == ms::TarEntry::Type::kFile) bytes += entry.content.size();
+      }
+    } else {
+      bytes = layer.content.size();
+    }
+    out[layer.digest] = bytes;  // listed twice: the same blob, once
+  }
+  return out;
 }
 
 }  // namespace ms::sim

@@ -59,6 +59,15 @@ struct BuiltModel {
   std::map<std::string, std::string> blobs;
 };
 
+// The bytes each layer's payload puts on disk, by layer digest text: a raw
+// layer its content's size, a tar layer the sum of its regular files' bytes
+// (directories and symlinks hold none). What a store keyed by layer digest
+// keeps once per layer. A digest the manifest lists twice is one entry (the
+// same blob, counted once). The layers' built content is read (what a
+// correct pull yields); kCorrupt, naming the layer, for a tar layer the
+// core's reader refuses.
+Result<std::map<std::string, uint64_t>> LayerPayloadBytes(const BuiltModel& model);
+
 class ModelBuilder {
  public:
   // name and version go into the config's descriptor, so two models with

@@ -14,6 +14,7 @@ target_link_libraries(ms_simulator PUBLIC ms_core ms_designs ms_sim_fs ms_sim_ru
 if(BUILD_TESTING)
   ms_add_gtest(simulator_tests
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/simulator_test.cpp ${CMAKE_CURRENT_LIST_DIR}/tests/crash_model_test.cpp
+            ${CMAKE_CURRENT_LIST_DIR}/tests/model_pool_test.cpp
     LIBS ms_simulator
     LABELS sim)
 endif()

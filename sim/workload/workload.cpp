@@ -17,6 +17,7 @@ constexpr uint64_t kHostileStream = 0x686f7374ULL;      // "host"
 constexpr uint64_t kSharedStream = 0x736861726564ULL; // "shared"
 constexpr uint64_t kSwarmStream = 0x737761726dULL;    // "swarm"
 constexpr uint64_t kSwarmFetchStream = 0x6665746368ULL;  // "fetch"
+constexpr uint64_t kFamilyStream = 0x66616d696c79ULL;  // "family"
 
 // A probability in [0, 1] as a draw: true with probability p.
 bool Chance(Prng& rng, double p) {
@@ -53,6 +54,47 @@ std::string Bytes(Prng& rng, size_t n) {
   std::string out(n, '\0');
   for (char& c : out) c = static_cast<char>('a' + rng.Below(26));
   return out;
+}
+
+// A model family's members, as pool indices.
+struct Family {
+  size_t base = 0, version = 0, fine_tune = 0;
+};
+
+// Adds one generated family to the pool (DESIGN §2.8's case, the layers a
+// blob-level store keeps once): a base of 2-4 raw weight shards
+// (weights/shard-<i>.bin, 30-130 bytes) and a config.json; its next
+// version, which changes config.json only; and a fine-tune that keeps the
+// base's first 1..n-1 shards and replaces the rest (same sizes, new bytes),
+// with a config.json of its own. With code, every member also carries one
+// and the same code tar layer (a tokenizer and a script).
+Family AddFamily(ModelPool* pool, Prng& rng, const std::string& name, bool with_code) {
+  const uint64_t shard_count = 2 + rng.Below(3);
+  std::vector<std::string> shards;
+  for (uint64_t i = 0; i < shard_count; ++i) shards.push_back(Bytes(rng, 30 + rng.Below(101)));
+  const uint64_t kept = 1 + rng.Below(shard_count - 1);
+  std::vector<std::string> tuned = shards;
+  for (uint64_t i = kept; i < shard_count; ++i) tuned[i] = Bytes(rng, shards[i].size());
+  std::vector<TarEntry> code;
+  if (with_code) {
+    code = {TarEntry::Directory("code"), TarEntry::File("code/tokenizer.json", Bytes(rng, 20 + rng.Below(40))),
+            TarEntry::File("code/run.py", Bytes(rng, 20 + rng.Below(40)), 0755)};
+  }
+  auto member = [&](const std::string& model, const std::string& version, const std::vector<std::string>& weights,
+                    const std::string& config) {
+    ModelBuilder builder(model, version);
+    for (size_t i = 0; i < weights.size(); ++i) builder.AddRawFile("weights/shard-" + std::to_string(i) + ".bin", weights[i]);
+    builder.AddRawFile("config.json", config, std::string(media_type::kWeightConfigRaw));
+    if (with_code) builder.AddTarLayer("code", code, std::string(media_type::kCodeTar));
+    pool->models.emplace_back(model + "-" + version, builder.Build());
+    return pool->models.size() - 1;
+  };
+  const std::string config = "{\"family\":\"" + name + "\",\"v\":";
+  Family f;
+  f.base = member(name, "1", shards, config + "1}");
+  f.version = member(name, "2", shards, config + "2}");
+  f.fine_tune = member(name + "-ft", "1", tuned, config + "1,\"tune\":\"ft\"}");
+  return f;
 }
 
 }  // namespace
@@ -457,6 +499,22 @@ ModelPool MakeModelPool(uint64_t seed) {
   pool.moving = {{"models/a", "latest", {a1, a2}}, {"models/c", "latest", {c1, c2}}};
   pool.references = {"models/a:v1", "models/a:latest", "models/b:v1", "models/empty:v1",
                      "models/nested:v1", "models/c:latest"};
+  // Generated families whose members share layers (their own stream: the
+  // models above stay what they were). models/<f>:v1 is the base,
+  // models/<f>-ft:v1 the fine-tune, and models/<f>:latest starts at the
+  // next version and moves among the three (a move that changes one small
+  // file, or some shards).
+  Prng family_rng(seed ^ kFamilyStream);
+  const std::pair<std::string, bool> families[] = {{"fam", true}, {"lm", false}};  // (name, with code)
+  for (const auto& [name, with_code] : families) {
+    const Family f = AddFamily(&pool, family_rng, name, with_code);
+    const std::string repo = "models/" + name;
+    pool.tags.emplace_back(repo, "v1", f.base);
+    pool.tags.emplace_back(repo, "latest", f.version);
+    pool.tags.emplace_back(repo + "-ft", "v1", f.fine_tune);
+    pool.moving.emplace_back(repo, "latest", std::vector<size_t>{f.base, f.version, f.fine_tune});
+    for (const std::string& ref : {repo + ":v1", repo + ":latest", repo + "-ft:v1"}) pool.references.push_back(ref);
+  }
   return pool;
 }
 

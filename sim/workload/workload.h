@@ -217,7 +217,12 @@ SimConfig SwarmConfig(const SimConfig& base, uint64_t seed);
 
 
 // Every manifest the run may serve, by digest text, with the references
-// that can name it.
+// that can name it: hand-made models (a1/a2/b1 share a weight blob; an
+// empty and a nested tree; c1/c2), and generated families whose members
+// share layers: "fam" (members also share a code tar layer) and "lm", each
+// a base (models/<f>:v1), its next version differing in config.json only,
+// and a fine-tune keeping some of the base's shards (models/<f>-ft:v1);
+// models/<f>:latest starts at the version and moves among the three.
 struct ModelPool {
   std::vector<std::pair<std::string, BuiltModel>> models;  // (name, model)
   // (repository, tag, model index): the initial tags.

@@ -123,6 +123,9 @@ void World::ComputeExpected() {
     const BuiltModel& model = pool_.models[index].second;
     ExpectedModel expected = PullExpected(&registry, repo, model.manifest_digest);
     for (const BuiltLayer& layer : model.layers) expected.layer_digests.insert(layer.digest);
+    auto layer_bytes = LayerPayloadBytes(model);
+    if (!layer_bytes.ok()) std::abort();  // the content is ours: its tars read
+    expected.layer_payload_bytes = std::move(layer_bytes).value();
     expected_[model.manifest_digest.ToString()] = std::move(expected);
   }
 }

@@ -89,5 +89,70 @@ TEST_F(CheckerReachTest, AChangeUnderTheDirectoryAModelSymlinkNamesIsJudgedAtTha
   EXPECT_EQ(checker_.violations().front().step, 2u);
 }
 
+// The footprint's blob-level figure (I3's report, DESIGN §2.8): what a store
+// keyed by layer digest keeps for the active records. Two manifests, a
+// version pair: one weight layer (100 bytes) in common, a config.json each.
+class BlobFootprintTest : public ::testing::Test {
+ protected:
+  static constexpr char kV1[] = "sha256:v1";
+  static constexpr char kV2[] = "sha256:v2";
+
+  void SetUp() override {
+    checker_.SetStoreChecks(false);  // no store layout: the records alone
+    checker_.AddExpected(kV1, Model("{\"v\":1}", "sha256:config1"));
+    checker_.AddExpected(kV2, Model("{\"v\":22}", "sha256:config2"));
+  }
+
+  static ExpectedModel Model(const std::string& config, const std::string& config_layer) {
+    ExpectedModel m;
+    m.full["weights/w.bin"] = TreeNode{FileType::kRegular, std::string(100, 'w')};
+    m.full["config.json"] = TreeNode{FileType::kRegular, config};
+    m.partial["config.json"] = m.full["config.json"];  // what a pull without weights keeps, here
+    m.payload_bytes = 100 + config.size();
+    m.layer_payload_bytes = {{"sha256:weights", 100}, {config_layer, config.size()}};
+    return m;
+  }
+
+  void Record(const std::string& dir, const std::string& manifest, bool partial) {
+    VolumeStatus status;
+    status.volume = dir.substr(dir.rfind('/') + 1);
+    status.reference = "models/v:x";
+    status.manifest = manifest;
+    status.cache_key = partial ? "" : manifest;
+    status.state = VolumeState::kSucceeded;
+    status.partial = partial;
+    ASSERT_TRUE(fs_.MakeDirsForTest(dir).ok());
+    ASSERT_TRUE(fs_.WriteFileForTest(dir + "/status.json", EncodeStatus(status)).ok());
+  }
+
+  InlineExecutor exec_;
+  SimFilesystem fs_{&exec_};
+  InvariantChecker checker_{&fs_, "/r", {"/r/volumes/s0", "/r/volumes/s1", "/r/volumes/s2"}};
+};
+
+TEST_F(BlobFootprintTest, ALayerTwoActiveManifestsListIsCountedOnce) {
+  Record("/r/volumes/s0", kV1, false);
+  Record("/r/volumes/s1", kV2, false);
+  const Footprint fp = checker_.CheckQuiescent(1);
+  EXPECT_EQ(fp.unique_blob_bytes, 100u + 7 + 8);  // the manifest-level figure is 107 + 108
+}
+
+TEST_F(BlobFootprintTest, APartialVolumeAddsItsOwnFilesAsInUniqueReferenced) {
+  Record("/r/volumes/s0", kV1, false);
+  Record("/r/volumes/s2", kV2, true);
+  const Footprint fp = checker_.CheckQuiescent(1);
+  EXPECT_EQ(fp.unique_blob_bytes, 107u + 8);
+}
+
+TEST_F(BlobFootprintTest, AnExpectationWithoutLayerBytesCountsItsPayloadAsOneBlob) {
+  ExpectedModel m = Model("{\"v\":3}", "sha256:config3");
+  m.layer_payload_bytes.clear();
+  checker_.AddExpected("sha256:v3", m);
+  Record("/r/volumes/s0", kV1, false);
+  Record("/r/volumes/s1", "sha256:v3", false);
+  const Footprint fp = checker_.CheckQuiescent(1);
+  EXPECT_EQ(fp.unique_blob_bytes, 107u + 107);
+}
+
 }  // namespace
 }  // namespace ms::sim

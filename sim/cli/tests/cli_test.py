@@ -645,8 +645,12 @@ def compare_checks_pinned_verdicts(ctx):
                 "--fail-dir", ctx.path("fails"), "--expect", pinned)
     assert p.returncode == 1, p.stdout + p.stderr
     assert "verdicts differ" in p.stdout and "pr37 I1 no-referenced-loss: FAIL, pinned PASS" in p.stdout, p.stdout
+    # Pin what these seeds show (which of pr37's other weaknesses show in
+    # two seeds depends on the workload's models): then the verdicts match.
     with open(pinned) as f:
-        text = f.read().replace("pr37 I1 PASS", "pr37 I1 FAIL").replace("pr37 I2 PASS", "pr37 I2 FAIL")
+        text = f.read()
+    for design, inv, verdict in re.findall(r"^  (\w+) (I\d) [^:]*: (\S+), pinned \S+", p.stdout, re.M):
+        text = text.replace(f"{design} {inv} PASS", f"{design} {inv} {verdict}")
     with open(pinned, "w") as f:
         f.write(text)
     q = ctx.run("compare", "--seeds", "2", "--designs", "core,pr37", "--shrink-runs", "0", "--no-progress",

@@ -86,6 +86,36 @@ TEST(ModelBuilderTest, SameWeightsInTwoModelsShareOneDigest) {
   EXPECT_EQ(a.layers[0].digest, b.layers[0].digest);
 }
 
+// --- LayerPayloadBytes ------------------------------------------------------
+
+TEST(LayerPayloadBytesTest, ARawLayerPutsItsSizeOnDisk) {
+  const BuiltModel model = ModelBuilder("raw").AddRawFile("w.bin", std::string(40, 'w')).Build();
+  const auto bytes = LayerPayloadBytes(model);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  EXPECT_EQ(*bytes, (std::map<std::string, uint64_t>{{model.layers[0].digest, 40}}));
+}
+
+TEST(LayerPayloadBytesTest, ATarLayerPutsItsRegularFilesBytesOnDiskNotTheArchives) {
+  const BuiltModel model = ModelBuilder("tar")
+                               .AddTarLayer("code", {TarEntry::Directory("code"), TarEntry::File("code/a.py", "12345"),
+                                                     TarEntry::Symlink("code/b", "a.py"),
+                                                     TarEntry::File("code/c.py", "1234567", 0755)},
+                                            std::string(media_type::kCodeTar))
+                               .Build();
+  const auto bytes = LayerPayloadBytes(model);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  EXPECT_EQ(bytes->at(model.layers[0].digest), 12u);  // 5 + 7; the archive is 2.5 KiB
+}
+
+TEST(LayerPayloadBytesTest, ALayerListedTwiceIsOneBlobCountedOnce) {
+  const BuiltModel model =
+      ModelBuilder("twice").AddRawFile("a.bin", std::string(30, 'x')).AddRawFile("b.bin", std::string(30, 'x')).Build();
+  ASSERT_EQ(model.layers[0].digest, model.layers[1].digest);
+  const auto bytes = LayerPayloadBytes(model);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  EXPECT_EQ(*bytes, (std::map<std::string, uint64_t>{{model.layers[0].digest, 30}}));
+}
+
 TEST(ModelBuilderTest, SetConfigBytesReplacesTheConfigBlob) {
   const BuiltModel model = ModelBuilder("m").AddRawFile("w", "x").SetConfigBytes("{}").Build();
   EXPECT_EQ(model.config_bytes, "{}");
