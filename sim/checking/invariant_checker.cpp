@@ -617,12 +617,13 @@ std::optional<std::string> InvariantChecker::PayloadBytesMismatch(Footprint* fp)
       return "payload held by no active volume: " + use.path + " (" + std::to_string(use.size) + " bytes)";
     }
   }
-  // ... and no copy beyond one per manifest (a design that shares blobs
-  // across manifests keeps less, which is fine; lost files are I1's).
-  if (fp->bytes_on_disk > fp->unique_referenced) {
+  // ... and no copy beyond one per layer (DESIGN §4 I3 at blob level: a
+  // layer two manifests share is kept once; a design that shares equal
+  // files across layers keeps less, which is fine; lost files are I1's).
+  if (fp->bytes_on_disk > fp->unique_blob_bytes) {
     return "payload bytes on disk " + std::to_string(fp->bytes_on_disk) +
-           " > the unique bytes the active records need " + std::to_string(fp->unique_referenced) +
-           " (a copy too many)";
+           " > the unique bytes of the layers the active records list " + std::to_string(fp->unique_blob_bytes) +
+           " (a copy too many; one copy per manifest would be " + std::to_string(fp->unique_referenced) + ")";
   }
   return std::nullopt;
 }

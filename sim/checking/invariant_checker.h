@@ -18,8 +18,9 @@
 //   I3 footprint           at quiescence, after the final sweep: every
 //                          payload inode on disk (the whole root) is held by
 //                          some active volume's view, payload bytes on disk
-//                          (each inode once) are at most the unique bytes the
-//                          active records need (one copy per manifest), and
+//                          (each inode once) are at most the unique bytes of
+//                          the layers the active records list (one copy per
+//                          layer, however many manifests list it), and
 //                          no file under volumes/ belongs to no record; in
 //                          runs with no crash, fault or corrupted record,
 //                          the bytes before the sweep too (nothing should

@@ -154,5 +154,48 @@ TEST_F(BlobFootprintTest, AnExpectationWithoutLayerBytesCountsItsPayloadAsOneBlo
   EXPECT_EQ(fp.unique_blob_bytes, 107u + 107);
 }
 
+// I3 at blob level: two manifests sharing a layer, each with a volume.
+class BlobLevelI3Test : public BlobFootprintTest {
+ protected:
+  void Model(const std::string& record, const std::string& config) {
+    ASSERT_TRUE(fs_.MakeDirsForTest(record + "/model/weights").ok());
+    ASSERT_TRUE(fs_.WriteFileForTest(record + "/model/config.json", config).ok());
+  }
+  // The first I3 violation's detail, "" if none (the fixture takes no
+  // snapshot of the outside, so I5 is not this test's).
+  std::string I3Detail() {
+    for (const Violation& v : checker_.violations()) {
+      if (v.invariant == "I3 footprint") return v.detail;
+    }
+    return "";
+  }
+};
+
+TEST_F(BlobLevelI3Test, ALayerTwoManifestsShareKeptOnceHolds) {
+  Record("/r/volumes/s0", kV1, false);
+  Record("/r/volumes/s1", kV2, false);
+  Model("/r/volumes/s0", "{\"v\":1}");
+  Model("/r/volumes/s1", "{\"v\":22}");
+  ASSERT_TRUE(fs_.WriteFileForTest("/r/volumes/s0/model/weights/w.bin", std::string(100, 'w')).ok());
+  ASSERT_TRUE(fs_.Link("/r/volumes/s0/model/weights/w.bin", "/r/volumes/s1/model/weights/w.bin").ok());
+  const Footprint fp = checker_.CheckQuiescent(1);
+  EXPECT_EQ(fp.bytes_on_disk, 115u);
+  EXPECT_EQ(I3Detail(), "");
+}
+
+TEST_F(BlobLevelI3Test, ALayerTwoManifestsShareKeptTwiceFailsThoughOneCopyPerManifestWouldPass) {
+  Record("/r/volumes/s0", kV1, false);
+  Record("/r/volumes/s1", kV2, false);
+  Model("/r/volumes/s0", "{\"v\":1}");
+  Model("/r/volumes/s1", "{\"v\":22}");
+  for (const char* record : {"/r/volumes/s0", "/r/volumes/s1"}) {
+    ASSERT_TRUE(fs_.WriteFileForTest(std::string(record) + "/model/weights/w.bin", std::string(100, 'w')).ok());
+  }
+  const Footprint fp = checker_.CheckQuiescent(1);
+  EXPECT_EQ(fp.bytes_on_disk, 215u);
+  EXPECT_EQ(fp.unique_referenced, 215u);  // a manifest-level store's figure: it passed there
+  EXPECT_NE(I3Detail().find("a copy too many"), std::string::npos) << I3Detail();
+}
+
 }  // namespace
 }  // namespace ms::sim
