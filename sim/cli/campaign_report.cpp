@@ -306,11 +306,13 @@ std::string TextReport(const CampaignReport& r) {
                 U(t.blob_fetches), U(t.unique_blobs));
   out += Format("  fetch bound    peak %llu blob fetches in flight at once; %llu of %llu seeds reached their fetches_max\n",
                 U(t.fetch_peak), U(t.seeds_at_fetch_bound), U(t.seeds));
-  out += Format("  footprint      bytes on disk / unique referenced bytes = %.4f (%llu / %llu, at quiescence)\n",
+  out += Format("  footprint      bytes on disk / one copy per manifest = %.4f (%llu / %llu, at quiescence)\n",
                 t.referenced_bytes > 0 ? Per(static_cast<double>(t.disk_bytes), static_cast<double>(t.referenced_bytes)) : 1.0,
                 U(t.disk_bytes), U(t.referenced_bytes));
-  out += Format("  blob-level     bytes on disk / unique blob bytes = %.3f (%llu / %llu): manifest-level dedup only (DESIGN 2.8)\n",
-                BlobLevelRatio(t), U(t.disk_bytes), U(t.blob_bytes > 0 ? t.blob_bytes : t.content_bytes));
+  const double blob_ratio = BlobLevelRatio(t);
+  out += Format("  blob-level     bytes on disk / unique layer bytes = %.3f (%llu / %llu): %s\n", blob_ratio,
+                U(t.disk_bytes), U(t.blob_bytes > 0 ? t.blob_bytes : t.content_bytes),
+                blob_ratio > 1.0 ? "a layer kept more than once (I3, DESIGN 2.8)" : "one copy per layer (I3)");
   out += HostileReport(c, t);
   out += Format("  results        %llu call answers judged in %llu slot histories, %llu inconclusive (I7)\n",
                 U(t.results_calls), U(t.results_histories), U(t.results_inconclusive));

@@ -83,15 +83,17 @@ const std::vector<InvariantStatement>& InvariantStatements() {
        "(model/, or the directory a model/ symlink names), checked after every step that touches it",
        "no store entry's data/ is moved away or removed while a volume is recorded succeeded on it"},
       {"I2 dedup",
-       "no full pull of manifest M fetches a blob of M while a volume is recorded succeeded on M, nor a blob that "
-       "another pull of M, its record still running, fetched already (when both succeed)",
-       "no full pull fetches the manifest M while store/<M>/data holds it"},
+       "no full pull fetches a layer (blob) while a volume is recorded succeeded on a manifest that lists it, nor a "
+       "layer that another full pull, of any manifest, its record still running, fetched already (when both succeed)",
+       "no full pull fetches the manifest M while store/<M>/data holds it, nor a layer while its entry under blobs/ "
+       "holds it; never more blob fetches in flight than fetches_max"},
       {"I3 footprint",
        "at quiescence, every payload inode on disk (the whole root) is held by an active volume's view, payload "
-       "bytes on disk (each inode once) are at most one copy per manifest the active records need, and every file "
+       "bytes on disk (each inode once) are at most one copy of each layer the active records list, and every file "
        "under volumes/ belongs to a record; before the final sweep too in a run with no crash, fault or corrupted "
        "record",
-       "one entry per referenced digest, no staging, no lock file of a gone volume; nothing for the sweep before it"},
+       "one entry per referenced digest and one layer entry per layer they list, no staging, no lock file of a gone "
+       "volume; nothing for the sweep before it"},
       {"I4 progress", "no deadlock, no step-limit livelock, no actor failure", ""},
       {"I5 confinement", "nothing created, changed or removed outside the root", ""},
       {"I6 determinism", "same seed, same trace and disk hashes", ""},
