@@ -456,7 +456,6 @@ Result<PullResult> VolumeManager::PullUnderVolumeLock(const PullRequest& request
     release_old();
     return result;
   }
-  release_old();
   const Digest key = *digest;
   Status st = store_.Materialize(
       key, model_dir, RecordRel(request.volume, request.mount_id),
@@ -474,6 +473,10 @@ Result<PullResult> VolumeManager::PullUnderVolumeLock(const PullRequest& request
         success_recorded = true;
         return record_success();
       });
+  // The old model goes once the new one is linked, so the layers the two
+  // share stay: a tag move that keeps most layers fetches only the changed
+  // ones, and collects only what no model lists any more.
+  release_old();
   return finish(st);
 }
 
