@@ -32,6 +32,7 @@
 #include <sstream>
 
 #include "core/fs_util.h"
+#include "core/manifest.h"
 #include "core/posix_filesystem.h"
 #include "core/tests/test_support.h"
 #include "core/thread_runtime.h"
@@ -210,6 +211,7 @@ struct Model {
   std::map<std::string, std::string> tags;  // reference -> digest (absent: untagged)
   std::map<Slot, Record> records;
   std::map<std::string, uint64_t> manifest_fetches;  // digest -> fetches
+  std::map<std::string, uint64_t> layer_fetches;     // layer digest -> fetches
 
   std::set<std::string> Entries() const {
     std::set<std::string> out;
@@ -381,6 +383,13 @@ std::string Diff(const Tree& want, const Tree& got) {
     if (!(cond)) RC_FAIL(b.name() + ": " + std::string(what));                  \
   } while (false)
 
+// The layers a catalog model's manifest lists.
+std::vector<Layer> LayersOf(const std::string& digest) {
+  const Catalog& c = TheCatalog();
+  const sim::BuiltModel& built = c.by_name.at(c.name_of.at(digest)).built;
+  return ParseModelManifest(built.manifest_bytes, built.manifest_digest).value().layers;
+}
+
 // Who owns the inode of a full pull's file: the store keeps one copy per
 // layer, so a raw layer's file is its layer's, whichever models list it; a
 // file of a tar layer is its model's path (no two models of the catalog
@@ -473,6 +482,14 @@ void CheckBackend(const Model& m, Backend& b) {
     const uint64_t got = b.registry().ManifestFetches(manifest.built.manifest_digest);
     MB_CHECK(got == want_fetches, name + " manifest fetched " + std::to_string(got) + " times, the model says " +
                                       std::to_string(want_fetches));
+    // And per layer (I2 at blob level).
+    for (const Layer& layer : LayersOf(d)) {
+      const std::string l = layer.digest.ToString();
+      const uint64_t want_layer = m.layer_fetches.count(l) ? m.layer_fetches.at(l) : 0;
+      const uint64_t got_layer = b.registry().BlobFetches(layer.digest);
+      MB_CHECK(got_layer == want_layer, name + "'s layer " + layer.filepath + " fetched " + std::to_string(got_layer) +
+                                            " times, the model says " + std::to_string(want_layer));
+    }
   }
 }
 
@@ -518,6 +535,19 @@ struct Pull : Command {
       const std::set<std::string> cached = m.Entries();
       // A partial pull always fetches; a full one only what is not cached.
       if (partial || !cached.contains(tag->second)) ++m.manifest_fetches[tag->second];
+      // Layers: a partial pull fetches each one it keeps; a full pull of a
+      // model not cached each layer no cached model lists (one copy per
+      // layer; the slot's old model goes only once the new one is in).
+      std::set<std::string> held;
+      for (const std::string& key : cached) {
+        for (const Layer& layer : LayersOf(key)) held.insert(layer.digest.ToString());
+      }
+      if (partial || !cached.contains(tag->second)) {
+        for (const Layer& layer : LayersOf(tag->second)) {
+          const std::string d = layer.digest.ToString();
+          if (partial ? !layer.is_weight : held.insert(d).second) ++m.layer_fetches[d];
+        }
+      }
     }
     m.records[slot] = r;
   }
