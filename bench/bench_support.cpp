@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <set>
 #include <utility>
 
@@ -426,11 +427,22 @@ BenchStore::BenchStore(std::string_view tag)
   CheckOk(fast_store_.Init(), "store init");
 }
 
+namespace {
+
+std::string SpecText(const TreeSpec& spec) {
+  return "files=" + std::to_string(spec.files) + " per_dir=" + std::to_string(spec.files_per_dir) +
+         " bytes=" + std::to_string(spec.file_bytes) + " seed=" + std::to_string(spec.seed);
+}
+
+bool IsDir(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+}  // namespace
+
 Digest BenchStore::AddEntry(const TreeSpec& spec, const std::string& referrer) {
-  const Digest digest = Digest::Sha256Of(
-      "bench tree files=" + std::to_string(spec.files) + " per_dir=" +
-      std::to_string(spec.files_per_dir) + " bytes=" + std::to_string(spec.file_bytes) +
-      " seed=" + std::to_string(spec.seed));
+  const Digest digest = Digest::Sha256Of("bench tree " + SpecText(spec));
   const std::string dst = volumes_dir() + "/add-entry";
   CheckOk(fast_store_.Materialize(
               digest, dst, referrer,
@@ -440,9 +452,40 @@ Digest BenchStore::AddEntry(const TreeSpec& spec, const std::string& referrer) {
   return digest;
 }
 
-bool BenchStore::HasData(const Digest& digest) {
-  struct stat st {};
-  return ::lstat(fast_store_.DataDir(digest).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+BenchStore::LayeredEntry BenchStore::AddLayeredEntry(const TreeSpec& spec, const std::string& referrer) {
+  LayeredEntry out;
+  out.model = Digest::Sha256Of("bench layered model " + SpecText(spec));
+  out.layer = Digest::Sha256Of("bench tar layer " + SpecText(spec));
+  Layer layer;
+  layer.media_type = "application/vnd.cncf.model.weight.v1.tar";
+  layer.digest = out.layer;
+  layer.filepath = "tree";
+  layer.format = LayerFormat::kTar;
+  ModelManifest manifest;
+  manifest.layers.push_back(layer);
+  const TreeListing listing = ListingOf(spec);
+  const std::string dst = volumes_dir() + "/add-entry";
+  CheckOk(fast_store_.Materialize(
+              out.model, dst, referrer,
+              [&](const std::string& staging) {
+                const std::unique_ptr<LayerSource> layers = fast_store_.LayersOf(out.model);
+                MS_RETURN_IF_ERROR(layers->BeginManifest(manifest));
+                return layers->WithLayer(
+                    layer, [&spec](const std::string& payload) { return WriteTree(payload, spec); },
+                    [&](const std::string& payload) {
+                      return LinkTreeFloor(listing, payload, staging + "/tree");
+                    });
+              },
+              token_),
+          "cache layered entry");
+  RemoveTreeOrDie(dst);
+  return out;
+}
+
+bool BenchStore::HasData(const Digest& digest) { return IsDir(fast_store_.DataDir(digest)); }
+
+bool BenchStore::HasTarLayer(const Digest& layer) {
+  return IsDir(fast_store_.LayerEntryDir(LayerFormat::kTar, layer));
 }
 
 ModelStore::PullFn BenchStore::NoPull() {

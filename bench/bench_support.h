@@ -20,6 +20,8 @@
 
 #include "core/cancel_token.h"
 #include "core/digest.h"
+#include "core/layer_source.h"
+#include "core/manifest.h"
 #include "core/model_store.h"
 #include "core/posix_filesystem.h"
 #include "core/status.h"
@@ -190,8 +192,21 @@ class BenchStore {
   // payload file has link count 1 again) and records referrer. Returns the
   // entry's digest, a function of spec.
   Digest AddEntry(const TreeSpec& spec, const std::string& referrer);
+  // A model as a pull through the store's layers makes it: one tar layer
+  // whose payload is the tree of spec (blobs/tar/<algo>/<hex>/data/), and
+  // the model entry whose data/tree/ hardlinks every file of it; referrer
+  // recorded as the model's ref, the model as the layer's. The throwaway
+  // volume is removed, so every payload inode has two links (the model's
+  // and the layer's). Digests are functions of spec.
+  struct LayeredEntry {
+    Digest model;
+    Digest layer;
+  };
+  LayeredEntry AddLayeredEntry(const TreeSpec& spec, const std::string& referrer);
   // Whether the entry's data/ directory exists.
   bool HasData(const Digest& digest);
+  // Whether the tar layer's entry directory exists.
+  bool HasTarLayer(const Digest& layer);
 
   void set_live(bool live) { live_.store(live); }
   // The store with StoreOptions::durable = durable.

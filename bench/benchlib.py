@@ -43,10 +43,14 @@ EXACT_COUNTERS = {
     "footprint_ratio": 1.0,
     "manifest_fetches_per_digest": 1.0,
     "blob_fetches_per_blob": 1.0,
+    "fetches_per_blob": 1.0,
     "entries_after_delete": 0.0,
     "warnings": 0.0,
 }
 
+
+# The footprint-against-sharing benchmark at a shared percentage.
+SHARING = "footprint/sharing/models:8/shared_pct:%d/volumes_per_model:2"
 
 # The headline figures: (label, benchmark, counter). The dashboard shows them
 # on top, CI reports them to CDash as measurements.
@@ -62,6 +66,16 @@ HEADLINES = [
     ("fetches_per_digest_100x1_32", "footprint/volumes:100/digests:1/pullers:32",
      "manifest_fetches_per_digest"),
     ("pull_vs_write_large", "pull/files:4/kib_per_file:4096/durable:0", "pull_vs_write"),
+    # Issue #12: one copy per layer. Store bytes on disk over the unique
+    # blob bytes (must be 1), and what one copy per manifest and one copy
+    # per volume would keep, over the same; 8 models, 2 volumes each.
+    ("footprint_ratio_shared_90", SHARING % 90, "footprint_ratio"),
+    *[(f"manifest_level_ratio_shared_{pct}", SHARING % pct, "manifest_level_ratio") for pct in (25, 50, 75, 90)],
+    ("no_dedup_ratio_shared_90", SHARING % 90, "no_dedup_ratio"),
+    # One fetch per layer however many pullers share it (must be 1).
+    ("fetches_per_blob_8_pullers", "footprint/blob_fetches/pullers:8", "fetches_per_blob"),
+    # A large blob streamed to disk against write() + SHA-256 of the same bytes.
+    ("stream_vs_floor_64mib", "pull/stream_blob/mib:64", "stream_vs_floor"),
     # The cost of durability, against durable off and the fair floor (the
     # same tree made durable by hand: cp -al or write, then sync -f).
     ("materialize_durable_vs_fast_10000", "materialize/durability/files:10000", "durable_vs_fast"),

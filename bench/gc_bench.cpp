@@ -1,10 +1,15 @@
 // gc_bench: what collecting an entry costs, and what deciding not to costs.
 //
 //   gc/collect/files:N
-//       ModelStore::MaybeGc of an entry no volume references any more (its
-//       ref's record says "not mine"), against `rm -rf` of a freshly written
-//       tree of the same shape. Both trees are written anew before every
-//       iteration (not measured) with link count 1, so both free their blocks.
+//       ModelStore::MaybeGc of a model no volume references any more (its
+//       ref's record says "not mine"), made as a pull through the store's
+//       layers makes one: a tar layer entry holding the N-file tree and the
+//       model entry hardlinking each of its files (2N names, N inodes). The
+//       collection removes both entries. Against `rm -rf` of exactly the
+//       same two directories, copied fresh with `cp -a` (one invocation, so
+//       the copies share inodes the way the entries do; the .lock files,
+//       refs/ and the model's layers list come along). Both are made anew
+//       before every iteration (not measured), so both free their blocks.
 //       The two run in an order that alternates per iteration, timed apart.
 //       Measured time: MaybeGc. Counters: gc_ms, rm_rf_ms, gc_vs_rm_rf.
 //   gc/liveness/files:N
@@ -28,6 +33,7 @@
 #include <vector>
 
 #include "bench/bench_support.h"
+#include "core/manifest.h"
 
 namespace {
 
@@ -48,21 +54,33 @@ void Collect(benchmark::State& state, int files) {
   BenchStore bs("gc");
   bs.set_live(false);  // every ref names a volume that no longer holds the key
   const std::string rm = ms::bench::ToolPath("rm");
+  const std::string cp = ms::bench::ToolPath("cp");
   const std::string plain = bs.volumes_dir() + "/plain";
-  ms::Digest digest;
+  ms::bench::MakeDirOrDie(plain);
+  BenchStore::LayeredEntry entry;
+  std::vector<std::string> copies;  // plain's copies of the two entry dirs
   uint64_t seed = 10;
   ms::bench::Paired paired(
       [&] {
-        MS_RETURN_IF_ERROR(bs.store(false).MaybeGc(digest));
-        if (bs.HasData(digest)) return ms::Status(ms::Code::kInternal, "entry was not collected");
+        MS_RETURN_IF_ERROR(bs.store(false).MaybeGc(entry.model));
+        if (bs.HasData(entry.model)) return ms::Status(ms::Code::kInternal, "model was not collected");
+        if (bs.HasTarLayer(entry.layer)) return ms::Status(ms::Code::kInternal, "layer was not collected");
         return ms::Status::Ok();
       },
-      {[&] { return ms::bench::RunCommand({rm, "-rf", plain}); }});
+      {[&] {
+        std::vector<std::string> argv = {rm, "-rf"};
+        argv.insert(argv.end(), copies.begin(), copies.end());
+        return ms::bench::RunCommand(argv);
+      }});
   paired.Prepare([&] {
     ++seed;
-    digest = bs.AddEntry(SpecFor(files, seed), kReferrer);
-    ms::bench::MakeDirOrDie(plain);
-    return ms::bench::WriteTree(plain, SpecFor(files, 1'000'000 + seed));
+    entry = bs.AddLayeredEntry(SpecFor(files, seed), kReferrer);
+    const std::string model_dir = bs.store(false).EntryDir(entry.model);
+    const std::string layer_dir = bs.store(false).LayerEntryDir(ms::LayerFormat::kTar, entry.layer);
+    // One cp, so that the copies share inodes as the entries do; they land
+    // under their own names (the digests' hex, which differ).
+    copies = {plain + "/" + entry.model.hex(), plain + "/" + entry.layer.hex()};
+    return ms::bench::RunCommand({cp, "-a", model_dir, layer_dir, plain});
   });
   if (!paired.Run(state)) return;
   state.counters["files"] = files;

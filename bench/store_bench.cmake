@@ -58,7 +58,9 @@ ms_bench_smoke(gc
   "gc/liveness/files:10@liveness_us,smallest_us,liveness_vs_smallest"
   "gc/liveness/refs:10@liveness_us,one_ref_us,liveness_vs_one_ref")
 ms_bench_smoke(footprint
-  "footprint/volumes:10/digests:2/pullers:4@footprint_ratio,manifest_fetches_per_digest,blob_fetches_per_blob,disk_bytes,unique_payload_bytes,no_dedup_bytes,entries_after_delete")
+  "footprint/volumes:10/digests:2/pullers:4@footprint_ratio,manifest_fetches_per_digest,blob_fetches_per_blob,disk_bytes,unique_payload_bytes,no_dedup_bytes,entries_after_delete"
+  "footprint/sharing/models:4/shared_pct:50/volumes_per_model:2@footprint_ratio,manifest_level_ratio,no_dedup_ratio,disk_bytes,unique_blob_bytes,manifest_level_bytes,no_dedup_bytes,blob_fetches_per_blob"
+  "footprint/blob_fetches/pullers:4@fetches_per_blob,blob_fetches_per_blob,footprint_ratio,unique_layers")
 ms_bench_smoke(pull
   "pull/files:4/kib_per_file:64/durable:0@pull_ms,write_ms,pull_vs_write,payload_bytes"
   "pull/files:4/kib_per_file:64/durable:1@pull_vs_write"

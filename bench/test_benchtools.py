@@ -61,11 +61,27 @@ def sample_run():
                                n * 2.0, disk_bytes=35000.0 * k, unique_payload_bytes=35000.0 * k,
                                no_dedup_bytes=35000.0 * n, footprint_ratio=1.0,
                                manifest_fetches_per_digest=1.0, blob_fetches_per_blob=1.0))
+    for pct in (0, 25, 50, 75, 90):
+        shared = 20 * pct // 100  # of 20 units per model, 8 models
+        unique = shared + 8 * (20 - shared)
+        footprint.append(bench(f"footprint/sharing/models:8/shared_pct:{pct}/volumes_per_model:2/iterations:1/"
+                               "manual_time", 90.0, disk_bytes=8192.0 * unique, unique_blob_bytes=8192.0 * unique,
+                               manifest_level_bytes=8192.0 * 160, no_dedup_bytes=8192.0 * 320, footprint_ratio=1.0,
+                               manifest_level_ratio=160 / unique, no_dedup_ratio=320 / unique,
+                               blob_fetches_per_blob=1.0))
+    for p in (1, 2, 4, 8):
+        footprint.append(bench(f"footprint/blob_fetches/pullers:{p}/iterations:20/manual_time", 10.0 * p,
+                               fetches_per_blob=1.0, blob_fetches_per_blob=1.0, footprint_ratio=1.0,
+                               unique_layers=6.0 + 2 * p))
     pull = [bench("pull/files:4/kib_per_file:4096/durable:0/iterations:12/manual_time", 20.0,
                   pull_vs_write=2.1, payload_bytes=16777216.0, write_bytes_per_second=1.7e9),
             bench("pull/durability/files:4/kib_per_file:4096/iterations:12/manual_time", 60.0,
                   durable_ms=60.0, fast_ms=20.0, write_sync_ms=70.0, durable_vs_fast=3.0,
-                  durable_vs_write_sync=0.86, payload_bytes=16777216.0)]
+                  durable_vs_write_sync=0.86, payload_bytes=16777216.0),
+            bench("pull/stream_blob/mib:16/iterations:10/manual_time", 30.0, stream_ms=30.0, floor_ms=27.0,
+                  stream_vs_floor=1.11, largest_chunk_bytes=1048576.0, rss_growth_kib=1100.0),
+            bench("pull/stream_blob/mib:64/iterations:10/manual_time", 120.0, stream_ms=120.0, floor_ms=105.0,
+                  stream_vs_floor=1.14, largest_chunk_bytes=1048576.0, rss_growth_kib=1100.0)]
     scheduler = [bench("BareFiberSwitch", 14.0, "ns"),
                  bench("SchedulerDecision/random/actors:2/manual_time", 12.0, ns_per_decision=45.0,
                        cpu_ns_per_decision=44.6, bare_switch_cpu_ns=14.0, ratio_to_bare=3.2),
@@ -166,12 +182,32 @@ class BehaviourTest(unittest.TestCase):
     def test_a_sound_run_has_no_failures(self):
         self.assertEqual(benchlib.behaviour_failures(benchlib.figures(sample_run())), [])
 
-    def test_a_second_fetch_is_a_failure(self):
+    def only_failure(self, name_prefix, **fields):
+        """The one behaviour failure of the sample run with fields set on a footprint benchmark."""
         run = sample_run()
-        set_field(run, "footprint", "footprint/volumes:100/digests:1/pullers:32", manifest_fetches_per_digest=2.0)
+        set_field(run, "footprint", name_prefix, **fields)
         failures = benchlib.behaviour_failures(benchlib.figures(run))
-        self.assertEqual(len(failures), 1)
-        self.assertIn("manifest_fetches_per_digest", failures[0])
+        self.assertEqual(len(failures), 1, failures)
+        return failures[0]
+
+    def test_a_second_fetch_is_a_failure(self):
+        self.assertIn("manifest_fetches_per_digest",
+                      self.only_failure("footprint/volumes:100/digests:1/pullers:32", manifest_fetches_per_digest=2.0))
+
+    def test_a_layer_fetched_twice_is_a_failure(self):
+        self.assertIn("fetches_per_blob = 1.05, must be 1",
+                      self.only_failure("footprint/blob_fetches/pullers:8/", fetches_per_blob=1.05))
+
+    def test_a_second_copy_of_a_shared_layer_is_a_failure(self):
+        self.assertIn("shared_pct:90/volumes_per_model:2: footprint_ratio = 1.2",
+                      self.only_failure("footprint/sharing/models:8/shared_pct:90/", footprint_ratio=1.2))
+
+    def test_the_sharing_headlines_are_reported(self):
+        labels = dict(benchlib.headlines(benchlib.figures(sample_run())))
+        self.assertEqual(labels["footprint_ratio_shared_90"], 1.0)
+        self.assertEqual(labels["fetches_per_blob_8_pullers"], 1.0)
+        self.assertAlmostEqual(labels["manifest_level_ratio_shared_90"], 160 / 34)
+        self.assertEqual(labels["stream_vs_floor_64mib"], 1.14)
 
     def test_a_benchmark_error_is_a_failure(self):
         run = sample_run()
@@ -252,8 +288,8 @@ class DashboardTest(unittest.TestCase):
                                                                  "ratio_threshold": 0.15}, sample_compare())
         ids = [p["id"] for p in data["plots"]]
         self.assertEqual(ids, ["materialize-time", "materialize-ratio", "gc-collect", "gc-liveness-files",
-                               "gc-liveness-refs", "footprint-n", "footprint-k", "dedup-fetches", "pull",
-                               "durability-materialize", "durability-pull", "scheduler", "simulator", "jobs",
+                               "gc-liveness-refs", "footprint-n", "footprint-k", "dedup-fetches",
+                               "footprint-sharing", "layer-fetches", "pull", "stream-blob", "durability-materialize", "durability-pull", "scheduler", "simulator", "jobs",
                                "trend", "designs-costs"])
         self.assertEqual(data["missing"], [])
         for p in data["plots"]:
@@ -266,6 +302,16 @@ class DashboardTest(unittest.TestCase):
         self.assertEqual([pt[0] for pt in footprint_k["series"][0]["points"]], [1, 10, 100])
         dedup = next(p for p in data["plots"] if p["id"] == "dedup-fetches")
         self.assertEqual([pt[0] for pt in dedup["series"][0]["points"]], [1, 8, 32])
+        sharing = next(p for p in data["plots"] if p["id"] == "footprint-sharing")
+        self.assertEqual([s["name"] for s in sharing["series"]],
+                         ["store on disk (footprint_ratio)", "one copy per manifest", "one copy per volume"])
+        self.assertEqual([pt[0] for pt in sharing["series"][1]["points"]], [0, 25, 50, 75, 90])
+        self.assertIn("8 models, 2 volumes each", sharing["title"])
+        fetches = next(p for p in data["plots"] if p["id"] == "layer-fetches")
+        self.assertEqual([pt[0] for pt in fetches["series"][0]["points"]], [1, 2, 4, 8])
+        stream = next(p for p in data["plots"] if p["id"] == "stream-blob")
+        self.assertEqual(stream["categories"], ["16 MiB", "64 MiB"])
+        self.assertIn("stream / floor = 1.14", stream["annotations"][1])
 
     def test_a_run_without_scheduler_lists_it_missing(self):
         run = sample_run()

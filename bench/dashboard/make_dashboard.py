@@ -188,6 +188,66 @@ def footprint_plots(figs):
     return plots
 
 
+def sharing_plots(figs):
+    """Issue 12: one copy per layer. Footprint against the share of bytes
+    models have in common, and layer fetches against concurrent pullers."""
+    rows = match_all(figs, r"footprint/sharing/models:(\d+)/shared_pct:(\d+)/volumes_per_model:(\d+)")
+    models = rows[0][0][1] if rows else "?"
+    volumes = rows[0][0][3] if rows else "?"
+    sharing = line_plot(
+        "footprint-sharing", f"Disk footprint against shared bytes ({models} models, {volumes} volumes each)",
+        "Models sharing S % of their payload (the same layers: a base's shards in each fine-tune), each "
+        "pulled into its volumes through the VolumeManager onto the real disk. Against the unique blob "
+        "bytes (each distinct layer once, what a store with one copy per layer keeps): the store's "
+        "bytes on disk (each inode once; footprint_ratio, must be exactly 1), one copy per manifest "
+        "digest (manifest_level_ratio) and one copy per volume (no_dedup_ratio).",
+        "bytes shared between models (%)", "bytes / unique blob bytes (x)",
+        [{"name": label, "points": points([(int(m[2]), f["counters"].get(counter)) for m, f in rows])}
+         for counter, label in (("footprint_ratio", "store on disk (footprint_ratio)"),
+                                ("manifest_level_ratio", "one copy per manifest"),
+                                ("no_dedup_ratio", "one copy per volume"))],
+        x_log=False, y_log=False, refline=1.0)
+    fetches = match_all(figs, r"footprint/blob_fetches/pullers:(\d+)")
+    fetch_plot = line_plot(
+        "layer-fetches", "Fetches per layer against concurrent pullers of different models",
+        "P threads released at once, each pulling a different model; the models share six layers "
+        "(raw shards and a tar layer) and have two of their own. Registry blob fetches per unique "
+        "layer over every round (mean and the most in one round) and the footprint ratio: all must "
+        "be exactly 1 (one fetch per layer, not per puller).",
+        "concurrent pullers (P)", "fetches per layer / ratio",
+        [{"name": label, "points": points([(int(m[1]), f["counters"].get(counter)) for m, f in fetches])}
+         for counter, label in (("fetches_per_blob", "fetches per layer (mean)"),
+                                ("blob_fetches_per_blob", "fetches per layer (max)"),
+                                ("footprint_ratio", "footprint_ratio"))],
+        y_log=False, refline=1.0)
+    return [sharing, fetch_plot]
+
+
+def stream_plot(figs):
+    rows = sorted(match_all(figs, r"pull/stream_blob/mib:(\d+)"), key=lambda r: int(r[0][1]))
+    if not rows:
+        return None
+    cats, notes = [], []
+    values = {"stream_ms": [], "floor_ms": []}
+    for m, f in rows:
+        c = f["counters"]
+        cats.append(f"{m[1]} MiB")
+        notes.append(f"stream / floor = {c.get('stream_vs_floor', 0):.2f}, "
+                     f"RSS +{c.get('rss_growth_kib', 0):.0f} KiB")
+        for k in values:
+            values[k].append(c.get(k, 0))
+    return {"id": "stream-blob", "kind": "bar", "title": "Streaming a large blob to disk",
+            "caption": "StreamBlobToFile (durable off) of one blob from an in-memory streaming registry, "
+                       "in 1 MiB chunks, size and sha256 verified as it writes, against open + write() + "
+                       "SHA-256 of the same bytes in the same chunks (the floor), same iterations. Above "
+                       "each pair: the time ratio and the peak RSS growth of one stream (flat against the "
+                       "blob's size: the blob is never held whole).",
+            "x": {"label": "blob size"}, "y": {"label": "time (ms)"},
+            "categories": cats, "annotations": notes,
+            "series": [{"name": "StreamBlobToFile", "values": values["stream_ms"]},
+                       {"name": "write() + SHA-256 (floor)", "values": values["floor_ms"]}]}
+
+
 def pull_plot(figs):
     rows = match_all(figs, r"pull/files:(\d+)/kib_per_file:(\d+)/durable:([01])")
     if not rows:
@@ -335,6 +395,9 @@ TREND = [
     ("materialize durable / (cp -al + sync -f), largest tree", r"materialize/durability/files:(\d+)", 1,
      "durable_vs_cp_al_sync"),
     ("footprint_ratio (worst config)", r"footprint/.*", None, "footprint_ratio"),
+    ("one copy per manifest / per layer, most shared", r"footprint/sharing/models:\d+/shared_pct:(\d+)/.*", 1,
+     "manifest_level_ratio"),
+    ("stream / (write + SHA-256), largest blob", r"pull/stream_blob/mib:(\d+)", 1, "stream_vs_floor"),
     ("scheduler decision / bare switch (worst)", r"scheduler/.*", None, "ratio_to_bare"),
     ("simulator point / scheduler decision", r"scheduler/SimulatorEndToEnd", None, "ratio_to_decision"),
     ("campaign time, --jobs 2 / --jobs 1", r"scheduler/SimulatorCampaignJobs", None, "jobs2_vs_jobs1"),
@@ -443,7 +506,9 @@ def build_page(run, baseline, history, rows, thresholds, compare=None):
     plots += materialize_plots(figs)
     plots += gc_plots(figs)
     plots += footprint_plots(figs)
+    plots += sharing_plots(figs)
     plots.append(pull_plot(figs))
+    plots.append(stream_plot(figs))
     plots += durability_plots(figs)
     plots.append(scheduler_plot(figs))
     plots.append(simulator_plot(figs))
@@ -451,7 +516,8 @@ def build_page(run, baseline, history, rows, thresholds, compare=None):
     plots.append(trend_plot(history, run.get("profile", "?")))
     plots.append(designs_plot)
     expected = ["materialize-time", "materialize-ratio", "gc-collect", "gc-liveness-files",
-                "gc-liveness-refs", "footprint-n", "footprint-k", "dedup-fetches", "pull",
+                "gc-liveness-refs", "footprint-n", "footprint-k", "dedup-fetches", "footprint-sharing",
+                "layer-fetches", "pull", "stream-blob",
                 "durability-materialize", "durability-pull", "scheduler", "simulator", "jobs", "trend",
                 "designs-costs"]
     present = [p for p in plots if p]
