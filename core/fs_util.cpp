@@ -103,11 +103,18 @@ namespace {
 Status RemoveAllInner(Filesystem* fs, const std::string& path, uint64_t* budget) {
   if (*budget == 0) return Status(Code::kInternal, "remove " + path + ": entry budget exhausted");
   --*budget;
-  auto info = fs->Stat(path);
-  if (!info.ok()) return info.code() == Code::kNotFound ? Status::Ok() : info.status();
-  if (info->type != FileType::kDirectory) {
-    Status st = fs->Unlink(path);
-    return st.code() == Code::kNotFound ? Status::Ok() : st;
+  // Most of a tree is files: unlink first, one call per file, and look
+  // closer only when the unlink says kIsDirectory (the port's answer for a
+  // directory). Any other refusal (a platform answering kPermission for a
+  // directory, a parent we may not change) is decided by a Stat: a
+  // directory is descended into as before, anything else keeps the
+  // unlink's error.
+  Status unlinked = fs->Unlink(path);
+  if (unlinked.ok() || unlinked.code() == Code::kNotFound) return Status::Ok();
+  if (unlinked.code() != Code::kIsDirectory) {
+    auto info = fs->Stat(path);
+    if (!info.ok()) return info.code() == Code::kNotFound ? Status::Ok() : info.status();
+    if (info->type != FileType::kDirectory) return unlinked;
   }
   auto names = fs->ReadDir(path);
   if (!names.ok()) return names.code() == Code::kNotFound ? Status::Ok() : names.status();

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <thread>
 
 #include "core/json_subset.h"
@@ -303,6 +304,88 @@ TEST(FsUtil, RemoveAllRemovesATreeAndToleratesAMissingPath) {
   EXPECT_FALSE(Exists(&fs, tmp.path() + "/a").value());
   EXPECT_TRUE(Exists(&fs, "/etc/passwd").value()) << "a symlink is removed, never followed";
   EXPECT_TRUE(RemoveAll(&fs, tmp.path() + "/a").ok());
+}
+
+// Counts the calls RemoveAll makes; unlink_refusal, if set, answers an
+// Unlink before the target sees it (a platform's answer for a directory,
+// an injected failure).
+class CountingFilesystem : public FilesystemWrapper {
+ public:
+  using FilesystemWrapper::FilesystemWrapper;
+  Result<FileInfo> Stat(const std::string& p) override {
+    ++stats;
+    return FilesystemWrapper::Stat(p);
+  }
+  Status Unlink(const std::string& p) override {
+    ++unlinks;
+    if (unlink_refusal) {
+      Status refused = unlink_refusal(p);
+      if (!refused.ok()) return refused;
+    }
+    return FilesystemWrapper::Unlink(p);
+  }
+  int stats = 0;
+  int unlinks = 0;
+  std::function<Status(const std::string&)> unlink_refusal;
+};
+
+// a/ holding b/ (files f and g), a file h and a symlink: 6 entries.
+void MakeSmallTree(Filesystem* fs, const std::string& root) {
+  ASSERT_TRUE(MakeDirs(fs, root + "/a/b", 0755).ok());
+  ASSERT_TRUE(WriteFileAtomic(fs, root + "/a/b/f", "x", 0444).ok());
+  ASSERT_TRUE(WriteFileAtomic(fs, root + "/a/b/g", "y", 0444).ok());
+  ASSERT_TRUE(WriteFileAtomic(fs, root + "/a/h", "z", 0444).ok());
+  ASSERT_TRUE(fs->Symlink("/etc", root + "/a/link").ok());
+}
+
+TEST(FsUtil, RemoveAllUnlinksEachEntryOnceAndNeverStats) {
+  TempDir tmp;
+  PosixFilesystem posix;
+  MakeSmallTree(&posix, tmp.path());
+  // The port's answer RemoveAll relies on to tell a directory.
+  EXPECT_EQ(posix.Unlink(tmp.path() + "/a/b").code(), Code::kIsDirectory);
+  CountingFilesystem fs(&posix);
+  ASSERT_TRUE(RemoveAll(&fs, tmp.path() + "/a").ok());
+  EXPECT_FALSE(Exists(&posix, tmp.path() + "/a").value());
+  EXPECT_EQ(fs.unlinks, 6);
+  EXPECT_EQ(fs.stats, 0);
+}
+
+TEST(FsUtil, RemoveAllDescendsIntoADirectoryWhoseUnlinkSaysPermission) {
+  TempDir tmp;
+  PosixFilesystem posix;
+  MakeSmallTree(&posix, tmp.path());
+  CountingFilesystem fs(&posix);
+  // Where unlink(2) of a directory is EPERM (POSIX allows it), not EISDIR.
+  fs.unlink_refusal = [&posix](const std::string& p) {
+    auto info = posix.Stat(p);
+    return info.ok() && info->type == FileType::kDirectory ? Status(Code::kPermission, "unlink " + p)
+                                                           : Status::Ok();
+  };
+  ASSERT_TRUE(RemoveAll(&fs, tmp.path() + "/a").ok());
+  EXPECT_FALSE(Exists(&posix, tmp.path() + "/a").value());
+  EXPECT_EQ(fs.stats, 2) << "one Stat per refused directory";
+}
+
+TEST(FsUtil, RemoveAllReturnsTheUnlinkErrorOfAFile) {
+  TempDir tmp;
+  PosixFilesystem posix;
+  MakeSmallTree(&posix, tmp.path());
+  CountingFilesystem fs(&posix);
+  fs.unlink_refusal = [](const std::string& p) {
+    return p.ends_with("/g") ? Status(Code::kIo, "unlink " + p) : Status::Ok();
+  };
+  EXPECT_EQ(RemoveAll(&fs, tmp.path() + "/a").code(), Code::kIo);
+  EXPECT_TRUE(Exists(&posix, tmp.path() + "/a/b/g").value());
+}
+
+TEST(FsUtil, RemoveAllStopsAtItsBudget) {
+  TempDir tmp;
+  PosixFilesystem posix;
+  MakeSmallTree(&posix, tmp.path());
+  EXPECT_EQ(RemoveAll(&posix, tmp.path() + "/a", 5).code(), Code::kInternal);
+  ASSERT_TRUE(RemoveAll(&posix, tmp.path() + "/a", 6).ok());
+  EXPECT_FALSE(Exists(&posix, tmp.path() + "/a").value());
 }
 
 TEST(FsUtil, WriteFileAtomicReplacesContentAndLeavesNoTemporary) {
