@@ -73,11 +73,7 @@ class TreeWriter {
 
   // A hardlink to src (a layer payload's file) at rel.
   Status LinkFile(const std::string& rel, const std::string& src) {
-    MS_RETURN_IF_ERROR(Claim(rel));
-    MS_RETURN_IF_ERROR(EnsureParents(rel));
-    MS_RETURN_IF_ERROR(fs_->Link(src, JoinPath(root_, rel)));
-    files_.insert(rel);
-    return Status::Ok();
+    return CreateFile(rel, [&](const std::string& path) { return fs_->Link(src, path); });
   }
 
   Status WriteSymlink(const std::string& rel, const std::string& target) {
