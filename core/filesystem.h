@@ -116,6 +116,16 @@ class Filesystem {
   // The names in a directory, without "." and "..", sorted bytewise.
   virtual Result<std::vector<std::string>> ReadDir(const std::string& path) = 0;
 
+  // At most max_names of a directory's names (without "." and ".."), in no
+  // promised order: for a caller that needs any few of them, not all (a
+  // GC's first ref that holds), at a cost that does not grow with the
+  // directory. The default lists them all and keeps the first max_names.
+  virtual Result<std::vector<std::string>> ReadDirSome(const std::string& path, size_t max_names) {
+    auto names = ReadDir(path);
+    if (names.ok() && names->size() > max_names) names->resize(max_names);
+    return names;
+  }
+
   // Creates a new regular file (kAlreadyExists if path exists) with mode and
   // opens it for writing.
   virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,

@@ -9,6 +9,8 @@ namespace {
 
 constexpr uint32_t kDirMode = 0755;
 constexpr uint64_t kRefMaxBytes = 4096;
+// Refs a GC lists at a time (ReadDirSome).
+constexpr size_t kRefBatch = 16;
 constexpr uint64_t kMirrorEntriesMax = 10'000'000;
 constexpr char kLockName[] = ".lock";
 constexpr char kLayersName[] = "layers";
@@ -425,10 +427,18 @@ Status ModelStore::CollectLocked(const Entry& entry, SweepReport* report) {
     return Status::Ok();
   }
   const std::string refs = entry.refs();
-  auto names = fs_->ReadDir(refs);
-  if (!names.ok() && names.code() != Code::kNotFound) return names.status();
+  // A GC (a delete's, say) needs one ref that holds: it lists refs/ a few
+  // names at a time and stops at the first that holds, so deleting one of
+  // R volumes of a model costs O(1) in R, listing included. Stale refs it
+  // did not reach wait for the sweep, which lists and confirms them all,
+  // or for the GC after the holding ref goes.
+  const bool gc = report == &local;
   bool live = false;
-  if (names.ok()) {
+  for (bool whole = !gc;;) {
+    auto names = whole ? fs_->ReadDir(refs) : fs_->ReadDirSome(refs, kRefBatch);
+    if (!names.ok() && names.code() != Code::kNotFound) return names.status();
+    if (!names.ok()) break;
+    uint64_t dropped = 0;
     for (const std::string& name : *names) {
       const std::string path = JoinPath(refs, name);
       auto referrer = fs_->ReadFile(path, kRefMaxBytes);
@@ -449,17 +459,19 @@ Status ModelStore::CollectLocked(const Entry& entry, SweepReport* report) {
       }
       if (*holds) {
         live = true;
-        // One confirmed ref keeps the entry: a GC (a delete's, say) stops
-        // here, so deleting one of R volumes of a model confirms O(1) refs,
-        // not R. Stale refs it did not reach wait for the sweep, which
-        // reads them all, or for the GC after this ref goes.
-        if (report == &local) break;
+        if (gc) break;  // one confirmed ref keeps the entry
         continue;
       }
       Status st = fs_->Unlink(path);
       if (!st.ok() && st.code() != Code::kNotFound) return st;
+      ++dropped;
       ++report->refs_dropped;
     }
+    // Done once a ref holds (or cannot be told) or every name was read;
+    // else the next few. A round that dropped nothing lists them all next,
+    // so this ends.
+    if (live || whole || names->size() < kRefBatch) break;
+    if (dropped == 0) whole = true;
   }
   if (live) return Status::Ok();
   MS_RETURN_IF_ERROR(DiscardPayloadLocked(entry));

@@ -122,9 +122,10 @@ class ModelStore {
   std::unique_ptr<LayerSource> LayersOf(const Digest& manifest);
 
   // Collects the entry if nothing references it (or removes a stale staging
-  // dir). A missing entry is OK. Refs are confirmed against their records
-  // in name order until one holds: stale refs before it are dropped, those
-  // after it stay (the entry is live either way).
+  // dir). A missing entry is OK. Refs are listed a few at a time
+  // (Filesystem::ReadDirSome) and confirmed against their records until one
+  // holds: stale refs before it are dropped, those after it stay (the entry
+  // is live either way), so the cost does not grow with the number of refs.
   Status MaybeGc(const Digest& digest);
 
   // MaybeGc over every entry under store/, confirming every ref (so it

@@ -140,12 +140,17 @@ Result<FileInfo> PosixFilesystem::Stat(const std::string& path) {
   return info;
 }
 
-Result<std::vector<std::string>> PosixFilesystem::ReadDir(const std::string& path) {
+namespace {
+
+// Up to max_names names of path, in directory order.
+Result<std::vector<std::string>> ListNames(const std::string& path, size_t max_names) {
   DIR* dir = ::opendir(path.c_str());
   if (dir == nullptr) return PosixError(errno, "opendir", path);
   std::vector<std::string> names;
   errno = 0;
-  while (struct dirent* ent = ::readdir(dir)) {
+  while (names.size() < max_names) {
+    struct dirent* ent = ::readdir(dir);
+    if (ent == nullptr) break;
     const std::string_view name(ent->d_name);
     if (name != "." && name != "..") names.emplace_back(name);
     errno = 0;
@@ -153,8 +158,19 @@ Result<std::vector<std::string>> PosixFilesystem::ReadDir(const std::string& pat
   const int err = errno;
   ::closedir(dir);
   if (err != 0) return PosixError(err, "readdir", path);
+  return names;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> PosixFilesystem::ReadDir(const std::string& path) {
+  MS_ASSIGN_OR_RETURN(std::vector<std::string> names, ListNames(path, SIZE_MAX));
   std::sort(names.begin(), names.end());
   return names;
+}
+
+Result<std::vector<std::string>> PosixFilesystem::ReadDirSome(const std::string& path, size_t max_names) {
+  return ListNames(path, max_names);
 }
 
 Result<std::unique_ptr<WritableFile>> PosixFilesystem::NewWritableFile(const std::string& path,

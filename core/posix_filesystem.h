@@ -16,6 +16,8 @@ class PosixFilesystem final : public Filesystem {
   Status Rename(const std::string& from, const std::string& to) override;
   Result<FileInfo> Stat(const std::string& path) override;
   Result<std::vector<std::string>> ReadDir(const std::string& path) override;
+  // Stops reading at max_names, in directory order.
+  Result<std::vector<std::string>> ReadDirSome(const std::string& path, size_t max_names) override;
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
                                                         uint32_t mode) override;
   Result<std::string> ReadFile(const std::string& path, uint64_t max_bytes) override;

@@ -1,6 +1,7 @@
 // ModelStore's own promises, below the volume layer.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <set>
@@ -90,6 +91,10 @@ TEST_F(ModelStoreTest, GcDropsRefsWhoseVolumeLetGoAndKeepsLiveOnes) {
   ASSERT_TRUE(store.Materialize(digest_, root_ + "/two", "volumes/two", pull, token_).ok());
   live.erase("volumes/one");
   ASSERT_TRUE(store.MaybeGc(digest_).ok());
+  // A GC stops at the first ref that holds (refs are listed in directory
+  // order): one's stale ref goes now or at the sweep, two's stays.
+  EXPECT_TRUE(Exists(&posix_, store.DataDir(digest_)).value());
+  ASSERT_TRUE(store.Sweep().ok());
   EXPECT_EQ(posix_.ReadDir(store.EntryDir(digest_) + "/refs")->size(), 1u);
   live.clear();
   ASSERT_TRUE(store.MaybeGc(digest_).ok());
@@ -158,6 +163,58 @@ TEST_F(ModelStoreTest, SweepSkipsForeignNamesAndNeverTouchesThem) {
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->foreign_skipped, 1u);
   EXPECT_TRUE(Exists(&posix_, root_ + "/store/sha256/NOT-A-DIGEST").value());
+}
+
+// Counts the names a store lists under refs/ directories.
+class RefListingFs : public FilesystemWrapper {
+ public:
+  using FilesystemWrapper::FilesystemWrapper;
+  Result<std::vector<std::string>> ReadDir(const std::string& p) override {
+    return Count(p, FilesystemWrapper::ReadDir(p));
+  }
+  Result<std::vector<std::string>> ReadDirSome(const std::string& p, size_t max) override {
+    return Count(p, target()->ReadDirSome(p, max));
+  }
+  uint64_t listed = 0;
+
+ private:
+  Result<std::vector<std::string>> Count(const std::string& p, Result<std::vector<std::string>> names) {
+    if (names.ok() && p.size() > 5 && p.compare(p.size() - 5, 5, "/refs") == 0) listed += names->size();
+    return names;
+  }
+};
+
+TEST_F(ModelStoreTest, AGcListsAFewRefsNotAllOfThem) {
+  // Deleting one of R volumes of a model must not list R refs either.
+  constexpr int kVolumes = 100;
+  RefListingFs fs(&posix_);
+  ModelStore store(&fs, &runtime_, options_, [](const std::string&, const Digest&) -> Result<bool> { return true; });
+  ASSERT_TRUE(store.Init().ok());
+  auto pull = [&](const std::string& d) { return ThreeFiles(&posix_, d); };
+  for (int v = 0; v < kVolumes; ++v) {
+    const std::string name = "v" + std::to_string(v);
+    ASSERT_TRUE(store.Materialize(digest_, root_ + "/" + name, "volumes/" + name, pull, token_).ok());
+  }
+  fs.listed = 0;
+  ASSERT_TRUE(store.MaybeGc(digest_).ok());
+  EXPECT_GE(fs.listed, 1u);
+  EXPECT_LE(fs.listed, 16u) << "a GC lists a batch of refs, not all " << kVolumes;
+  fs.listed = 0;
+  ASSERT_TRUE(store.Sweep().ok());
+  EXPECT_EQ(fs.listed, uint64_t{kVolumes}) << "the sweep lists them all";
+}
+
+TEST(PosixReadDirSome, ListsAtMostTheNamesAskedForAndOnlyRealOnes) {
+  TempDir tmp;
+  PosixFilesystem posix;
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(WriteFileAtomic(&posix, tmp.path() + "/f" + std::to_string(i), "x", 0644).ok());
+  const std::vector<std::string> all = posix.ReadDir(tmp.path()).value();
+  ASSERT_EQ(all.size(), 50u);
+  const std::vector<std::string> some = posix.ReadDirSome(tmp.path(), 7).value();
+  EXPECT_EQ(some.size(), 7u);
+  for (const std::string& name : some) EXPECT_TRUE(std::binary_search(all.begin(), all.end(), name)) << name;
+  EXPECT_EQ(posix.ReadDirSome(tmp.path(), 500).value().size(), 50u);
+  EXPECT_EQ(posix.ReadDirSome(tmp.path() + "/none", 3).code(), Code::kNotFound);
 }
 
 // Runs `then` once, at the first call the wrapped process makes under
