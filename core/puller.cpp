@@ -50,16 +50,13 @@ class TreeWriter {
   }
 
   Status WriteFile(const std::string& rel, std::string_view bytes, uint32_t mode) {
-    MS_RETURN_IF_ERROR(Claim(rel));
-    MS_RETURN_IF_ERROR(EnsureParents(rel));
-    const std::string path = JoinPath(root_, rel);
-    MS_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, fs_->NewWritableFile(path, mode));
-    Status st = file->Append(bytes);
-    if (st.ok() && durable_) st = file->Sync();
-    Status close_st = file->Close();
-    if (st.ok()) st = close_st;
-    if (st.ok()) files_.insert(rel);
-    return st;
+    return CreateFile(rel, [&](const std::string& path) {
+      MS_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, fs_->NewWritableFile(path, mode));
+      Status st = file->Append(bytes);
+      if (st.ok() && durable_) st = file->Sync();
+      Status close_st = file->Close();
+      return st.ok() ? close_st : st;
+    });
   }
 
   // A new file at rel that write (given its path) creates and fills.
